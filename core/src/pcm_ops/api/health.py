@@ -1,0 +1,114 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from pcm_ops.db.engine import Database
+from pcm_ops.plugin import HealthCheck, HealthResult
+from pcm_ops.registry import PluginRegistry
+
+router = APIRouter(tags=["core"])
+
+#: Migration state changes only when someone migrates; re-reading it on every probe of a
+#: busy load balancer would cost a database round trip per probe for nothing.
+MIGRATION_CACHE_SECONDS = 5.0
+
+
+class Liveness(BaseModel):
+    status: str
+
+
+class CheckResult(BaseModel):
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: list[CheckResult]
+
+
+@router.get("/healthz", response_model=Liveness, summary="Liveness: the process answers")
+async def healthz() -> Liveness:
+    return Liveness(status="ok")
+
+
+async def _database_check(database: Database) -> CheckResult:
+    try:
+        async with database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        return CheckResult(name="database", ok=False, detail=f"{type(exc).__name__}: {exc}")
+    return CheckResult(name="database", ok=True)
+
+
+async def _migration_check(request: Request) -> CheckResult:
+    state = request.app.state
+    cached: tuple[float, CheckResult] | None = getattr(state, "migration_check", None)
+    if cached is not None and time.monotonic() - cached[0] < MIGRATION_CACHE_SECONDS:
+        return cached[1]
+    from pcm_ops.db.migrations import branch_status
+
+    try:
+        rows = await anyio.to_thread.run_sync(branch_status, state.settings, state.registry)
+    except Exception as exc:
+        result = CheckResult(name="migrations", ok=False, detail=f"{type(exc).__name__}: {exc}")
+    else:
+        behind = [f"{row.owner} at {row.current or 'base'}, head {row.head}" for row in rows
+                  if not row.at_head]
+        result = CheckResult(
+            name="migrations",
+            ok=not behind,
+            detail="; ".join(behind) + ("; run `pcm-ops db upgrade`" if behind else ""),
+        )
+    state.migration_check = (time.monotonic(), result)
+    return result
+
+
+async def _plugin_check(owner: str, check: HealthCheck) -> CheckResult:
+    name = f"{owner}:{check.name}"
+    try:
+        outcome: HealthResult = await asyncio.wait_for(check.check(), timeout=check.timeout)
+    except TimeoutError:
+        return CheckResult(name=name, ok=False, detail=f"no answer within {check.timeout} s")
+    except Exception as exc:
+        return CheckResult(name=name, ok=False, detail=f"{type(exc).__name__}: {exc}")
+    return CheckResult(name=name, ok=outcome.ok, detail=outcome.detail)
+
+
+def _plugin_state_checks(registry: PluginRegistry) -> list[CheckResult]:
+    return [
+        CheckResult(name=f"plugin:{record.id}", ok=False, detail=f"{record.state.value}: "
+                    f"{record.error}")
+        for record in registry.problems
+    ]
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="Readiness: database reachable, migrations at head, plugins healthy",
+    responses={503: {"model": Readiness, "description": "Not ready; the checks say why."}},
+)
+async def readyz(request: Request) -> Any:
+    state = request.app.state
+    checks: list[CheckResult] = [await _database_check(state.database)]
+    if checks[0].ok:
+        checks.append(await _migration_check(request))
+    checks += await asyncio.gather(
+        *(_plugin_check(owner, check) for owner, check in state.health_checks)
+    )
+    checks += _plugin_state_checks(state.registry)
+    ready = all(check.ok for check in checks)
+    body = Readiness(status="ready" if ready else "not ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

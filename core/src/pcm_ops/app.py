@@ -1,0 +1,87 @@
+"""The application factory: one FastAPI app with core's endpoints and every loaded plugin."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from pcm_ops.__about__ import __version__
+from pcm_ops.db.engine import Database
+from pcm_ops.mounting import mount_plugin_routers
+from pcm_ops.plugin import HealthCheck
+from pcm_ops.registry import PluginRegistry
+from pcm_ops.settings import Settings
+
+logger = logging.getLogger("pcm_ops.app")
+
+
+def create_app(settings: Settings, registry: PluginRegistry | None = None) -> FastAPI:
+    """Build the application for ``settings``.
+
+    :param settings: core settings (see :func:`pcm_ops.settings.load_settings`).
+    :param registry: already discovered plugins; discovered from ``settings`` when omitted.
+    :raises pcm_ops.errors.ConfigError: invalid plugin selection or plugin settings.
+    :raises pcm_ops.errors.PluginError: in strict mode, when any plugin fails.
+    """
+    if registry is None:
+        from pcm_ops.discovery import discover
+
+        registry = discover(settings)
+
+    app = FastAPI(
+        title="PCM-Ops",
+        version=__version__,
+        description="Plugin-based multi-cloud operations platform.",
+        lifespan=_lifespan,
+        openapi_tags=[{"name": "core", "description": "Core platform endpoints."}],
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    app.state.database = Database(settings)
+
+    from pcm_ops.api import health, plugins
+
+    app.include_router(health.router)
+    app.include_router(plugins.router)
+
+    for record, routers in registry.call_each("pcm_ops_api_routers", settings=settings):
+        assert record.metadata is not None
+        mount_plugin_routers(app, registry, record, routers, record.metadata.api_prefix)
+        if record.loaded and app.openapi_tags is not None:
+            app.openapi_tags.append(
+                {"name": record.metadata.display_name, "description": record.metadata.description}
+            )
+
+    from pcm_ops.web import setup_web
+
+    setup_web(app, settings, registry)
+
+    checks: list[tuple[str, HealthCheck]] = []
+    for record, returned in registry.call_each("pcm_ops_health_checks", settings=settings):
+        checks.extend((record.id, check) for check in returned)
+    app.state.health_checks = checks
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    registry: PluginRegistry = app.state.registry
+    database: Database = app.state.database
+    if settings.migrate_on_start or settings.demo:
+        import anyio.to_thread
+
+        from pcm_ops.db.migrations import migrate_on_start
+
+        await anyio.to_thread.run_sync(migrate_on_start, settings, registry)
+    await registry.call_each_async("pcm_ops_startup", app=app, settings=settings)
+    try:
+        yield
+    finally:
+        await registry.call_each_async(
+            "pcm_ops_shutdown", reverse=True, app=app, settings=settings
+        )
+        await database.dispose()

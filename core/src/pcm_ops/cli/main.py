@@ -1,0 +1,157 @@
+"""The ``pcm-ops`` command line.
+
+Core commands live in their own modules and are imported only when run, and plugins add
+theirs through ``pcm_ops_cli_commands``; so ``pcm-ops --help`` imports click, the plugin
+modules (which are cheap by contract) and nothing heavy. Errors that are the user's to fix
+(:class:`pcm_ops.errors.PcmOpsError`) print as one clear message and exit 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pcm_ops.__about__ import __version__
+from pcm_ops.errors import PcmOpsError
+
+if TYPE_CHECKING:
+    from pcm_ops.registry import PluginRegistry
+    from pcm_ops.settings import Settings
+
+#: Core commands: name → "module:attribute", imported on use.
+CORE_COMMANDS: dict[str, str] = {
+    "serve": "pcm_ops.cli.serve:serve",
+    "db": "pcm_ops.cli.db:db",
+    "plugins": "pcm_ops.cli.plugins:plugins",
+    "version": "pcm_ops.cli.main:version",
+}
+
+
+@dataclass
+class CliContext:
+    """What the root command passes down: how to build settings and discover plugins."""
+
+    config: Path | None = None
+    strict: bool | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _settings: Settings | None = None
+    _registry: PluginRegistry | None = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Load settings once (CLI options override environment and file)."""
+        from pcm_ops.settings import load_settings
+
+        if self._settings is None or overrides:
+            merged = {**self.overrides, "strict_plugins": self.strict, **overrides}
+            self._settings = load_settings(self.config, **merged)
+            self._registry = None
+        return self._settings
+
+    def registry(self) -> PluginRegistry:
+        """Discover plugins once, with the current settings."""
+        from pcm_ops.discovery import discover
+
+        if self._registry is None:
+            self._registry = discover(self.settings())
+        return self._registry
+
+
+class PcmOpsGroup(click.Group):
+    """The root group: core commands imported lazily, plugin commands from the hook."""
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        cached: dict[str, click.Command] | None = ctx.meta.get("pcm_ops.plugin_commands")
+        if cached is not None:
+            return cached
+        commands: dict[str, click.Command] = {}
+        owners: dict[str, str] = {}
+        cli_context = ctx.ensure_object(CliContext)
+        try:
+            registry = cli_context.registry()
+        except PcmOpsError as exc:
+            # Bad settings must not make `--help` or `plugins list` unusable; commands that
+            # need the settings report the error themselves.
+            logging.getLogger("pcm_ops.cli").debug("plugin commands unavailable: %s", exc)
+            ctx.meta["pcm_ops.plugin_commands"] = commands
+            return commands
+        for record, returned in registry.call_each("pcm_ops_cli_commands"):
+            for command in returned:
+                name = command.name or ""
+                if name in CORE_COMMANDS or name in owners:
+                    other = "core" if name in CORE_COMMANDS else f"plugin {owners[name]!r}"
+                    registry.fail(
+                        record,
+                        f"its command {name!r} is already provided by {other}",
+                    )
+                    continue
+                owners[name] = record.id
+                commands[name] = command
+        ctx.meta["pcm_ops.plugin_commands"] = commands
+        return commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(CORE_COMMANDS) + sorted(self._plugin_commands(ctx))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = CORE_COMMANDS.get(cmd_name)
+        if target is not None:
+            module_name, attribute = target.split(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            return command
+        return self._plugin_commands(ctx).get(cmd_name)
+
+
+@click.group(cls=PcmOpsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="PCM_CONFIG",
+    help="TOML settings file (default: $PCM_CONFIG).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    default=None,
+    help="Make any plugin failure fatal (also PCM_STRICT_PLUGINS=1).",
+)
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.version_option(__version__, "--version", prog_name="pcm-ops")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, strict: bool | None, verbose: int) -> None:
+    """PCM-Ops: plugin-based multi-cloud operations platform."""
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = CliContext(config=config, strict=strict)
+
+
+@click.command()
+def version() -> None:
+    """Print the versions of core and of the plugin API."""
+    from pcm_ops.__about__ import PLUGIN_API_VERSION
+
+    click.echo(f"pcm-ops-core {__version__} (plugin API {PLUGIN_API_VERSION})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI, turning user errors into one clear message."""
+    try:
+        cli.main(args=argv, prog_name="pcm-ops", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except PcmOpsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    else:
+        sys.exit(0)

@@ -1,0 +1,63 @@
+"""``pcm-ops plugins``: what is installed, what loaded, and why not."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from pcm_ops.cli.main import CliContext
+
+
+@click.group()
+def plugins() -> None:
+    """Inspect installed plugins."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def list_plugins(obj: CliContext, as_json: bool) -> None:
+    """List installed plugins with their state, version and hooks."""
+    from pcm_ops.introspection import describe_plugins
+
+    report = describe_plugins(obj.settings(), obj.registry())
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    if not report["plugins"]:
+        click.echo("No plugins installed.")
+        return
+    for plugin in report["plugins"]:
+        version = plugin["version"] or "?"
+        line = f"{plugin['id']:<24} {version:<10} {plugin['state']:<12}"
+        if plugin["error"]:
+            line += f" {plugin['error']}"
+        elif plugin["state"] == "loaded":
+            line += f" {plugin['api_prefix']}"
+        click.echo(line)
+
+
+@plugins.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def check_plugins(obj: CliContext, as_json: bool) -> None:
+    """Load every enabled plugin and build the application; exit 1 if any plugin fails."""
+    from pcm_ops.app import create_app
+    from pcm_ops.introspection import describe_plugins
+
+    settings = obj.settings()
+    registry = obj.registry()
+    create_app(settings, registry=registry)
+    report = describe_plugins(settings, registry)
+    failing = [p for p in report["plugins"] if p["state"] in ("failed", "incompatible")]
+    if as_json:
+        click.echo(json.dumps({"ok": not failing, "problems": failing}, indent=2))
+    elif failing:
+        for plugin in failing:
+            click.echo(f"{plugin['id']}: {plugin['state']}: {plugin['error']}", err=True)
+    else:
+        loaded = sum(1 for p in report["plugins"] if p["state"] == "loaded")
+        click.echo(f"ok: {loaded} plugin(s) loaded")
+    if failing:
+        raise SystemExit(1)

@@ -1,0 +1,231 @@
+"""Core settings: environment variables ``PCM_*`` over an optional TOML file over defaults.
+
+The TOML file (``--config`` or ``PCM_CONFIG``) holds core's keys at the top level and one
+table per plugin, named by the plugin id::
+
+    database_url = "postgresql://pcm@db.example.com/pcm"
+    plugins = ["aws-common", "aws-script-runner"]
+
+    [aws-common]
+    endpoint_url = "http://127.0.0.1:5000"
+
+A plugin's table is validated by the model its ``pcm_ops_settings_model`` hook returns, and
+environment variables ``PCM_<PLUGIN_ID>__<FIELD>`` override it
+(``PCM_AWS_COMMON__ENDPOINT_URL``). Every problem is reported together, naming its key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from pcm_ops.errors import ConfigError
+
+ENV_PREFIX = "PCM_"
+CONFIG_ENV = "PCM_CONFIG"
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "pcm-ops"
+
+
+def normalize_database_url(url: str) -> str:
+    """Return ``url`` with an async driver, or raise ``ValueError`` saying what is wrong.
+
+    ``sqlite:///path`` becomes ``sqlite+aiosqlite:///path`` and ``postgresql://...`` becomes
+    ``postgresql+psycopg://...`` so that people can paste the URLs they already have.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            f"{url!r} is not a database URL; expected e.g. "
+            "'sqlite:///path/to/pcm-ops.db' or 'postgresql://user@host:5432/dbname'"
+        ) from None
+    backend = parsed.get_backend_name()
+    driver = parsed.get_driver_name()
+    if backend == "sqlite":
+        if driver not in ("pysqlite", "aiosqlite"):
+            raise ValueError(f"SQLite driver {driver!r} is not supported; use sqlite:///path")
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif backend == "postgresql":
+        if driver not in ("psycopg2", "psycopg", "asyncpg"):
+            raise ValueError(f"PostgreSQL driver {driver!r} is not supported; use postgresql://")
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        if not parsed.database:
+            raise ValueError("the PostgreSQL URL names no database (…/dbname at the end)")
+    else:
+        raise ValueError(f"database {backend!r} is not supported; use SQLite or PostgreSQL")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Settings(BaseSettings):
+    """Core's settings. Each field is ``PCM_<FIELD>`` in the environment, ``<field>`` in TOML."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the SQLite database, the secret key file and other local state live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database; default: SQLite in the data directory.",
+    )
+    plugins: CommaList | None = Field(
+        default=None,
+        description="Allow-list of plugin ids to load (comma-separated in the environment); "
+        "default: every installed plugin.",
+    )
+    disabled_plugins: CommaList = Field(
+        default_factory=list, description="Plugin ids not to load, even if installed."
+    )
+    strict_plugins: bool = Field(
+        default=False, description="Make any plugin failure fatal at start-up (for CI)."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `pcm-ops serve` binds.")
+    port: int = Field(default=8500, ge=1, le=65535, description="Port `pcm-ops serve` binds.")
+    migrate_on_start: bool = Field(
+        default=False,
+        description="Apply pending migrations and seeds when the server starts, under a lock.",
+    )
+    demo: bool = Field(default=False, description="Demo mode: demo data, loopback only.")
+    log_level: str = Field(default="info", description="Log level of the pcm_ops loggers.")
+    plugin_sections: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="Raw per-plugin tables from the config file, validated at discovery.",
+    )
+    config_file: Path | None = Field(default=None, description="The TOML file read, if any.")
+
+    @field_validator("plugins", "disabled_plugins", mode="before")
+    @classmethod
+    def _split_comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_database_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        levels = ("critical", "error", "warning", "info", "debug")
+        if value.lower() not in levels:
+            raise ValueError(f"must be one of {', '.join(levels)}")
+        return value.lower()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in use: ``database_url`` or SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'pcm-ops.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+
+class _FileSource(InitSettingsSource):
+    """The TOML file's core keys, ranked below the environment."""
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError([("config", f"file {path} does not exist")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([("config", f"{path} is not valid TOML: {exc}")]) from None
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(root)"
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build :class:`Settings` from ``overrides``, ``PCM_*`` variables and the TOML file.
+
+    :param config_file: a TOML file; default ``$PCM_CONFIG`` if set.
+    :param overrides: values that win over everything (the CLI's options); ``None`` values
+        are ignored.
+    :raises ConfigError: listing every invalid key at once.
+    """
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    path_text = config_file or os.environ.get(CONFIG_ENV)
+    file_values: dict[str, Any] = {}
+    plugin_sections: dict[str, dict[str, Any]] = {}
+    problems: list[tuple[str, str]] = []
+    if path_text:
+        path = Path(path_text).expanduser()
+        core_fields = set(Settings.model_fields) - {"plugin_sections", "config_file"}
+        for key, value in _read_toml(path).items():
+            if key in core_fields:
+                file_values[key] = value
+            elif isinstance(value, dict):
+                plugin_sections[key] = value
+            else:
+                problems.append((key, f"unknown setting in {path}"))
+        overrides.setdefault("config_file", path)
+
+    class _Layered(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _FileSource(settings_cls, file_values))
+
+    try:
+        layered = _Layered(**overrides, plugin_sections=plugin_sections)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            key = _format_location(error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append((key, message))
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return layered
+
+
+def plugin_env_prefix(plugin_id: str) -> str:
+    """``aws-common`` → ``PCM_AWS_COMMON__``: the prefix of a plugin's environment variables."""
+    return f"{ENV_PREFIX}{plugin_id.upper().replace('-', '_')}__"
+
+
+def plugin_section(settings: Settings, plugin_id: str) -> dict[str, Any]:
+    """A plugin's raw settings: its TOML table overlaid with its environment variables."""
+    values = dict(settings.plugin_sections.get(plugin_id, {}))
+    prefix = plugin_env_prefix(plugin_id)
+    for name, value in os.environ.items():
+        if name.startswith(prefix):
+            values[name[len(prefix) :].lower()] = value
+    return values
