@@ -31,6 +31,8 @@ STAMP = VENDOR / ".lock-sha256"
 FILES = [
     ("htmx.org/dist/htmx.min.js", "htmx.min.js"),
     ("htmx-ext-sse/dist/sse.min.js", "htmx-ext-sse.min.js"),
+    ("swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-bundle.js"),
+    ("swagger-ui-dist/swagger-ui.css", "swagger-ui.css"),
 ]
 
 
@@ -72,6 +74,8 @@ def vendor_frontend() -> None:
         for source, target in FILES:
             shutil.copy2(modules / source, VENDOR / target)
             package = source.split("/")[0]
+            if package in versions:
+                continue
             versions[package] = json.loads((modules / package / "package.json").read_text())[
                 "version"
             ]

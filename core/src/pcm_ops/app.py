@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from pcm_ops.__about__ import __version__
 from pcm_ops.db.engine import Database
@@ -31,21 +31,34 @@ def create_app(settings: Settings, registry: PluginRegistry | None = None) -> Fa
 
         registry = discover(settings)
 
+    from pcm_ops.security import secrets
+    from pcm_ops.security.auth import authenticate
+    from pcm_ops.security.headers import SecurityHeadersMiddleware
+    from pcm_ops.security.permissions import collect_permissions
+
+    secrets.configure(settings.data_dir)
     app = FastAPI(
         title="PCM-Ops",
         version=__version__,
         description="Plugin-based multi-cloud operations platform.",
         lifespan=_lifespan,
         openapi_tags=[{"name": "core", "description": "Core platform endpoints."}],
+        # Every route is born protected: the app-wide dependency refuses requests without
+        # credentials except on public paths, and routes add `require(permission)`.
+        dependencies=[Depends(authenticate)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.registry = registry
     app.state.database = Database(settings)
+    app.state.permissions = collect_permissions(registry)
 
-    from pcm_ops.api import health, plugins
+    from pcm_ops.api import audit, auth, docs, health, plugins
 
-    app.include_router(health.router)
-    app.include_router(plugins.router)
+    for core_router in (health.router, auth.router, audit.router, plugins.router, docs.router):
+        app.include_router(core_router)
 
     for record, routers in registry.call_each("pcm_ops_api_routers", settings=settings):
         assert record.metadata is not None
@@ -63,6 +76,18 @@ def create_app(settings: Settings, registry: PluginRegistry | None = None) -> Fa
     for record, returned in registry.call_each("pcm_ops_health_checks", settings=settings):
         checks.extend((record.id, check) for check in returned)
     app.state.health_checks = checks
+
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     return app
 
 

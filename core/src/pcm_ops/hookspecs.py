@@ -89,8 +89,8 @@ def pcm_ops_settings_model() -> type[BaseModel] | None:
     Called once at start-up, before any hook that receives ``config``. Core validates the
     ``[<plugin-id>]`` table of the config file, overlaid with environment variables named
     ``PCM_<PLUGIN_ID>__<FIELD>`` (the id upper-cased, dashes as underscores, two underscores
-    before the field: ``PCM_AWS_COMMON__ENDPOINT_URL``), against it. Every error, in core's settings and in
-    every plugin's, is reported together, each naming its key
+    before the field: ``PCM_AWS_COMMON__ENDPOINT_URL``), against it. Every error, in core's
+    settings and in every plugin's, is reported together, each naming its key
     (``aws-common.endpoint_url``).
 
     :return: a subclass of ``pydantic.BaseModel`` whose fields all have defaults (so that

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
-from fastapi.routing import APIRoute, APIWebSocketRoute
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute
 
 from pcm_ops.registry import PluginRecord, PluginRegistry, PluginState
+from pcm_ops.routes import effective_routes
 
 
 @dataclass
@@ -31,16 +31,11 @@ class RouteTable:
 
 
 def _route_keys(routes: Sequence[BaseRoute], prefix: str) -> list[tuple[str, str]]:
-    keys: list[tuple[str, str]] = []
-    for route in routes:
-        if isinstance(route, APIRoute | Route):
-            for method in sorted(route.methods or {"GET"}):
-                keys.append((method, prefix + route.path))
-        elif isinstance(route, APIWebSocketRoute):
-            keys.append(("WEBSOCKET", prefix + route.path))
-        elif isinstance(route, Mount):
-            keys.append(("*", prefix + route.path))
-    return keys
+    return [
+        (method, route.path)
+        for route in effective_routes(routes, prefix)
+        for method in route.methods
+    ]
 
 
 def _plugin_available(record: PluginRecord) -> Any:
@@ -54,6 +49,30 @@ def _plugin_available(record: PluginRecord) -> Any:
             )
 
     return Depends(dependency)
+
+
+def _undeclared_permissions(app: FastAPI, routers: Sequence[Any]) -> str | None:
+    """Why some route may not be mounted: it declares no permission, or an unknown one."""
+    from pcm_ops.security.auth import declared_permission
+
+    known = getattr(app.state, "permissions", None)
+    for router in routers:
+        for route in effective_routes(getattr(router, "routes", [])):
+            if not route.is_api:
+                continue
+            permission = declared_permission(route)
+            where = f"route {route.methods[0]} {route.path}"
+            if permission is None:
+                return (
+                    f"{where} declares no permission; add "
+                    "`dependencies=[pcm_ops.security.require('<plugin-id>:<action>')]`"
+                )
+            if known is not None and permission not in known.permissions:
+                return (
+                    f"{where} requires unknown permission {permission!r}; "
+                    "define it in pcm_ops_permissions"
+                )
+    return None
 
 
 def mount_plugin_routers(
@@ -73,6 +92,10 @@ def mount_plugin_routers(
     mounted.
     """
     table = RouteTable.of(app)
+    problem = _undeclared_permissions(app, routers)
+    if problem:
+        registry.fail(record, problem)
+        return False
     planned: list[tuple[APIRouter, str]] = []
     keys: list[tuple[str, str]] = []
     for router in routers:

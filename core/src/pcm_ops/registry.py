@@ -18,7 +18,7 @@ from pcm_ops.plugin import PluginMetadata
 logger = logging.getLogger("pcm_ops.plugins")
 
 
-class PluginState(str, enum.Enum):
+class PluginState(enum.StrEnum):
     LOADED = "loaded"
     DISABLED = "disabled"
     FAILED = "failed"

@@ -108,6 +108,32 @@ class Settings(BaseSettings):
     )
     demo: bool = Field(default=False, description="Demo mode: demo data, loopback only.")
     log_level: str = Field(default="info", description="Log level of the pcm_ops loggers.")
+    public_paths: CommaList = Field(
+        default_factory=lambda: ["/healthz", "/readyz", "/metrics"],
+        description="Paths served without authentication (besides login and static files).",
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="A browser session ends after this idle time."
+    )
+    session_max_hours: int = Field(
+        default=12, ge=1, le=24 * 30, description="A browser session ends this long after login."
+    )
+    hsts: bool = Field(
+        default=False,
+        description="Send Strict-Transport-Security on HTTPS responses (enable behind TLS).",
+    )
+    cors_origins: CommaList = Field(
+        default_factory=list, description="Origins allowed by CORS; empty: CORS off."
+    )
+    login_max_failures_per_account: int = Field(
+        default=5, ge=1, description="Failed logins allowed per account in the window."
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed logins allowed per client address in the window."
+    )
+    login_failure_window_minutes: int = Field(
+        default=15, ge=1, description="The throttling window for failed logins."
+    )
     plugin_sections: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         exclude=True,
@@ -115,7 +141,7 @@ class Settings(BaseSettings):
     )
     config_file: Path | None = Field(default=None, description="The TOML file read, if any.")
 
-    @field_validator("plugins", "disabled_plugins", mode="before")
+    @field_validator("plugins", "disabled_plugins", "public_paths", "cors_origins", mode="before")
     @classmethod
     def _split_comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
+
+from pcm_ops.security.auth import require
+from pcm_ops.security.principal import Principal
 
 router = APIRouter(prefix="/api", tags=["core"])
 
@@ -45,7 +48,9 @@ class PluginsReport(BaseModel):
 
 
 @router.get("/plugins", response_model=PluginsReport, summary="Installed plugins and their state")
-async def list_plugins(request: Request) -> Any:
+async def list_plugins(
+    request: Request, _: Annotated[Principal, require("core:plugins.read")]
+) -> Any:
     from pcm_ops.introspection import describe_plugins
 
     state = request.app.state

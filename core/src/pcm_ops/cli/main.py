@@ -30,6 +30,10 @@ CORE_COMMANDS: dict[str, str] = {
     "db": "pcm_ops.cli.db:db",
     "plugins": "pcm_ops.cli.plugins:plugins",
     "version": "pcm_ops.cli.main:version",
+    "users": "pcm_ops.cli.users:users",
+    "tokens": "pcm_ops.cli.tokens:tokens",
+    "audit": "pcm_ops.cli.audit:audit",
+    "secrets": "pcm_ops.cli.secrets:secrets",
 }
 
 

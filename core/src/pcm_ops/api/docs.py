@@ -1,0 +1,40 @@
+"""The OpenAPI document and Swagger UI, behind authentication like every other route.
+
+FastAPI's built-in pages load Swagger UI from a CDN with an inline script; ours come from
+the npm package vendored into /static/vendor and a script file, so they work offline and
+under the Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from pcm_ops.security.auth import require
+from pcm_ops.security.permissions import AUTHENTICATED
+from pcm_ops.security.principal import Principal
+
+router = APIRouter(include_in_schema=False)
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>PCM-Ops API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui.css"></head>
+<body><div id="swagger-ui" data-openapi-url="/openapi.json" data-csrf-token="{csrf}"></div>
+<script src="/static/vendor/swagger-ui-bundle.js"></script>
+<script src="/static/js/api-docs.js"></script></body></html>
+"""
+
+
+@router.get("/openapi.json")
+async def openapi_document(
+    request: Request, _: Annotated[Principal, require(AUTHENTICATED)]
+) -> Any:
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def api_docs(principal: Annotated[Principal, require(AUTHENTICATED)]) -> Any:
+    return HTMLResponse(_PAGE.format(csrf=escape(principal.csrf_token or "")))
