@@ -102,6 +102,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         from pcm_ops.db.migrations import migrate_on_start
 
         await anyio.to_thread.run_sync(migrate_on_start, settings, registry)
+    if settings.demo:
+        from pcm_ops.security.demo import announce, reset_demo_admin
+
+        async with database.session() as session:
+            password = await reset_demo_admin(session)
+        announce(password, f"http://{settings.host}:{settings.port}/")
     await registry.call_each_async("pcm_ops_startup", app=app, settings=settings)
     try:
         yield

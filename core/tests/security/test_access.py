@@ -100,7 +100,9 @@ async def test_token_cannot_carry_scopes_its_user_lacks(platform: Any) -> None:
         headers=platform.auth("oscar"),
     )
     assert response.status_code == 422
-    assert "core:users.manage" in response.json()["detail"]
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "scopes"]
+    assert "core:users.manage" in problem["msg"]
 
 
 async def test_revoked_token_is_refused(platform: Any) -> None:

@@ -180,4 +180,6 @@ async def test_bad_user_input_names_the_field(platform: Any) -> None:
         headers=platform.auth("alice"),
     )
     assert response.status_code == 422
-    assert "password" in response.json()["detail"]
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "password"]
+    assert "at least 12 characters" in problem["msg"]

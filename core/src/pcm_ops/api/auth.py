@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.errors import field_error
 from pcm_ops.security.auth import require
 from pcm_ops.security.permissions import AUTHENTICATED
 from pcm_ops.security.principal import Principal
@@ -198,7 +199,7 @@ async def create_my_token(
             session, user, body.name, body.scopes, principal.permissions, body.expires_in_days
         )
     except TokenError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        raise field_error(exc.field, str(exc).split(": ", 1)[1]) from None
     await audit.record(session, request, "core.token.create", object_type="token",
                        object_id=str(issued.token.id),
                        details={"name": body.name, "scopes": issued.token.scopes})
@@ -250,6 +251,8 @@ async def create_new_user(
     try:
         user = await create_user(session, body.username, body.password, body.role)
     except UserError as exc:
+        if exc.status_code == 422:
+            raise field_error(exc.field, str(exc).split(": ", 1)[1]) from None
         raise HTTPException(status_code=exc.status_code, detail=str(exc)) from None
     await audit.record(session, request, "core.user.create", object_type="user",
                        object_id=user.username, details={"role": user.role})

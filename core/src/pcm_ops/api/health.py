@@ -9,7 +9,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from pcm_ops.db.engine import Database
@@ -34,7 +34,7 @@ class CheckResult(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: str
+    status: str = Field(description="ready, degraded (some plugin failed to load) or not ready")
     checks: list[CheckResult]
 
 
@@ -108,7 +108,10 @@ async def readyz(request: Request) -> Any:
     checks += await asyncio.gather(
         *(_plugin_check(owner, check) for owner, check in state.health_checks)
     )
-    checks += _plugin_state_checks(state.registry)
     ready = all(check.ok for check in checks)
-    body = Readiness(status="ready" if ready else "not ready", checks=checks)
+    # A plugin that failed to load leaves the rest of the platform serving: report it as
+    # degraded rather than taking every replica out of the load balancer.
+    plugin_problems = _plugin_state_checks(state.registry)
+    status = "not ready" if not ready else ("degraded" if plugin_problems else "ready")
+    body = Readiness(status=status, checks=checks + plugin_problems)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

@@ -131,6 +131,9 @@ def cli(ctx: click.Context, config: Path | None, strict: bool | None, verbose: i
     """PCM-Ops: plugin-based multi-cloud operations platform."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from pcm_ops.logs import install_redaction
+
+    install_redaction()
     ctx.obj = CliContext(config=config, strict=strict)
 
 

@@ -18,10 +18,16 @@ def plugins() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def list_plugins(obj: CliContext, as_json: bool) -> None:
-    """List installed plugins with their state, version and hooks."""
+    """List installed plugins with their state, version, hooks and routes."""
+    settings = obj.settings()
+    registry = obj.registry()
+    from pcm_ops.app import create_app
     from pcm_ops.introspection import describe_plugins
 
-    report = describe_plugins(obj.settings(), obj.registry())
+    # Building the application mounts the routes and runs the hooks that can fail a
+    # plugin, so that this list says what `serve` and GET /api/plugins would say.
+    create_app(settings, registry=registry)
+    report = describe_plugins(settings, registry)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

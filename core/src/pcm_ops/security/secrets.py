@@ -32,6 +32,7 @@ from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
 from pcm_ops.errors import ConfigError, PcmOpsError
+from pcm_ops.logs import register_secret
 
 KEY_FILE_NAME = "secret.key"
 KEY_ENV = "PCM_SECRET_KEY"
@@ -151,12 +152,17 @@ class EncryptedString(TypeDecorator[str]):
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         if value is None:
             return None
+        register_secret(str(value))
         return current_box().encrypt(str(value))
 
     def process_result_value(self, value: Any, dialect: Any) -> str | None:
         if value is None:
             return None
-        return current_box().decrypt(value)
+        plaintext = current_box().decrypt(value)
+        # Whatever later logs this value (a library's debug output, an error message)
+        # prints it masked.
+        register_secret(plaintext)
+        return plaintext
 
 
 def rotate_key(

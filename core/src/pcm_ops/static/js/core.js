@@ -1,0 +1,17 @@
+// PCM-Ops core behaviour. Loaded with <script src> on every page: the Content-Security-Policy
+// forbids inline scripts and inline event handlers, so behaviour is attached here.
+(function () {
+  "use strict";
+
+  // Dismiss buttons: <button data-dismiss="flash"> removes its enclosing .flash.
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element ? event.target.closest("[data-dismiss]") : null;
+    if (!button) {
+      return;
+    }
+    var target = button.closest("." + button.getAttribute("data-dismiss"));
+    if (target) {
+      target.remove();
+    }
+  });
+})();

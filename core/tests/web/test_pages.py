@@ -1,0 +1,87 @@
+"""Core's pages: the landing page and the plugins page."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+
+def _words(html: str) -> str:
+    """The page's text with runs of white space made one space."""
+    return " ".join(html.split())
+
+
+async def test_landing_page_lists_the_plugin_under_its_provider(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/")
+
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert re.search(r'<h2 class="provider__name"[^>]*>AWS</h2>', page.text)
+    assert '<a href="/tools/aws/example/">Example Tool</a>' in page.text
+    assert "A tool that exists only in the web tests." in page.text
+
+
+async def test_landing_page_lists_api_only_plugins_without_a_link(make_app, browse) -> None:
+    async with browse(make_app("api-only")) as client:
+        page = await client.get("/")
+
+    assert "ServiceNow" in page.text
+    assert "CMDB Sync" in page.text
+    assert "API only" in page.text
+    assert 'href="/tools/servicenow/api-only/' not in page.text
+
+
+async def test_landing_page_explains_how_to_install_a_plugin(make_app, browse) -> None:
+    async with browse(make_app(plugins=())) as client:
+        page = await client.get("/")
+
+    assert "No plugins are installed" in page.text
+    assert "pip install" in page.text
+
+
+async def test_landing_page_warns_about_plugins_that_did_not_load(make_app, browse) -> None:
+    async with browse(make_app("example-tool", "incompatible")) as client:
+        page = await client.get("/")
+
+    assert "1 plugin could not be loaded: incompatible." in _words(page.text)
+    assert 'href="/plugins"' in page.text
+
+
+async def test_landing_page_says_when_no_installed_plugin_is_enabled(make_app, browse) -> None:
+    app = make_app("example-tool", disabled_plugins=["example-tool"])
+    async with browse(app) as client:
+        page = await client.get("/")
+
+    assert "No tools are loaded" in page.text
+    assert "PCM_DISABLED_PLUGINS" in page.text
+
+
+async def test_plugins_page_shows_every_state(make_app, browse) -> None:
+    app = make_app(
+        "example-tool", "api-only", "incompatible", "not-web-pages",
+        disabled_plugins=["api-only"],
+    )
+    async with browse(app) as client:
+        page = await client.get("/plugins")
+
+    assert page.status_code == 200
+    states = dict(re.findall(r'<tr id="plugin-([a-z-]+)">.*?badge--(\w+)', page.text, re.S))
+    assert states == {
+        "api-only": "disabled",
+        "example-tool": "loaded",
+        "incompatible": "incompatible",
+        "not-web-pages": "failed",
+    }
+
+
+async def test_plugins_page_shows_errors_hooks_and_routes(make_app, browse) -> None:
+    async with browse(make_app("example-tool", "incompatible")) as client:
+        page = await client.get("/plugins")
+
+    assert "requires the PCM-Ops plugin API &gt;=99 (found 1.0)" in page.text
+    assert "<code>pcm_ops_web_pages</code>" in page.text
+    assert "<code>GET /tools/aws/example/static/{path}</code>" in page.text
+    assert "<code>GET /api/tools/aws/example/items/{item_id}</code>" in page.text
