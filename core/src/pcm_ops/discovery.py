@@ -40,8 +40,10 @@ def check_selection(settings: Settings, installed: list[str]) -> None:
     """Raise :class:`ConfigError` when ``plugins`` or ``disabled_plugins`` name unknown ids."""
     problems = []
     known = ", ".join(installed) or "none"
-    for key, names in (("plugins", settings.plugins or []), ("disabled_plugins",
-                                                             settings.disabled_plugins)):
+    for key, names in (
+        ("plugins", settings.plugins or []),
+        ("disabled_plugins", settings.disabled_plugins),
+    ):
         unknown = [name for name in names if name not in installed]
         if unknown:
             problems.append(

@@ -61,6 +61,6 @@ def _migration_summary(settings: Settings, registry: PluginRegistry) -> dict[str
     except Exception as exc:  # an unreachable database must not hide the plugin list
         return {"core": {"error": f"{type(exc).__name__}: {exc}"}}
     return {
-        row.owner: {"head": row.head, "current": row.current, "pending": row.pending}
+        row.owner: {"head": row.head, "current": row.current, "pending": row.pending, "error": None}
         for row in rows
     }

@@ -13,6 +13,7 @@ from typing import Any
 import anyio.to_thread
 import httpx
 import pytest
+
 from pcm_ops.app import create_app
 from pcm_ops.discovery import ENTRY_POINT_GROUP, discover
 from pcm_ops.settings import load_settings
@@ -80,12 +81,13 @@ VAULT = EntryPoint("vault", "pcm_test_vault", ENTRY_POINT_GROUP)
 async def platform(
     tmp_path: Any, database_url: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Platform]:
+    from sqlmodel import SQLModel
+
     from pcm_ops.db.engine import create_sync_engine
     from pcm_ops.db.migrations import upgrade
     from pcm_ops.security.permissions import collect_permissions
     from pcm_ops.security.tokens import create_token
     from pcm_ops.security.users import create_user
-    from sqlmodel import SQLModel
 
     settings = load_settings(data_dir=tmp_path, database_url=database_url)
     # The test plugin stays imported across tests: its table is defined once per process.
@@ -95,9 +97,7 @@ async def platform(
     app = create_app(settings, registry)
     # The fixture plugin has no migrations of its own; tests may create tables directly.
     engine = create_sync_engine(settings)
-    SQLModel.metadata.create_all(
-        engine, tables=[SQLModel.metadata.tables["vault_secret"]]
-    )
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["vault_secret"]])
     engine.dispose()
     permissions = collect_permissions(registry)
     tokens = {}

@@ -70,7 +70,8 @@ async def test_viewer_gets_403_on_every_write_route(platform: Any) -> None:
 
 async def test_operator_may_write_where_the_role_allows(platform: Any) -> None:
     response = await platform.client.put(
-        "/api/tools/test/vault/secrets", json={"name": "db", "value": "s3cr3t-value"},
+        "/api/tools/test/vault/secrets",
+        json={"name": "db", "value": "s3cr3t-value"},
         headers=platform.auth("oscar"),
     )
     assert response.status_code == 200, response.text
@@ -107,7 +108,8 @@ async def test_token_cannot_carry_scopes_its_user_lacks(platform: Any) -> None:
 
 async def test_revoked_token_is_refused(platform: Any) -> None:
     created = await platform.client.post(
-        "/api/auth/tokens", json={"name": "temp", "scopes": ["core:authenticated"]},
+        "/api/auth/tokens",
+        json={"name": "temp", "scopes": ["core:authenticated"]},
         headers=platform.auth("oscar"),
     )
     token = created.json()
@@ -140,7 +142,8 @@ async def test_session_request_without_csrf_token_gets_403(platform: Any) -> Non
 async def test_session_request_with_wrong_csrf_token_gets_403(platform: Any) -> None:
     client, _csrf = await platform.session_login("oscar")
     response = await client.post(
-        "/api/auth/tokens", json={"name": "from-browser", "scopes": ["vault:read"]},
+        "/api/auth/tokens",
+        json={"name": "from-browser", "scopes": ["vault:read"]},
         headers={"X-CSRF-Token": "forged"},
     )
     assert response.status_code == 403
@@ -150,7 +153,8 @@ async def test_session_request_with_wrong_csrf_token_gets_403(platform: Any) -> 
 async def test_same_session_request_with_csrf_token_succeeds(platform: Any) -> None:
     client, csrf = await platform.session_login("oscar")
     response = await client.post(
-        "/api/auth/tokens", json={"name": "from-browser", "scopes": ["vault:read"]},
+        "/api/auth/tokens",
+        json={"name": "from-browser", "scopes": ["vault:read"]},
         headers={"X-CSRF-Token": csrf},
     )
     assert response.status_code == 201, response.text
@@ -158,7 +162,8 @@ async def test_same_session_request_with_csrf_token_succeeds(platform: Any) -> N
 
 async def test_token_requests_need_no_csrf_token(platform: Any) -> None:
     response = await platform.client.post(
-        "/api/auth/tokens", json={"name": "ci", "scopes": ["vault:read"]},
+        "/api/auth/tokens",
+        json={"name": "ci", "scopes": ["vault:read"]},
         headers=platform.auth("oscar"),
     )
     assert response.status_code == 201
@@ -199,8 +204,9 @@ async def test_logout_ends_the_session(platform: Any) -> None:
 async def test_idle_session_expires(platform: Any) -> None:
     from datetime import timedelta
 
-    from pcm_ops.security.models import WebSession
     from sqlmodel import select
+
+    from pcm_ops.security.models import WebSession
 
     client, _ = await platform.session_login("vera")
     async with platform.app.state.database.session() as session:

@@ -32,8 +32,9 @@ def served(platform: Any) -> Iterator[str]:
 
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(platform.app, host="127.0.0.1", port=port, log_level="warning",
-                       lifespan="off")
+        uvicorn.Config(
+            platform.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

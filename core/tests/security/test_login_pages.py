@@ -12,7 +12,8 @@ import pytest
 @pytest.fixture
 async def browser(platform: Any) -> Any:
     client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=platform.app), base_url="http://testserver",
+        transport=httpx.ASGITransport(app=platform.app),
+        base_url="http://testserver",
         headers={"Accept": "text/html"},
     )
     yield client

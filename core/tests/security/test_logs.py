@@ -23,8 +23,12 @@ from pcm_ops.logs import RedactingFilter, redact, register_secret
 def test_known_secret_shapes_are_masked(line: str) -> None:
     cleaned = redact(line)
     assert "[REDACTED]" in cleaned
-    for secret in ("hunter2hunter2", "pcm_abcdefghijklmnopqrstuvwxyz", "wJalrXUtnFEMI",
-                   "abc123secretvalue"):
+    for secret in (
+        "hunter2hunter2",
+        "pcm_abcdefghijklmnopqrstuvwxyz",
+        "wJalrXUtnFEMI",
+        "abc123secretvalue",
+    ):
         assert secret not in cleaned
 
 

@@ -14,7 +14,8 @@ SECRET = "AKIA-very-secret-value-1234567890"
 
 async def _store_secret(platform: Any, name: str = "db", value: str = SECRET) -> None:
     response = await platform.client.put(
-        "/api/tools/test/vault/secrets", json={"name": name, "value": value},
+        "/api/tools/test/vault/secrets",
+        json={"name": name, "value": value},
         headers=platform.auth("oscar"),
     )
     assert response.status_code == 200, response.text
@@ -62,9 +63,10 @@ async def test_key_file_is_created_with_mode_0600(platform: Any) -> None:
 
 
 async def test_rotation_reencrypts_and_secrets_stay_readable(platform: Any) -> None:
+    from sqlmodel import SQLModel
+
     from pcm_ops.db.engine import create_sync_engine
     from pcm_ops.security.secrets import rotate_key
-    from sqlmodel import SQLModel
 
     await _store_secret(platform)
     before = await _stored_ciphertext(platform)
@@ -124,7 +126,8 @@ async def test_audit_records_role_changes(platform: Any) -> None:
 
 async def test_audit_records_token_creation_and_revocation(platform: Any) -> None:
     created = await platform.client.post(
-        "/api/auth/tokens", json={"name": "audited", "scopes": ["vault:read"]},
+        "/api/auth/tokens",
+        json={"name": "audited", "scopes": ["vault:read"]},
         headers=platform.auth("oscar"),
     )
     token_id = created.json()["id"]
@@ -153,7 +156,8 @@ async def test_audit_log_pages_newest_first(platform: Any) -> None:
     for index in range(3):
         await _store_secret(platform, name=f"s{index}")
     first = await platform.client.get(
-        "/api/audit", params={"action": "vault.secret.store", "limit": 2},
+        "/api/audit",
+        params={"action": "vault.secret.store", "limit": 2},
         headers=platform.auth("alice"),
     )
     page = first.json()
@@ -176,7 +180,8 @@ async def test_last_admin_cannot_be_demoted(platform: Any) -> None:
 
 async def test_bad_user_input_names_the_field(platform: Any) -> None:
     response = await platform.client.post(
-        "/api/auth/users", json={"username": "newbie", "password": "short", "role": "viewer"},
+        "/api/auth/users",
+        json={"username": "newbie", "password": "short", "role": "viewer"},
         headers=platform.auth("alice"),
     )
     assert response.status_code == 422

@@ -81,17 +81,13 @@ def test_user_goes_from_landing_page_to_a_plugin_page(live_server: str, chromium
             page.on("pageerror", lambda error: problems.append(str(error)))
 
             page.goto(f"{live_server}/")
-            sync_api.expect(page.get_by_role("heading", level=1)).to_have_text(
-                "Operations console"
-            )
+            sync_api.expect(page.get_by_role("heading", level=1)).to_have_text("Operations console")
             tools = page.get_by_role("navigation", name="Tools")
             sync_api.expect(tools.get_by_role("heading", name="AWS")).to_be_visible()
             tools.get_by_role("link", name="Overview").click()
 
             page.wait_for_url(f"{live_server}/tools/aws/example/")
-            sync_api.expect(page.get_by_role("heading", level=1)).to_have_text(
-                "Example overview"
-            )
+            sync_api.expect(page.get_by_role("heading", level=1)).to_have_text("Example overview")
             sync_api.expect(tools.get_by_role("link", name="Overview")).to_have_attribute(
                 "aria-current", "page"
             )

@@ -7,7 +7,6 @@ import logging
 import httpx
 import pytest
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
 
 from pcm_ops.web.errors import wants_html
 

@@ -74,7 +74,7 @@ def test_unknown_category_is_refused() -> None:
 
 
 def test_cookie_value_round_trips_and_tolerates_garbage() -> None:
-    messages = [Flash("Saved ✓", "success"), Flash("Careful; \"quoted\"", "warning")]
+    messages = [Flash("Saved ✓", "success"), Flash('Careful; "quoted"', "warning")]
 
     assert decode(encode(messages)) == messages
     assert decode("not base64 at all!") == []

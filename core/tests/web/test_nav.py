@@ -48,12 +48,14 @@ def test_entries_are_grouped_by_provider_and_sorted_by_order_then_label() -> Non
     cmdb = _record("sn-cmdb", "servicenow", "cmdb")
     inventory = _record("aws-inventory", "aws", "inventory")
 
-    groups = build_navigation([
-        (runner, NavEntry("Scripts", "scripts", order=20)),
-        (cmdb, NavEntry("CMDB")),
-        (inventory, NavEntry("Inventory", order=20)),
-        (runner, NavEntry("Executions", "executions", order=10)),
-    ])
+    groups = build_navigation(
+        [
+            (runner, NavEntry("Scripts", "scripts", order=20)),
+            (cmdb, NavEntry("CMDB")),
+            (inventory, NavEntry("Inventory", order=20)),
+            (runner, NavEntry("Executions", "executions", order=10)),
+        ]
+    )
 
     assert [(g.label, [link.label for link in g.links]) for g in groups] == [
         ("AWS", ["Executions", "Inventory", "Scripts"]),
@@ -64,10 +66,14 @@ def test_entries_are_grouped_by_provider_and_sorted_by_order_then_label() -> Non
 
 
 def test_current_href_prefers_the_deepest_matching_link() -> None:
-    group = NavGroup("aws", "AWS", (
-        NavLink("Overview", "/tools/aws/x/", "x"),
-        NavLink("Runs", "/tools/aws/x/runs", "x"),
-    ))
+    group = NavGroup(
+        "aws",
+        "AWS",
+        (
+            NavLink("Overview", "/tools/aws/x/", "x"),
+            NavLink("Runs", "/tools/aws/x/runs", "x"),
+        ),
+    )
 
     assert current_href("/tools/aws/x/", [group]) == "/tools/aws/x/"
     assert current_href("/tools/aws/x/runs", [group]) == "/tools/aws/x/runs"
@@ -77,10 +83,14 @@ def test_current_href_prefers_the_deepest_matching_link() -> None:
 
 
 def test_links_need_a_principal_and_its_permission() -> None:
-    group = NavGroup("aws", "AWS", (
-        NavLink("Overview", "/o", "x"),
-        NavLink("Admin", "/a", "x", permission="x:admin"),
-    ))
+    group = NavGroup(
+        "aws",
+        "AWS",
+        (
+            NavLink("Overview", "/o", "x"),
+            NavLink("Admin", "/a", "x", permission="x:admin"),
+        ),
+    )
 
     def request_of(principal: object) -> object:
         return SimpleNamespace(state=SimpleNamespace(principal=principal))

@@ -61,7 +61,10 @@ async def test_landing_page_says_when_no_installed_plugin_is_enabled(make_app, b
 
 async def test_plugins_page_shows_every_state(make_app, browse) -> None:
     app = make_app(
-        "example-tool", "api-only", "incompatible", "not-web-pages",
+        "example-tool",
+        "api-only",
+        "incompatible",
+        "not-web-pages",
         disabled_plugins=["api-only"],
     )
     async with browse(app) as client:

@@ -21,8 +21,11 @@ class InlineCode(HTMLParser):
             self.problems.append("inline <script>")
         if tag == "style":
             self.problems.append("<style> element")
-        self.problems += [f"{name} attribute on <{tag}>" for name in names
-                          if name == "style" or name.startswith("on")]
+        self.problems += [
+            f"{name} attribute on <{tag}>"
+            for name in names
+            if name == "style" or name.startswith("on")
+        ]
 
 
 async def test_plugin_page_renders_through_base_html(client: httpx.AsyncClient) -> None:
@@ -84,8 +87,14 @@ async def test_pages_carry_no_inline_script_style_or_handler(make_app, browse) -
     async with browse(make_app("example-tool", "incompatible", demo=True)) as client:
         pages = [
             await client.get(path)
-            for path in ("/", "/plugins", "/tools/aws/example/", "/tools/aws/example/reports",
-                         "/no-such-page", "/tools/aws/example/boom")
+            for path in (
+                "/",
+                "/plugins",
+                "/tools/aws/example/",
+                "/tools/aws/example/reports",
+                "/no-such-page",
+                "/tools/aws/example/boom",
+            )
         ]
     for page in pages:
         parser = InlineCode()

@@ -63,6 +63,7 @@ api_only = SimpleNamespace(
 # A plugin for a newer core than this one.
 incompatible = SimpleNamespace(metadata=_metadata("incompatible", plugin_api=">=99"))
 
+
 # A plugin whose page route sits where its static folder would be served.
 @hookimpl
 def _static_collision_pages() -> WebPages:
@@ -79,6 +80,7 @@ static_collision = SimpleNamespace(
     pcm_ops_web_pages=_static_collision_pages,
 )
 
+
 # A plugin that names a template folder that does not exist.
 @hookimpl
 def _missing_folder_pages() -> WebPages:
@@ -88,6 +90,7 @@ def _missing_folder_pages() -> WebPages:
 missing_folder = SimpleNamespace(
     metadata=_metadata("missing-folder"), pcm_ops_web_pages=_missing_folder_pages
 )
+
 
 # A plugin whose hook returns something else than WebPages.
 @hookimpl

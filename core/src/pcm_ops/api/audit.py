@@ -48,8 +48,16 @@ async def read_audit_log(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     events = await audit.query(
-        session, actor=actor, action=action, object_type=object_type, object_id=object_id,
-        outcome=outcome, since=since, until=until, before_id=before_id, limit=limit,
+        session,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=outcome,
+        since=since,
+        until=until,
+        before_id=before_id,
+        limit=limit,
     )
     next_before = events[-1].id if len(events) == limit else None
     return AuditPage(

@@ -112,23 +112,43 @@ async def log_in(
     try:
         user = await authenticate(session, throttle, username, password, address)
     except LoginThrottled as exc:
-        await audit.record(session, request, "core.login", object_type="user",
-                           object_id=username, outcome=audit.DENIED, actor=username,
-                           details={"reason": "throttled"})
+        await audit.record(
+            session,
+            request,
+            "core.login",
+            object_type="user",
+            object_id=username,
+            outcome=audit.DENIED,
+            actor=username,
+            details={"reason": "throttled"},
+        )
         await session.commit()
         raise HTTPException(
             status_code=429, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}
         ) from None
     if user is None:
-        await audit.record(session, request, "core.login", object_type="user",
-                           object_id=username, outcome=audit.FAILURE, actor=username)
+        await audit.record(
+            session,
+            request,
+            "core.login",
+            object_type="user",
+            object_id=username,
+            outcome=audit.FAILURE,
+            actor=username,
+        )
         await session.commit()
         raise HTTPException(status_code=401, detail="wrong username or password")
     session_id, row = await create_session(
         session, user, address, request.headers.get("user-agent")
     )
-    await audit.record(session, request, "core.login", object_type="user",
-                       object_id=user.username, actor=user.username)
+    await audit.record(
+        session,
+        request,
+        "core.login",
+        object_type="user",
+        object_id=user.username,
+        actor=user.username,
+    )
     response.set_cookie(
         COOKIE_NAME,
         session_id,
@@ -145,8 +165,13 @@ async def log_in(
 async def login(body: LoginIn, request: Request, response: Response, session: DbSession) -> Any:
     user, row = await log_in(request, response, session, body.username, body.password)
     permissions = request.app.state.permissions.for_role(user.role)
-    return Me(username=user.username, role=user.role, via="session",
-              permissions=sorted(permissions), csrf_token=row.csrf_token)
+    return Me(
+        username=user.username,
+        role=user.role,
+        via="session",
+        permissions=sorted(permissions),
+        csrf_token=row.csrf_token,
+    )
 
 
 @router.post("/logout", status_code=204, summary="End the browser session")
@@ -161,15 +186,21 @@ async def logout(
     session_id = request.cookies.get(COOKIE_NAME)
     if session_id:
         await end_session(session, session_id)
-    await audit.record(session, request, "core.logout", object_type="user",
-                       object_id=principal.username)
+    await audit.record(
+        session, request, "core.logout", object_type="user", object_id=principal.username
+    )
     response.delete_cookie(COOKIE_NAME, path="/")
 
 
 @router.get("/me", response_model=Me, summary="Who am I, and what may I do")
 async def me(principal: Annotated[Principal, require(AUTHENTICATED)]) -> Any:
-    return Me(username=principal.username, role=principal.role, via=principal.via,
-              permissions=sorted(principal.permissions), csrf_token=principal.csrf_token)
+    return Me(
+        username=principal.username,
+        role=principal.role,
+        via=principal.via,
+        permissions=sorted(principal.permissions),
+        csrf_token=principal.csrf_token,
+    )
 
 
 @router.get("/tokens", response_model=list[TokenOut], summary="My API tokens")
@@ -181,8 +212,12 @@ async def list_my_tokens(
     return [_token_out(token) for token in await list_tokens(session, principal.user_id)]
 
 
-@router.post("/tokens", response_model=IssuedTokenOut, status_code=201,
-             summary="Create an API token (shown once)")
+@router.post(
+    "/tokens",
+    response_model=IssuedTokenOut,
+    status_code=201,
+    summary="Create an API token (shown once)",
+)
 async def create_my_token(
     body: TokenIn,
     request: Request,
@@ -200,9 +235,14 @@ async def create_my_token(
         )
     except TokenError as exc:
         raise field_error(exc.field, str(exc).split(": ", 1)[1]) from None
-    await audit.record(session, request, "core.token.create", object_type="token",
-                       object_id=str(issued.token.id),
-                       details={"name": body.name, "scopes": issued.token.scopes})
+    await audit.record(
+        session,
+        request,
+        "core.token.create",
+        object_type="token",
+        object_id=str(issued.token.id),
+        details={"name": body.name, "scopes": issued.token.scopes},
+    )
     return _token_out(issued.token, issued.raw)
 
 
@@ -221,13 +261,24 @@ async def revoke_my_token(
     if token is None or (token.user_id != principal.user_id and not is_admin):
         raise HTTPException(status_code=404, detail=f"token {token_id} not found")
     await revoke_token(session, token)
-    await audit.record(session, request, "core.token.revoke", object_type="token",
-                       object_id=str(token_id), details={"name": token.name})
+    await audit.record(
+        session,
+        request,
+        "core.token.revoke",
+        object_type="token",
+        object_id=str(token_id),
+        details={"name": token.name},
+    )
 
 
 def _user_out(user: Any) -> dict[str, Any]:
-    return {"username": user.username, "role": user.role, "disabled": user.disabled,
-            "created_at": user.created_at, "last_login_at": user.last_login_at}
+    return {
+        "username": user.username,
+        "role": user.role,
+        "disabled": user.disabled,
+        "created_at": user.created_at,
+        "last_login_at": user.last_login_at,
+    }
 
 
 @router.get("/users", response_model=list[UserOut], summary="All users (admin)")
@@ -254,13 +305,22 @@ async def create_new_user(
         if exc.status_code == 422:
             raise field_error(exc.field, str(exc).split(": ", 1)[1]) from None
         raise HTTPException(status_code=exc.status_code, detail=str(exc)) from None
-    await audit.record(session, request, "core.user.create", object_type="user",
-                       object_id=user.username, details={"role": user.role})
+    await audit.record(
+        session,
+        request,
+        "core.user.create",
+        object_type="user",
+        object_id=user.username,
+        details={"role": user.role},
+    )
     return _user_out(user)
 
 
-@router.patch("/users/{username}", response_model=UserOut,
-              summary="Change a user's role or disable them (admin)")
+@router.patch(
+    "/users/{username}",
+    response_model=UserOut,
+    summary="Change a user's role or disable them (admin)",
+)
 async def change_user(
     username: str,
     body: UserPatch,
@@ -273,8 +333,11 @@ async def change_user(
 
     try:
         user = await change_user_account(
-            session, username, UserChange(role=body.role, disabled=body.disabled),
-            request=request, principal=principal,
+            session,
+            username,
+            UserChange(role=body.role, disabled=body.disabled),
+            request=request,
+            principal=principal,
         )
     except UserError as exc:
         raise HTTPException(status_code=exc.status_code, detail=str(exc)) from None

@@ -64,8 +64,11 @@ async def _migration_check(request: Request) -> CheckResult:
     except Exception as exc:
         result = CheckResult(name="migrations", ok=False, detail=f"{type(exc).__name__}: {exc}")
     else:
-        behind = [f"{row.owner} at {row.current or 'base'}, head {row.head}" for row in rows
-                  if not row.at_head]
+        behind = [
+            f"{row.owner} at {row.current or 'base'}, head {row.head}"
+            for row in rows
+            if not row.at_head
+        ]
         result = CheckResult(
             name="migrations",
             ok=not behind,
@@ -88,8 +91,9 @@ async def _plugin_check(owner: str, check: HealthCheck) -> CheckResult:
 
 def _plugin_state_checks(registry: PluginRegistry) -> list[CheckResult]:
     return [
-        CheckResult(name=f"plugin:{record.id}", ok=False, detail=f"{record.state.value}: "
-                    f"{record.error}")
+        CheckResult(
+            name=f"plugin:{record.id}", ok=False, detail=f"{record.state.value}: {record.error}"
+        )
         for record in registry.problems
     ]
 

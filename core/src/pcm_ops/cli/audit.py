@@ -18,8 +18,10 @@ def audit() -> None:
 
 def _line(event) -> str:  # type: ignore[no-untyped-def]
     target = f" {event.object_type}:{event.object_id}" if event.object_type else ""
-    return (f"{event.at.isoformat(timespec='seconds')} {event.outcome:<8} {event.actor} "
-            f"{event.action}{target} from {event.client_address or '-'}")
+    return (
+        f"{event.at.isoformat(timespec='seconds')} {event.outcome:<8} {event.actor} "
+        f"{event.action}{target} from {event.client_address or '-'}"
+    )
 
 
 @audit.command("tail")
@@ -29,8 +31,9 @@ def _line(event) -> str:  # type: ignore[no-untyped-def]
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new events.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
-def tail(obj: CliContext, lines: int, action: str | None, actor: str | None, follow: bool,
-         as_json: bool) -> None:
+def tail(
+    obj: CliContext, lines: int, action: str | None, actor: str | None, follow: bool, as_json: bool
+) -> None:
     """Print the most recent audit events, oldest first."""
     from pcm_ops import audit as audit_log
 
@@ -40,6 +43,7 @@ def tail(obj: CliContext, lines: int, action: str | None, actor: str | None, fol
         async def work(session):  # type: ignore[no-untyped-def]
             events = await audit_log.query(session, action=action, actor=actor, limit=limit)
             return [e for e in events if (e.id or 0) > after_id]
+
         return list(reversed(run_in_session(settings, work)))
 
     def show(events) -> int:  # type: ignore[no-untyped-def]

@@ -21,8 +21,9 @@ def generate_key() -> None:
 
 
 @secrets.command("rotate")
-@click.option("--retire-old", is_flag=True,
-              help="Drop the old keys from the key file after re-encrypting.")
+@click.option(
+    "--retire-old", is_flag=True, help="Drop the old keys from the key file after re-encrypting."
+)
 @click.pass_obj
 def rotate(obj: CliContext, retire_old: bool) -> None:
     """Re-encrypt every stored secret under a new key."""

@@ -19,8 +19,12 @@ def tokens() -> None:
 @tokens.command("create")
 @click.argument("username")
 @click.option("--name", required=True, help="What the token is for (e.g. 'ci').")
-@click.option("--scope", "scopes", multiple=True,
-              help="A permission the token carries; repeat. Default: all of the user's.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="A permission the token carries; repeat. Default: all of the user's.",
+)
 @click.option("--expires-in-days", type=int, default=90, show_default=True)
 @click.pass_obj
 def create(
@@ -40,18 +44,26 @@ def create(
         if user is None:
             raise PcmOpsError(f"username: no user {username!r}")
         held = permission_set.for_role(user.role)
-        issued = await create_token(session, user, name, list(scopes) or sorted(held), held,
-                                    expires_in_days)
-        await audit.record(session, None, "core.token.create", object_type="token",
-                           object_id=str(issued.token.id),
-                           details={"name": name, "user": username,
-                                    "scopes": issued.token.scopes}, actor=cli_actor())
+        issued = await create_token(
+            session, user, name, list(scopes) or sorted(held), held, expires_in_days
+        )
+        await audit.record(
+            session,
+            None,
+            "core.token.create",
+            object_type="token",
+            object_id=str(issued.token.id),
+            details={"name": name, "user": username, "scopes": issued.token.scopes},
+            actor=cli_actor(),
+        )
         return issued
 
     issued = run_in_session(settings, work)
     click.echo(issued.raw)
-    click.echo(f"token {name!r} for {username!r} (id {issued.token.id}); it is shown only "
-               "this once", err=True)
+    click.echo(
+        f"token {name!r} for {username!r} (id {issued.token.id}); it is shown only this once",
+        err=True,
+    )
 
 
 @tokens.command("list")
@@ -74,17 +86,27 @@ def list_(obj: CliContext, username: str | None, as_json: bool) -> None:
         return users, await list_tokens(session, user_id)
 
     users, rows = run_in_session(obj.settings(), work)
-    data = [{"id": t.id, "user": users.get(t.user_id), "name": t.name, "prefix": t.prefix,
-             "scopes": t.scopes, "state": token_state(t),
-             "expires_at": t.expires_at.isoformat() if t.expires_at else None,
-             "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None}
-            for t in rows]
+    data = [
+        {
+            "id": t.id,
+            "user": users.get(t.user_id),
+            "name": t.name,
+            "prefix": t.prefix,
+            "scopes": t.scopes,
+            "state": token_state(t),
+            "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+        }
+        for t in rows
+    ]
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
     for row in data:
-        click.echo(f"{row['id']:>5} {row['user']:<20} {row['name']:<20} {row['prefix']}… "
-                   f"{row['state']:<8} last used {row['last_used_at'] or 'never'}")
+        click.echo(
+            f"{row['id']:>5} {row['user']:<20} {row['name']:<20} {row['prefix']}… "
+            f"{row['state']:<8} last used {row['last_used_at'] or 'never'}"
+        )
 
 
 @tokens.command("revoke")
@@ -101,9 +123,15 @@ def revoke(obj: CliContext, token_id: int) -> None:
         if token is None:
             raise PcmOpsError(f"token_id: no token {token_id}")
         await revoke_token(session, token)
-        await audit.record(session, None, "core.token.revoke", object_type="token",
-                           object_id=str(token_id), details={"name": token.name},
-                           actor=cli_actor())
+        await audit.record(
+            session,
+            None,
+            "core.token.revoke",
+            object_type="token",
+            object_id=str(token_id),
+            details={"name": token.name},
+            actor=cli_actor(),
+        )
 
     run_in_session(obj.settings(), work)
     click.echo(f"token {token_id} revoked")

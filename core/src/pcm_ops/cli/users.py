@@ -37,8 +37,15 @@ def create(obj: CliContext, username: str, role: str, password: str | None) -> N
 
     async def work(session):  # type: ignore[no-untyped-def]
         user = await create_user(session, username, password, role)
-        await audit.record(session, None, "core.user.create", object_type="user",
-                           object_id=username, details={"role": role}, actor=cli_actor())
+        await audit.record(
+            session,
+            None,
+            "core.user.create",
+            object_type="user",
+            object_id=username,
+            details={"role": role},
+            actor=cli_actor(),
+        )
         return user
 
     run_in_session(obj.settings(), work)
@@ -54,10 +61,20 @@ def list_(obj: CliContext, as_json: bool) -> None:
 
     rows = run_in_session(obj.settings(), list_users)
     if as_json:
-        click.echo(json.dumps([
-            {"username": u.username, "role": u.role, "disabled": u.disabled,
-             "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None}
-            for u in rows], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "username": u.username,
+                        "role": u.role,
+                        "disabled": u.disabled,
+                        "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
+                    }
+                    for u in rows
+                ],
+                indent=2,
+            )
+        )
         return
     if not rows:
         click.echo("No users. Create the first admin: pcm-ops users create NAME --role admin")

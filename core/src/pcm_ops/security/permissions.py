@@ -22,8 +22,9 @@ AUTHENTICATED = "core:authenticated"
 CORE_PERMISSIONS = (
     Permission(AUTHENTICATED, "Use one's own session and profile", ("admin", "operator", "viewer")),
     Permission("core:plugins.read", "See installed plugins", ("admin", "operator", "viewer")),
-    Permission("core:tokens.manage", "Create and revoke one's own API tokens",
-               ("admin", "operator")),
+    Permission(
+        "core:tokens.manage", "Create and revoke one's own API tokens", ("admin", "operator")
+    ),
     Permission("core:users.manage", "Create users, change roles, disable users", ("admin",)),
     Permission("core:audit.read", "Read the audit log", ("admin",)),
     Permission("core:jobs.read", "See background jobs", ("admin", "operator", "viewer")),
@@ -57,7 +58,8 @@ class PermissionSet:
         if role == "admin":
             return frozenset(self.permissions)
         return frozenset(
-            name for name, permission in self.permissions.items()
+            name
+            for name, permission in self.permissions.items()
             if role in permission.default_roles
         )
 
@@ -71,8 +73,11 @@ def collect_permissions(registry: PluginRegistry) -> PermissionSet:
     for permission in CORE_PERMISSIONS:
         permissions.add(permission, "core")
     for record, returned in registry.call_each("pcm_ops_permissions"):
-        problems = [problem for problem in (permissions.add(p, record.id)
-                                            for p in _as_list(returned)) if problem]
+        problems = [
+            problem
+            for problem in (permissions.add(p, record.id) for p in _as_list(returned))
+            if problem
+        ]
         if problems:
             registry.fail(record, "; ".join(problems))
     return permissions

@@ -54,8 +54,13 @@ def _parse_keys(text: str, source: str) -> list[bytes]:
             Fernet(key)
         except (ValueError, TypeError):
             raise ConfigError(
-                [(source, "is not a Fernet key (32 url-safe base64-encoded bytes); "
-                  "make one with `pcm-ops secrets generate-key`")]
+                [
+                    (
+                        source,
+                        "is not a Fernet key (32 url-safe base64-encoded bytes); "
+                        "make one with `pcm-ops secrets generate-key`",
+                    )
+                ]
             ) from None
     return keys
 
@@ -119,8 +124,9 @@ class SecretBox:
         try:
             return _MARKER + self._fernet.rotate(token).decode()
         except InvalidToken:
-            raise SecretsError("a stored secret cannot be decrypted with the configured keys")\
-                from None
+            raise SecretsError(
+                "a stored secret cannot be decrypted with the configured keys"
+            ) from None
 
 
 _lock = threading.Lock()

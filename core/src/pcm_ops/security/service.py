@@ -40,26 +40,43 @@ async def change_user_account(
     user = await get_user(session, username)
     if user is None:
         raise UserError("username", f"no user {username!r}", status_code=404)
-    loses_admin = user.role == "admin" and not user.disabled and (
-        (change.role is not None and change.role != "admin") or change.disabled is True
+    loses_admin = (
+        user.role == "admin"
+        and not user.disabled
+        and ((change.role is not None and change.role != "admin") or change.disabled is True)
     )
     if loses_admin and await count_admins(session) <= 1:
         raise UserError(
-            "role", f"{username!r} is the last enabled admin; make another admin first",
+            "role",
+            f"{username!r} is the last enabled admin; make another admin first",
             status_code=409,
         )
     if change.role is not None and change.role != user.role:
         check_role(change.role)
         old = user.role
         user.role = change.role
-        await audit.record(session, request, "core.user.role_change", object_type="user",
-                           object_id=username, details={"from": old, "to": change.role},
-                           principal=principal, actor=actor)
+        await audit.record(
+            session,
+            request,
+            "core.user.role_change",
+            object_type="user",
+            object_id=username,
+            details={"from": old, "to": change.role},
+            principal=principal,
+            actor=actor,
+        )
     if change.disabled is not None and change.disabled != user.disabled:
         user.disabled = change.disabled
         action = "core.user.disable" if change.disabled else "core.user.enable"
-        await audit.record(session, request, action, object_type="user", object_id=username,
-                           principal=principal, actor=actor)
+        await audit.record(
+            session,
+            request,
+            action,
+            object_type="user",
+            object_id=username,
+            principal=principal,
+            actor=actor,
+        )
     session.add(user)
     await session.flush()
     # A changed role or a disabled account must take effect now, not at the next login.

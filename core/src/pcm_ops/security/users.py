@@ -73,8 +73,10 @@ async def list_users(session: AsyncSession) -> list[User]:
 
 
 async def count_admins(session: AsyncSession) -> int:
-    statement = select(func.count()).select_from(User).where(
-        User.role == "admin", col(User.disabled).is_(False)
+    statement = (
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "admin", col(User.disabled).is_(False))
     )
     return int((await session.exec(statement)).one())
 

@@ -72,9 +72,7 @@ def _accepts_html(accept: str) -> bool:
         media_type, *parameters = (part.strip() for part in media_range.split(";"))
         if media_type.lower() not in ("text/html", "application/xhtml+xml"):
             continue
-        quality = next(
-            (p.partition("=")[2] for p in parameters if p.lower().startswith("q=")), "1"
-        )
+        quality = next((p.partition("=")[2] for p in parameters if p.lower().startswith("q=")), "1")
         try:
             if float(quality) > 0:
                 return True
@@ -169,7 +167,10 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
     """The last resort: log the traceback, show none."""
     logger.error(
-        "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path,
+        "unhandled %s on %s %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
         exc_info=exc,
     )
     if not wants_html(request):

@@ -105,9 +105,7 @@ def flash(target: Request | Response, message: str, category: Category | str = "
     :raises ValueError: for any other category.
     """
     if category not in CATEGORIES:
-        raise ValueError(
-            f"flash category {category!r} is not one of {', '.join(CATEGORIES)}"
-        )
+        raise ValueError(f"flash category {category!r} is not one of {', '.join(CATEGORIES)}")
     text = str(message)
     if len(text) > MAX_MESSAGE_CHARS:
         text = text[: MAX_MESSAGE_CHARS - 1] + "…"
@@ -189,7 +187,11 @@ def _set_flash_cookie(headers: list[tuple[bytes, bytes]], messages: list[Flash])
     carrier = Response()
     if messages:
         carrier.set_cookie(
-            FLASH_COOKIE, encode(messages), max_age=MAX_AGE, path="/", httponly=True,
+            FLASH_COOKIE,
+            encode(messages),
+            max_age=MAX_AGE,
+            path="/",
+            httponly=True,
             samesite="lax",
         )
     else:

@@ -64,8 +64,9 @@ async def logout_form(
     session_id = request.cookies.get(COOKIE_NAME)
     if session_id:
         await end_session(session, session_id)
-    await audit.record(session, request, "core.logout", object_type="user",
-                       object_id=principal.username)
+    await audit.record(
+        session, request, "core.logout", object_type="user", object_id=principal.username
+    )
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     flash(response, "You are logged out.", "info")

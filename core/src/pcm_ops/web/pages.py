@@ -64,9 +64,7 @@ def _tools_by_provider(request: Request, registry: PluginRegistry) -> list[Provi
     return sorted(providers, key=lambda group: group.label.casefold())
 
 
-@router.get(
-    "/", response_class=HTMLResponse, name="home", dependencies=[require(AUTHENTICATED)]
-)
+@router.get("/", response_class=HTMLResponse, name="home", dependencies=[require(AUTHENTICATED)])
 async def home(request: Request) -> HTMLResponse:
     """Every provider with its tools, or how to install the first one."""
     registry: PluginRegistry = request.app.state.registry

@@ -83,8 +83,7 @@ def _problem_with(pages: object) -> str | None:
     """What is wrong with a ``pcm_ops_web_pages`` return value, or ``None``."""
     if not isinstance(pages, WebPages):
         return (
-            f"hook pcm_ops_web_pages returned {type(pages).__name__}, "
-            "not pcm_ops.plugin.WebPages"
+            f"hook pcm_ops_web_pages returned {type(pages).__name__}, not pcm_ops.plugin.WebPages"
         )
     for name in ("templates", "static"):
         folder = getattr(pages, name)
@@ -118,8 +117,7 @@ def _mount_plugin_pages(
     mounted = PluginPages(record=record, index_href=_index_href(record, pages))
     if pages.static is not None:
         static_prefix = f"{prefix}/static"
-        if not _mount_static(app, registry, record, Path(pages.static), static_prefix,
-                             first_route):
+        if not _mount_static(app, registry, record, Path(pages.static), static_prefix, first_route):
             return None
         mounted.static_prefix = static_prefix
     return mounted

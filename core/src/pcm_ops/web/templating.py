@@ -113,8 +113,10 @@ def build_environment(plugin_templates: Mapping[str, Path]) -> jinja2.Environmen
         [
             jinja2.FileSystemLoader(CORE_TEMPLATES),
             jinja2.PrefixLoader(
-                {plugin_id: jinja2.FileSystemLoader(path)
-                 for plugin_id, path in plugin_templates.items()},
+                {
+                    plugin_id: jinja2.FileSystemLoader(path)
+                    for plugin_id, path in plugin_templates.items()
+                },
                 delimiter="/",
             ),
         ]

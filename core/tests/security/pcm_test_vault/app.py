@@ -3,12 +3,13 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlmodel import Field, SQLModel
+
 from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
 from pcm_ops.security import Principal, require
 from pcm_ops.security.secrets import EncryptedString
-from pydantic import BaseModel
-from sqlmodel import Field, SQLModel
 
 
 class VaultSecret(SQLModel, table=True):

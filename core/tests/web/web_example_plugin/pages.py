@@ -22,9 +22,7 @@ async def reports(request: Request) -> HTMLResponse:
     return render(request, "example-tool/reports.html")
 
 
-@router.get(
-    "/reports/{report_id}", response_class=HTMLResponse, dependencies=[require(REPORTS)]
-)
+@router.get("/reports/{report_id}", response_class=HTMLResponse, dependencies=[require(REPORTS)])
 async def report(request: Request, report_id: int) -> HTMLResponse:
     if report_id != 1:
         raise HTTPException(status_code=404, detail=f"Report {report_id} does not exist.")

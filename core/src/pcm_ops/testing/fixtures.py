@@ -1,0 +1,451 @@
+"""The ``pcm_ops`` pytest plugin: fixtures for testing PCM-Ops and its plugins.
+
+pytest loads this module by itself wherever ``pcm-ops-core`` is installed (entry point
+``pytest11``); install ``pcm-ops-core[testing]`` for what the fixtures need (httpx,
+asgi-lifespan, pytest-asyncio). Loading it must stay cheap, because it happens in every
+test run of such an environment: only pytest and the standard library are imported here,
+everything else inside the fixtures.
+
+Fixtures, from the bottom up:
+
+``pcm_backend``
+    ``"sqlite"``, and also ``"postgresql"`` when ``PCM_TEST_POSTGRES_URL`` is set: every
+    test that uses a database runs once per backend.
+``pcm_database_url``
+    A fresh, empty database for the test on that backend.
+``pcm_plugins``
+    The plugins the test loads: those named by ``@pytest.mark.pcm_plugins(...)``, else
+    none. Override it in a ``conftest.py`` to load your plugin in every test.
+``make_pcm_settings`` / ``pcm_settings``
+    :class:`pcm_ops.settings.Settings` on a temporary data directory and that database.
+``make_pcm_registry`` / ``pcm_registry``
+    The discovered plugins: only the ones named.
+``make_pcm_app`` / ``pcm_app``
+    The FastAPI application (:func:`pcm_ops.app.create_app`).
+``pcm_running_app``
+    ``pcm_app`` with its lifespan (plugins' start-up and shutdown hooks) running.
+``pcm_client``
+    An ``httpx.AsyncClient`` for the running app, without credentials.
+``pcm_migrated_database``
+    The database migrated to the heads of core and the loaded plugins.
+``pcm_auth_headers``
+    ``await pcm_auth_headers("viewer")``: headers with a new user's API token.
+``pcm_admin_client``
+    An ``httpx.AsyncClient`` for the running app that sends an admin's token.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from importlib.metadata import EntryPoint
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    import httpx
+    from fastapi import FastAPI
+
+    from pcm_ops.db.engine import Database
+    from pcm_ops.registry import PluginRegistry
+    from pcm_ops.settings import Settings
+
+try:  # pytest-asyncio runs async fixtures in any asyncio_mode; it comes with [testing]
+    from pytest_asyncio import fixture as async_fixture
+except ImportError:  # pragma: no cover - the async fixtures then explain what to install
+    async_fixture = pytest.fixture  # type: ignore[assignment]
+
+#: The environment variable naming a PostgreSQL server for tests (a maintenance database
+#: on it, e.g. ``postgresql://postgres@127.0.0.1:5432/test``). Each test gets a database of
+#: its own on that server, created before and dropped after the test.
+POSTGRES_URL_ENV = "PCM_TEST_POSTGRES_URL"
+
+PluginSpec = str | EntryPoint
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "pcm_plugins(*ids_or_entry_points): the plugins that pcm_registry, pcm_app and "
+        "pcm_client load (default: none)",
+    )
+    config.addinivalue_line(
+        "markers", "postgres: runs against PostgreSQL (only when PCM_TEST_POSTGRES_URL is set)"
+    )
+
+
+def _backends() -> list[Any]:
+    backends: list[Any] = ["sqlite"]
+    if os.environ.get(POSTGRES_URL_ENV):
+        backends.append(pytest.param("postgresql", marks=pytest.mark.postgres))
+    return backends
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that needs a database once per available backend."""
+    if "pcm_backend" not in metafunc.fixturenames:
+        return
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0] if marker.args else marker.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(",")]
+        if "pcm_backend" in names:  # the test chose its backends itself
+            return
+    metafunc.parametrize("pcm_backend", _backends(), indirect=True)
+
+
+# -------------------------------------------------------------------------------------------
+# Database
+# -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pcm_backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of this test run: ``"sqlite"`` or ``"postgresql"``.
+
+    Tests that use a database are parametrized over the available backends: SQLite always,
+    PostgreSQL as well when ``PCM_TEST_POSTGRES_URL`` is set (those runs carry the
+    ``postgres`` marker, so ``-m "not postgres"`` leaves them out). To pin one backend::
+
+        @pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
+        def test_sqlite_only(pcm_settings): ...
+    """
+    return str(getattr(request, "param", "sqlite"))
+
+
+def _postgres_maintenance_engine(server_url: str) -> Any:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    url = make_url(server_url).set(drivername="postgresql+psycopg")
+    try:
+        return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    except ModuleNotFoundError as exc:  # psycopg is in core's [postgres] extra
+        raise RuntimeError(
+            f"{POSTGRES_URL_ENV} is set but the PostgreSQL driver is missing ({exc}); "
+            "install pcm-ops-core[postgres]"
+        ) from None
+
+
+@pytest.fixture
+def pcm_database_url(pcm_backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database that belongs to this test alone.
+
+    SQLite: a file in the test's temporary directory. PostgreSQL: a database named
+    ``pcm_test_<random>``, created through the maintenance database that
+    ``PCM_TEST_POSTGRES_URL`` names and dropped (its connections ended first) after the
+    test.
+    """
+    if pcm_backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'pcm-ops.db'}"
+        return
+    server_url = os.environ.get(POSTGRES_URL_ENV)
+    if not server_url:
+        pytest.skip(f"{POSTGRES_URL_ENV} is not set")
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    name = f"pcm_test_{uuid.uuid4().hex[:12]}"
+    engine = _postgres_maintenance_engine(server_url)
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(server_url).set(drivername="postgresql+psycopg", database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        engine.dispose()
+
+
+# -------------------------------------------------------------------------------------------
+# Settings and plugins
+# -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pcm_plugins(request: pytest.FixtureRequest) -> Sequence[PluginSpec]:
+    """The plugins this test loads, by id (installed) or as ``importlib.metadata.EntryPoint``.
+
+    Default: the arguments of the test's ``@pytest.mark.pcm_plugins(...)`` marker, or no
+    plugin at all. A plugin's test suite usually overrides it once, in ``conftest.py``::
+
+        @pytest.fixture
+        def pcm_plugins():
+            return ["aws-common", "aws-script-runner"]  # name the plugins yours needs too
+    """
+    marker = request.node.get_closest_marker("pcm_plugins")
+    return tuple(marker.args) if marker is not None else ()
+
+
+def _plugin_id(spec: PluginSpec) -> str:
+    return spec.name if isinstance(spec, EntryPoint) else spec
+
+
+def _isolate_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A developer's PCM_PLUGINS or PCM_CONFIG must not change what a test sees. PCM_TEST_*
+    # variables configure the test run itself and stay.
+    for name in list(os.environ):
+        if name.startswith("PCM_") and not name.startswith("PCM_TEST_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def make_pcm_settings(
+    tmp_path: Path,
+    pcm_database_url: str,
+    pcm_plugins: Sequence[PluginSpec],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., Settings]:
+    """A factory of :class:`~pcm_ops.settings.Settings`: ``make_pcm_settings(**overrides)``.
+
+    The settings are built by :func:`pcm_ops.settings.load_settings`, like the CLI's, from:
+    ``data_dir`` = the test's temporary directory, ``database_url`` = ``pcm_database_url``,
+    ``plugins`` = the ids of ``pcm_plugins``, and then ``overrides`` (any setting, plus
+    ``config_file=`` for a TOML file). ``PCM_*`` environment variables present when the
+    test starts are removed for the test; variables the test sets itself
+    (``monkeypatch.setenv``) before calling the factory are read as usual. Invalid values
+    raise :class:`pcm_ops.errors.ConfigError`.
+    """
+    _isolate_from_environment(monkeypatch)
+
+    def make(**overrides: Any) -> Settings:
+        from pcm_ops.settings import load_settings
+
+        values: dict[str, Any] = {
+            "data_dir": tmp_path,
+            "database_url": pcm_database_url,
+            "plugins": [_plugin_id(spec) for spec in pcm_plugins],
+        }
+        values.update(overrides)
+        config_file = values.pop("config_file", None)
+        return load_settings(config_file, **values)
+
+    return make
+
+
+@pytest.fixture
+def pcm_settings(make_pcm_settings: Callable[..., Settings]) -> Settings:
+    """Core settings for this test: a temporary data directory, the test's database
+    (``pcm_database_url``), and ``plugins`` limited to ``pcm_plugins``."""
+    return make_pcm_settings()
+
+
+def _entry_points_for(specs: Sequence[PluginSpec]) -> list[EntryPoint]:
+    from pcm_ops.discovery import installed_entry_points
+
+    installed = {entry_point.name: entry_point for entry_point in installed_entry_points()}
+    chosen: list[EntryPoint] = []
+    for spec in specs:
+        if isinstance(spec, EntryPoint):
+            chosen.append(spec)
+        elif spec in installed:
+            chosen.append(installed[spec])
+        else:
+            known = ", ".join(sorted(installed)) or "none"
+            raise LookupError(
+                f"no installed plugin has the id {spec!r} (installed: {known}); install it "
+                "(`pip install -e .` in the plugin's folder) or pass an "
+                "importlib.metadata.EntryPoint(name, 'module', 'pcm_ops.plugins')"
+            )
+    return chosen
+
+
+def _discover(specs: Sequence[PluginSpec], settings: Settings) -> tuple[Settings, PluginRegistry]:
+    from pcm_ops.discovery import discover
+
+    entry_points = _entry_points_for(specs)
+    settings = settings.model_copy(update={"plugins": [ep.name for ep in entry_points]})
+    return settings, discover(settings, entry_points_=entry_points)
+
+
+@pytest.fixture
+def make_pcm_registry(
+    pcm_settings: Settings, pcm_plugins: Sequence[PluginSpec]
+) -> Callable[..., PluginRegistry]:
+    """A factory of plugin registries: ``make_pcm_registry(*plugins, settings=None)``.
+
+    Discovers exactly the plugins named, and no other installed one: each is an installed
+    plugin's id, or an ``importlib.metadata.EntryPoint(name, value, "pcm_ops.plugins")`` for
+    a module that is importable but not installed as a plugin. With no plugin named, those
+    of ``pcm_plugins``. The registry is discovered from ``settings`` (default
+    ``pcm_settings``) with ``plugins`` set to the ids named, so the ordinary allow-list
+    applies; ``strict_plugins`` and plugin sections come from ``settings``.
+
+    Discovery errors propagate: :class:`~pcm_ops.errors.ConfigError` for invalid plugin
+    settings, :class:`~pcm_ops.errors.PluginError` in strict mode.
+    """
+
+    def make(*plugins: PluginSpec, settings: Settings | None = None) -> PluginRegistry:
+        chosen = plugins or pcm_plugins
+        return _discover(chosen, pcm_settings if settings is None else settings)[1]
+
+    return make
+
+
+@pytest.fixture
+def pcm_registry(
+    make_pcm_registry: Callable[..., PluginRegistry], pcm_settings: Settings
+) -> PluginRegistry:
+    """The registry of the plugins in ``pcm_plugins``, discovered with ``pcm_settings``.
+
+    ``pcm_registry.get("<id>")`` gives a plugin's record: its ``state`` (``loaded``,
+    ``failed``...), ``error``, ``config`` (its validated settings) and ``routes``.
+    """
+    return make_pcm_registry(settings=pcm_settings)
+
+
+# -------------------------------------------------------------------------------------------
+# Application
+# -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_pcm_app(
+    pcm_settings: Settings, pcm_plugins: Sequence[PluginSpec]
+) -> Callable[..., FastAPI]:
+    """A factory of applications: ``make_pcm_app(*plugins, settings=None, registry=None)``.
+
+    Without ``registry``, discovers the plugins named (as :func:`make_pcm_registry` does)
+    with ``settings`` (default ``pcm_settings``). The application's lifespan does not run
+    until a client starts it: use :func:`pcm_ops.testing.app_client`, or ``pcm_client`` for
+    ``pcm_app``.
+    """
+
+    def make(
+        *plugins: PluginSpec,
+        settings: Settings | None = None,
+        registry: PluginRegistry | None = None,
+    ) -> FastAPI:
+        from pcm_ops.app import create_app
+
+        if settings is None:
+            settings = pcm_settings
+        if registry is None:
+            settings, registry = _discover(plugins or pcm_plugins, settings)
+        return create_app(settings, registry=registry)
+
+    return make
+
+
+@pytest.fixture
+def pcm_app(
+    make_pcm_app: Callable[..., FastAPI], pcm_settings: Settings, pcm_registry: PluginRegistry
+) -> FastAPI:
+    """The application built by :func:`pcm_ops.app.create_app` from ``pcm_settings`` and
+    ``pcm_registry`` (so ``pcm_app.state.registry is pcm_registry``). Its lifespan has not
+    run; ``pcm_running_app`` (and so ``pcm_client``) runs it."""
+    return make_pcm_app(settings=pcm_settings, registry=pcm_registry)
+
+
+@async_fixture
+async def pcm_running_app(pcm_app: FastAPI) -> AsyncIterator[Any]:
+    """``pcm_app`` with its lifespan running: plugins' start-up hooks have run before the
+    test and their shutdown hooks run after it. ``pcm_client`` and ``pcm_admin_client``
+    send their requests to it; request it directly to check what start-up did."""
+    from asgi_lifespan import LifespanManager
+
+    async with LifespanManager(pcm_app, startup_timeout=60, shutdown_timeout=60) as manager:
+        yield manager.app
+
+
+@async_fixture
+async def pcm_client(pcm_running_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An ``httpx.AsyncClient`` for ``pcm_app`` without credentials (base URL
+    ``http://testserver``), with the application's lifespan running.
+
+    Without credentials only public paths answer (``/healthz``, ``/readyz``); others answer
+    401. Send a token's headers per request to act as a user::
+
+        async def test_viewers_may_list_notes(pcm_client, pcm_auth_headers):
+            headers = await pcm_auth_headers("viewer")
+            response = await pcm_client.get("/api/tools/example/notes/notes", headers=headers)
+            assert response.status_code == 200
+
+    The database is not migrated unless the test also requests ``pcm_migrated_database``
+    (or ``pcm_auth_headers``) *before* ``pcm_client``.
+    """
+    import httpx
+
+    transport = httpx.ASGITransport(app=pcm_running_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def pcm_auth_headers(
+    pcm_migrated_database: Database, pcm_app: FastAPI
+) -> Callable[..., Awaitable[dict[str, str]]]:
+    """A factory of credentials: ``await pcm_auth_headers(role="admin", scopes=None)``.
+
+    Creates a user with ``role`` (``admin``, ``operator`` or ``viewer``) and an API token in
+    the test's migrated database, and returns the request headers that carry it
+    (``{"Authorization": "Bearer pcm_..."}``). ``scopes`` narrows the token to those
+    permissions (default: every permission the role holds in ``pcm_app``). See
+    :func:`pcm_ops.testing.issue_api_token`.
+    """
+
+    async def make(role: str = "admin", scopes: list[str] | None = None) -> dict[str, str]:
+        from pcm_ops.testing import issue_api_token
+
+        token = await issue_api_token(pcm_app, role=role, scopes=scopes)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+@async_fixture
+async def pcm_admin_client(
+    pcm_auth_headers: Callable[..., Awaitable[dict[str, str]]], pcm_running_app: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An ``httpx.AsyncClient`` for ``pcm_app`` that sends an admin's API token with every
+    request, on the migrated database; the application's lifespan is running. An admin
+    holds every permission, core's and the plugins'."""
+    import httpx
+
+    headers = await pcm_auth_headers("admin")
+    transport = httpx.ASGITransport(app=pcm_running_app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=headers
+    ) as client:
+        yield client
+
+
+@async_fixture
+async def pcm_migrated_database(
+    pcm_settings: Settings, pcm_registry: PluginRegistry
+) -> AsyncIterator[Database]:
+    """The test's database migrated to the heads of core and of every loaded plugin.
+
+    Runs :func:`pcm_ops.db.migrations.upgrade` (the same code as ``pcm-ops db upgrade``)
+    and returns a :class:`pcm_ops.db.engine.Database` on it, disposed after the test::
+
+        async def test_adds_a_note(pcm_migrated_database):
+            async with pcm_migrated_database.session() as session:
+                session.add(Note(title="hi"))
+
+    Seeds are not run; call :func:`pcm_ops.db.seeds.run_seeds` for that.
+    """
+    import anyio.to_thread
+
+    from pcm_ops.db.engine import Database
+    from pcm_ops.db.migrations import upgrade
+
+    # Alembic is synchronous and may run an event loop of its own: keep it off this one.
+    await anyio.to_thread.run_sync(lambda: upgrade(pcm_settings, pcm_registry, target="heads"))
+    database = Database(pcm_settings)
+    try:
+        yield database
+    finally:
+        await database.dispose()

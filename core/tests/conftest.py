@@ -1,0 +1,84 @@
+"""Shared fixtures of core's tests. The ``pcm_*`` fixtures come from ``pcm_ops.testing``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+
+from pcm_ops.discovery import ENTRY_POINT_GROUP
+
+TESTS_DIR = Path(__file__).parent
+FIXTURE_PACKAGE = "fixtures_plugins"
+
+MakeEntryPoints = Callable[..., list[EntryPoint]]
+
+
+def fixture_entry_point(module: str, name: str | None = None) -> EntryPoint:
+    """The entry point of ``fixtures_plugins.<module>``, named like the module (dashed)."""
+    return EntryPoint(
+        name or module.replace("_", "-"), f"{FIXTURE_PACKAGE}.{module}", ENTRY_POINT_GROUP
+    )
+
+
+def _forget_fixture_modules() -> None:
+    for name in [m for m in sys.modules if m.split(".")[0] == FIXTURE_PACKAGE]:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def fixture_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeEntryPoints]:
+    """Entry points for plugin modules of ``core/tests/fixtures_plugins``.
+
+    ``fixture_plugins("alpha", "broken_import")`` returns one ``EntryPoint`` per module,
+    named ``alpha`` and ``broken-import``; pass ``(module, name)`` to choose the name. The
+    modules are importable for this test only and are forgotten after it, so that every
+    test imports them afresh (and can check that a module was *not* imported).
+    """
+    monkeypatch.syspath_prepend(str(TESTS_DIR))
+    _forget_fixture_modules()
+
+    def make(*modules: str | tuple[str, str]) -> list[EntryPoint]:
+        return [
+            fixture_entry_point(*spec) if isinstance(spec, tuple) else fixture_entry_point(spec)
+            for spec in modules
+        ]
+
+    yield make
+    _forget_fixture_modules()
+
+
+@pytest.fixture
+def installed_fixture_plugins(
+    fixture_plugins: MakeEntryPoints, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., list[EntryPoint]]:
+    """Make fixture plugins look installed to code that calls ``installed_entry_points()``
+    (the CLI, ``create_app`` without a registry); nothing else installed is seen."""
+    import pcm_ops.discovery
+
+    def install(*modules: str | tuple[str, str]) -> list[EntryPoint]:
+        entry_points = fixture_plugins(*modules)
+        monkeypatch.setattr(
+            pcm_ops.discovery,
+            "installed_entry_points",
+            lambda: sorted(entry_points, key=lambda ep: ep.name),
+        )
+        return entry_points
+
+    return install
+
+
+@pytest.fixture
+def pcm_plugins(
+    request: pytest.FixtureRequest, fixture_plugins: MakeEntryPoints
+) -> list[EntryPoint]:
+    """Core's tests name modules of ``fixtures_plugins`` in ``@pytest.mark.pcm_plugins``.
+
+    This overrides the ``pcm_plugins`` fixture of :mod:`pcm_ops.testing.fixtures`, which
+    would look the names up among installed plugins, the way a plugin's own suite does.
+    """
+    marker = request.node.get_closest_marker("pcm_plugins")
+    return fixture_plugins(*marker.args) if marker is not None else []

@@ -1,0 +1,240 @@
+"""The ``pcm-ops`` command line: commands, plugin listing, exit codes and error messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pcm_ops import PLUGIN_API_VERSION, __version__
+from pcm_ops.cli.main import main
+
+TESTS_DIR = Path(__file__).parent
+PCM_OPS = Path(sys.executable).with_name("pcm-ops")
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(make_pcm_settings, tmp_path, monkeypatch, capsys):
+    """Run ``pcm-ops`` in this process, through the console script's ``main``.
+
+    The data directory is the test's; ``make_pcm_settings`` has cleared the developer's
+    ``PCM_*`` variables.
+    """
+    monkeypatch.setenv("PCM_DATA_DIR", str(tmp_path))
+
+    def run(*args: str) -> Outcome:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main(list(args))
+        captured = capsys.readouterr()
+        return Outcome(exited.value.code or 0, captured.out, captured.err)
+
+    return run
+
+
+def subprocess_environment(tmp_path: Path, **variables: str) -> dict[str, str]:
+    """The environment less ``PCM_*`` variables, with the test's data directory."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PCM_")}
+    return {**environment, "PCM_DATA_DIR": str(tmp_path / "data"), **variables}
+
+
+def install_fixture_plugins_for_subprocesses(tmp_path: Path, *modules: str) -> str:
+    """A PYTHONPATH on which fixture plugin modules are importable and registered as
+    entry points (through a ``.dist-info`` folder), for a child Python process."""
+    site = tmp_path / "site"
+    dist_info = site / "pcm_ops_test_fixtures-0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: pcm-ops-test-fixtures\nVersion: 0\n"
+    )
+    lines = [f"{m.replace('_', '-')} = fixtures_plugins.{m}" for m in modules]
+    (dist_info / "entry_points.txt").write_text("[pcm_ops.plugins]\n" + "\n".join(lines) + "\n")
+    return os.pathsep.join([str(site), str(TESTS_DIR)])
+
+
+def test_help_lists_core_commands_and_plugin_commands(run, installed_fixture_plugins):
+    installed_fixture_plugins("alpha")
+
+    outcome = run("--help")
+
+    assert outcome.exit_code == 0
+    commands = outcome.stdout.split("Commands:")[1].split()
+    for name in ("db", "plugins", "serve", "version", "alpha"):
+        assert name in commands
+
+
+def test_a_plugin_command_runs(run, installed_fixture_plugins):
+    installed_fixture_plugins("alpha")
+
+    outcome = run("alpha", "hello")
+
+    assert (outcome.exit_code, outcome.stdout) == (0, "hello from alpha\n")
+
+
+def test_help_works_when_the_settings_are_invalid(run, installed_fixture_plugins, monkeypatch):
+    installed_fixture_plugins("alpha")
+    monkeypatch.setenv("PCM_PORT", "eighty")
+
+    outcome = run("--help")
+
+    assert outcome.exit_code == 0
+    assert "plugins" in outcome.stdout
+
+
+def test_version_prints_the_core_and_plugin_api_versions(run):
+    outcome = run("version")
+
+    assert outcome.exit_code == 0
+    assert outcome.stdout == f"pcm-ops-core {__version__} (plugin API {PLUGIN_API_VERSION})\n"
+
+
+def test_plugins_list_shows_each_plugin_with_its_state_and_prefix_or_error(
+    run, installed_fixture_plugins
+):
+    installed_fixture_plugins("alpha", "broken_import")
+
+    outcome = run("plugins", "list")
+
+    assert outcome.exit_code == 0
+    alpha, broken = outcome.stdout.splitlines()
+    assert alpha.split() == ["alpha", "?", "loaded", "/api/tools/test/alpha/"]
+    assert broken.split()[:3] == ["broken-import", "?", "failed"]
+    assert "RuntimeError: boom at import time" in broken
+
+
+def test_plugins_list_says_when_no_plugin_is_installed(run, installed_fixture_plugins):
+    installed_fixture_plugins()
+
+    outcome = run("plugins", "list")
+
+    assert (outcome.exit_code, outcome.stdout) == (0, "No plugins installed.\n")
+
+
+def test_plugins_list_json_describes_every_plugin(run, installed_fixture_plugins):
+    installed_fixture_plugins("alpha", "broken_import")
+
+    outcome = run("plugins", "list", "--json")
+
+    report = json.loads(outcome.stdout)
+    assert report["plugin_api_version"] == PLUGIN_API_VERSION
+    alpha, broken = report["plugins"]
+    assert (alpha["id"], alpha["state"], alpha["routes"]) == (
+        "alpha",
+        "loaded",
+        ["GET /api/tools/test/alpha/items"],
+    )
+    assert "pcm_ops_startup" in alpha["hooks"]
+    assert (broken["id"], broken["state"]) == ("broken-import", "failed")
+    assert report["hook_call_order"]["pcm_ops_api_routers"] == ["alpha"]
+
+
+def test_plugins_check_exits_0_when_every_plugin_loads(run, installed_fixture_plugins):
+    installed_fixture_plugins("alpha", "beta")
+
+    outcome = run("plugins", "check")
+
+    assert (outcome.exit_code, outcome.stdout) == (0, "ok: 2 plugin(s) loaded\n")
+
+
+def test_plugins_check_exits_1_naming_each_failing_plugin(run, installed_fixture_plugins):
+    installed_fixture_plugins("alpha", "broken_import", "escaping_route")
+
+    outcome = run("plugins", "check")
+
+    assert outcome.exit_code == 1
+    broken, escaping = outcome.stderr.splitlines()
+    assert broken.startswith("broken-import: failed: import of fixtures_plugins.broken_import")
+    assert escaping.startswith("escaping-route: failed: route GET /api/elsewhere/things")
+
+
+def test_strict_mode_makes_a_failing_plugin_an_error(run, installed_fixture_plugins):
+    installed_fixture_plugins("alpha", "broken_import")
+
+    outcome = run("--strict", "plugins", "list")
+
+    assert outcome.exit_code == 1
+    assert outcome.stderr.startswith("Error: plugin 'broken-import': import of")
+    assert "strict mode" in outcome.stderr
+
+
+def test_invalid_settings_are_one_line_and_exit_1(run, monkeypatch):
+    monkeypatch.setenv("PCM_PORT", "eighty")
+
+    outcome = run("plugins", "list")
+
+    assert outcome.exit_code == 1
+    assert outcome.stderr.startswith("Error: invalid setting port: ")
+    assert outcome.stderr.count("\n") == 1
+
+
+def test_an_unknown_plugin_in_the_allow_list_is_one_message_naming_the_installed_ones(
+    run, installed_fixture_plugins, monkeypatch
+):
+    installed_fixture_plugins("alpha")
+    monkeypatch.setenv("PCM_PLUGINS", "gamma")
+
+    outcome = run("plugins", "list")
+
+    assert outcome.exit_code == 1
+    assert outcome.stderr == (
+        "Error: invalid setting plugins: unknown plugin 'gamma'; installed: alpha\n"
+    )
+
+
+def test_the_console_script_reports_bad_settings_without_a_traceback(tmp_path):
+    environment = subprocess_environment(tmp_path, PCM_DATABASE_URL="not a url")
+
+    completed = subprocess.run(
+        [str(PCM_OPS), "plugins", "list"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert completed.returncode == 1
+    assert completed.stderr.startswith("Error: invalid setting database_url: 'not a url'")
+    assert completed.stderr.count("\n") == 1
+    assert "Traceback" not in completed.stderr
+
+
+def test_help_imports_neither_fastapi_nor_sqlalchemy_nor_uvicorn(tmp_path):
+    pythonpath = install_fixture_plugins_for_subprocesses(tmp_path, "alpha")
+    environment = subprocess_environment(tmp_path, PYTHONPATH=pythonpath, PCM_PLUGINS="alpha")
+    script = textwrap.dedent(
+        """
+        import sys
+        from pcm_ops.cli.main import main
+        try:
+            main(["--help"])
+        except SystemExit:
+            pass
+        heavy = [name for name in ("fastapi", "sqlalchemy", "uvicorn") if name in sys.modules]
+        print("heavy modules:", ",".join(heavy) or "none", file=sys.stderr)
+        """
+    )
+
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert "alpha" in completed.stdout.split("Commands:")[1]
+    assert completed.stderr.strip().splitlines()[-1] == "heavy modules: none"

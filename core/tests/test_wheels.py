@@ -1,0 +1,252 @@
+"""Core and plugins as users get them: wheels installed into a fresh virtual environment.
+
+Slow (builds wheels, creates environments, starts servers): ``pytest -m "not slow"`` skips
+it. It uses ``uv`` when it is on PATH and falls back to ``python -m build`` and ``venv``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CORE_DIR = Path(__file__).resolve().parents[1]
+EXAMPLE_DIR = CORE_DIR / "tests" / "example_plugin"
+UV = shutil.which("uv")
+
+
+@dataclass(frozen=True)
+class Wheels:
+    core: Path
+    example: Path
+    broken: Path
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A virtual environment with some wheels installed, and a data directory."""
+
+    bin: Path
+    data_dir: Path
+
+    def variables(self) -> dict[str, str]:
+        inherited = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("PCM_") and name not in ("VIRTUAL_ENV", "PYTHONPATH")
+        }
+        return {**inherited, "PCM_DATA_DIR": str(self.data_dir)}
+
+    def pcm_ops(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.bin / "pcm-ops"), *args],
+            env=self.variables(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+def _build_wheel(project: Path, out_dir: Path) -> Path:
+    if UV:
+        command = [UV, "build", "--wheel", "--out-dir", str(out_dir), str(project)]
+    else:
+        command = [sys.executable, "-m", "build", "--wheel", "--outdir", str(out_dir), str(project)]
+    before = set(out_dir.glob("*.whl"))
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    (built,) = set(out_dir.glob("*.whl")) - before
+    return built
+
+
+def _write_broken_plugin(root: Path) -> Path:
+    """A plugin distribution whose entry-point module raises on import."""
+    package = root / "src" / "pcm_broken"
+    package.mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [build-system]
+            requires = ["hatchling>=1.25"]
+            build-backend = "hatchling.build"
+
+            [project]
+            name = "pcm-broken-plugin"
+            version = "0.0.1"
+            requires-python = ">=3.11"
+            dependencies = ["pcm-ops-core>=0.1"]
+
+            [project.entry-points."pcm_ops.plugins"]
+            broken = "pcm_broken.plugin"
+
+            [tool.hatch.build.targets.wheel]
+            packages = ["src/pcm_broken"]
+            """
+        )
+    )
+    (package / "__init__.py").write_text("")
+    (package / "plugin.py").write_text('raise RuntimeError("this plugin is broken on purpose")\n')
+    return root
+
+
+@pytest.fixture(scope="session")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
+    out_dir = tmp_path_factory.mktemp("wheels")
+    broken_project = _write_broken_plugin(tmp_path_factory.mktemp("pcm-broken-plugin"))
+    return Wheels(
+        core=_build_wheel(CORE_DIR, out_dir),
+        example=_build_wheel(EXAMPLE_DIR, out_dir),
+        broken=_build_wheel(broken_project, out_dir),
+    )
+
+
+def _environment(root: Path, *wheels: Path) -> Environment:
+    venv = root / "venv"
+    if UV:
+        subprocess.run(
+            [UV, "venv", "--quiet", "--python", sys.executable, str(venv)],
+            check=True,
+            timeout=120,
+        )
+        python = venv / "bin" / "python"
+        install = [UV, "pip", "install", "--quiet", "--python", str(python)]
+    else:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*install, *map(str, wheels)], check=True, timeout=300)
+    return Environment(bin=venv / "bin", data_dir=root / "data")
+
+
+@pytest.fixture(scope="session")
+def core_only(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Environment:
+    """A fresh environment with core's wheel and nothing else."""
+    return _environment(tmp_path_factory.mktemp("core-only"), wheels.core)
+
+
+@pytest.fixture(scope="session")
+def with_plugins(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Environment:
+    """A fresh environment with core, the example plugin and the broken plugin."""
+    return _environment(
+        tmp_path_factory.mktemp("with-plugins"), wheels.core, wheels.example, wheels.broken
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[str]
+
+
+def _serve(environment: Environment, *options: str) -> Iterator[Server]:
+    """Start ``pcm-ops serve`` and wait until it answers ``/healthz``; stop it afterwards."""
+    port = _free_port()
+    log = (environment.data_dir.parent / f"serve-{port}.log").open("w+")
+    process = subprocess.Popen(
+        [str(environment.bin / "pcm-ops"), *options, "serve", "--port", str(port)],
+        env=environment.variables(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                httpx.get(f"{url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            log.seek(0)
+            pytest.fail(f"pcm-ops serve did not answer on {url}:\n{log.read()}")
+        yield Server(url=url, process=process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def listed_with_plugins(with_plugins: Environment) -> dict[str, dict]:
+    """``pcm-ops plugins list --json`` in the environment with plugins, by plugin id."""
+    completed = with_plugins.pcm_ops("plugins", "list", "--json")
+    assert completed.returncode == 0, completed.stderr
+    return {plugin["id"]: plugin for plugin in json.loads(completed.stdout)["plugins"]}
+
+
+@pytest.fixture
+def core_only_server(core_only: Environment) -> Iterator[Server]:
+    yield from _serve(core_only)
+
+
+@pytest.fixture
+def with_plugins_server(with_plugins: Environment) -> Iterator[Server]:
+    yield from _serve(with_plugins)
+
+
+def test_core_alone_has_no_plugins(core_only):
+    completed = core_only.pcm_ops("plugins", "list")
+
+    assert (completed.returncode, completed.stdout) == (0, "No plugins installed.\n")
+
+
+def test_core_alone_serves_healthz(core_only_server):
+    response = httpx.get(f"{core_only_server.url}/healthz")
+
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_an_installed_plugin_wheel_is_listed_with_its_routes(listed_with_plugins):
+    example = listed_with_plugins["example"]
+    assert (example["state"], example["distribution"], example["version"]) == (
+        "loaded",
+        "pcm-example-plugin",
+        "0.1.0",
+    )
+    assert "GET /api/tools/example/notes/notes" in example["routes"]
+    assert "GET /tools/example/notes/" in example["routes"]
+
+
+def test_a_plugin_wheel_that_fails_to_import_is_listed_as_failed(listed_with_plugins):
+    broken = listed_with_plugins["broken"]
+
+    assert broken["state"] == "failed"
+    assert "RuntimeError: this plugin is broken on purpose" in broken["error"]
+
+
+def test_the_server_serves_despite_a_broken_plugin(with_plugins_server):
+    response = httpx.get(f"{with_plugins_server.url}/healthz")
+
+    assert response.status_code == 200
+    assert with_plugins_server.process.poll() is None
+
+
+def test_strict_mode_refuses_to_serve_with_a_broken_plugin(with_plugins):
+    completed = with_plugins.pcm_ops("--strict", "serve", "--port", str(_free_port()))
+
+    assert completed.returncode != 0
+    assert completed.stderr.startswith("Error: plugin 'broken': import of pcm_broken.plugin")
+    assert "Traceback" not in completed.stderr
