@@ -27,18 +27,16 @@ def generate_key() -> None:
 @click.pass_obj
 def rotate(obj: CliContext, retire_old: bool) -> None:
     """Re-encrypt every stored secret under a new key."""
-    from sqlmodel import SQLModel
-
     from pcm_ops.db.engine import create_sync_engine
     from pcm_ops.db.migrations import load_metadata
     from pcm_ops.security.secrets import rotate_key
 
     settings = obj.settings()
     registry = obj.registry()
-    load_metadata(registry)
+    metadata = load_metadata(registry)
     engine = create_sync_engine(settings)
     try:
-        count, path = rotate_key(settings.data_dir, engine, SQLModel.metadata, retire_old)
+        count, path = rotate_key(settings.data_dir, engine, metadata, retire_old)
     finally:
         engine.dispose()
     where = f"new key written to {path}" if path else "keys from PCM_SECRET_KEY"

@@ -648,6 +648,14 @@ class _Environment:
         return f" in {inside[-1]}" if inside else ""
 
 
+def load_metadata(registry: PluginRegistry) -> MetaData:
+    """Import core's and every loaded plugin's models; return the metadata holding them."""
+    from sqlmodel import SQLModel
+
+    _collect_tables(registry)
+    return SQLModel.metadata
+
+
 def _collect_tables(registry: PluginRegistry) -> dict[str, str]:
     """Import core's models and call ``pcm_ops_models``; fail plugins with misnamed tables."""
     from pcm_ops.db.models import import_core_models

@@ -27,6 +27,7 @@ CORE_PERMISSIONS = (
     ),
     Permission("core:users.manage", "Create users, change roles, disable users", ("admin",)),
     Permission("core:audit.read", "Read the audit log", ("admin",)),
+    Permission("core:metrics.read", "Read /metrics when it is not public", ("admin",)),
     Permission("core:jobs.read", "See background jobs", ("admin", "operator", "viewer")),
     Permission("core:jobs.cancel", "Cancel background jobs", ("admin", "operator")),
 )
