@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pcm_ops.security.models import AuditEvent
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlmodel.ext.asyncio.session import AsyncSession
     from starlette.requests import Request
 
     from pcm_ops.security.principal import Principal

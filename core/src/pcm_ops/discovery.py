@@ -259,8 +259,7 @@ def _validate_plugin_settings(registry: PluginRegistry, settings: Settings) -> N
                 location = ".".join(str(part) for part in error["loc"])
                 problems.append((f"{record.id}.{location}", error["msg"]))
     for plugin_id in settings.plugin_sections:
-        record = registry.get(plugin_id)
-        if record is None:
+        if registry.get(plugin_id) is None:
             known = ", ".join(r.id for r in registry.records) or "none"
             problems.append((plugin_id, f"no installed plugin has this id; installed: {known}"))
     if problems:

@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Mount, WebSocketRoute
 
+_iter_route_contexts: Any
 try:
     from fastapi.routing import iter_route_contexts as _iter_route_contexts
 except ImportError:  # FastAPI before included routers became nodes
@@ -37,7 +38,7 @@ class EffectiveRoute:
 
 def effective_routes(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[EffectiveRoute]:
     """Every route in ``routes`` (``app.routes`` or ``router.routes``), included ones too."""
-    items: Any = _iter_route_contexts(routes) if _iter_route_contexts else routes
+    items: Any = routes if _iter_route_contexts is None else _iter_route_contexts(routes)
     for item in items:
         original = getattr(item, "original_route", item)
         path = getattr(item, "path", None)

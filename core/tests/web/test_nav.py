@@ -93,7 +93,11 @@ def test_links_need_a_principal_and_its_permission() -> None:
     )
 
     def request_of(principal: object) -> object:
-        return SimpleNamespace(state=SimpleNamespace(principal=principal))
+        registry = SimpleNamespace(get=lambda plugin_id: None)
+        return SimpleNamespace(
+            state=SimpleNamespace(principal=principal),
+            app=SimpleNamespace(state=SimpleNamespace(registry=registry)),
+        )
 
     viewer = SimpleNamespace(can=lambda permission: False)
     admin = SimpleNamespace(can=lambda permission: True)
@@ -140,3 +144,13 @@ async def test_nobody_logged_in_sees_no_navigation(make_app, browse) -> None:
     assert "Log in to PCM-Ops" in page.text
     assert _side_nav(page.text) == ""
     assert "/tools/aws/example/" not in page.text
+
+
+def test_links_of_a_plugin_that_failed_later_are_hidden() -> None:
+    group = NavGroup("aws", "AWS", (NavLink("Overview", "/o", "x"),))
+    failed = SimpleNamespace(loaded=False)
+    request = SimpleNamespace(
+        state=SimpleNamespace(principal=SimpleNamespace(can=lambda permission: True)),
+        app=SimpleNamespace(state=SimpleNamespace(registry=SimpleNamespace(get=lambda _: failed))),
+    )
+    assert visible_navigation(request, [group]) == []

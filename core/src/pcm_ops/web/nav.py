@@ -97,7 +97,8 @@ def build_navigation(entries: Iterable[tuple[PluginRecord, NavEntry]]) -> list[N
 
 def may_see(request: Request, link: NavLink) -> bool:
     """Whether the user behind ``request`` may see ``link``: anyone logged in when the link
-    names no permission, else only a user who holds it. Nobody who is not logged in.
+    names no permission, else only a user who holds it; nobody who is not logged in, and
+    nobody when the link's plugin is no longer loaded.
 
     The principal is the one :func:`pcm_ops.security.auth.authenticate` put on
     ``request.state`` (pages rendered outside a route, such as a 404 for an unknown path,
@@ -105,6 +106,11 @@ def may_see(request: Request, link: NavLink) -> bool:
     """
     principal = getattr(request.state, "principal", None)
     if principal is None:
+        return False
+    # A plugin that failed after the navigation was built (in its startup hook) keeps no
+    # links: its pages answer 503.
+    record = request.app.state.registry.get(link.plugin_id)
+    if record is not None and not record.loaded:
         return False
     return link.permission is None or bool(principal.can(link.permission))
 
