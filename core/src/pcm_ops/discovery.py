@@ -206,9 +206,34 @@ def _load(
             "two plugins cannot share a provider and tool",
         )
         return
+    overlap = _overlapping_table_prefix(metadata, claimed.values())
+    if overlap is not None:
+        registry.fail(record, overlap)
+        return
     claimed[prefix] = record
     record.module = module
     record.state = PluginState.LOADED
+
+
+def _overlapping_table_prefix(metadata: PluginMetadata, others: Any) -> str | None:
+    """Why ``metadata.table_prefix`` cannot be used next to the other plugins' prefixes.
+
+    One prefix starting another (``aws_`` and ``aws_sr_``) would make each plugin's
+    migrations claim the other's tables.
+    """
+    mine = metadata.table_prefix
+    if not mine:
+        return None
+    if mine.startswith("pcm_") or "pcm_".startswith(mine):
+        return f"its table_prefix {mine!r} overlaps core's 'pcm_'"
+    for other in others:
+        theirs = other.metadata.table_prefix if other.metadata else None
+        if theirs and (mine.startswith(theirs) or theirs.startswith(mine)):
+            return (
+                f"its table_prefix {mine!r} overlaps plugin {other.id!r}'s {theirs!r}; "
+                "each plugin needs a prefix that no other prefix starts with"
+            )
+    return None
 
 
 def _register(registry: PluginRegistry, record: PluginRecord) -> None:

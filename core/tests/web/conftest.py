@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 
 from pcm_ops.app import create_app
 from pcm_ops.discovery import ENTRY_POINT_GROUP, discover
-from pcm_ops.security.auth import authenticate
+from pcm_ops.security.auth import SCOPE_KEY, authenticate
 from pcm_ops.security.principal import Principal
 from pcm_ops.settings import load_settings
 
@@ -58,6 +58,7 @@ def sign_in(app: FastAPI, role: str = "admin", username: str = "tess") -> Princi
     )
 
     async def as_principal(request: Request) -> Principal:
+        request.scope[SCOPE_KEY] = principal
         request.state.principal = principal
         return principal
 

@@ -649,11 +649,17 @@ class _Environment:
 
 
 def load_metadata(registry: PluginRegistry) -> MetaData:
-    """Import core's and every loaded plugin's models; return the metadata holding them."""
+    """Import core's and every loaded plugin's models; return a metadata holding their
+    tables only (not those of models imported earlier by a plugin that is not loaded)."""
+    from sqlalchemy import MetaData
     from sqlmodel import SQLModel
 
-    _collect_tables(registry)
-    return SQLModel.metadata
+    names = _collect_tables(registry)
+    metadata = MetaData()
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name in names:
+            table.to_metadata(metadata)
+    return metadata
 
 
 def _collect_tables(registry: PluginRegistry) -> dict[str, str]:

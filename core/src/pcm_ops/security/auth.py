@@ -31,6 +31,7 @@ LOGIN_PATHS = frozenset({"/login", "/api/auth/login"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+SCOPE_KEY = "pcm_ops.principal"
 
 
 class LoginRequired(HTTPException):
@@ -104,10 +105,13 @@ async def _from_session(request: Request, session_id: str) -> Principal | None:
 
 
 async def current_principal(request: Request) -> Principal | None:
-    """The request's principal, or ``None``; computed once per request."""
-    if hasattr(request.state, "principal"):
-        principal: Principal | None = request.state.principal
-        return principal
+    """The request's principal, or ``None``; computed once per request.
+
+    Cached in the request's own scope (not in ``request.state``, whose dict an ASGI server
+    may share between requests of one connection or lifespan)."""
+    if SCOPE_KEY in request.scope:
+        cached: Principal | None = request.scope[SCOPE_KEY]
+        return cached
     from pcm_ops.security.sessions import COOKIE_NAME
 
     principal = None
@@ -117,7 +121,8 @@ async def current_principal(request: Request) -> Principal | None:
         principal = await _from_token(request, credentials.strip())
     elif request.cookies.get(COOKIE_NAME):
         principal = await _from_session(request, request.cookies[COOKIE_NAME])
-    request.state.principal = principal
+    request.scope[SCOPE_KEY] = principal
+    request.state.principal = principal  # for templates and audit records
     return principal
 
 

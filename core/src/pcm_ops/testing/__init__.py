@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
@@ -45,12 +45,29 @@ async def app_client(
     from asgi_lifespan import LifespanManager
 
     # Generous timeouts: start-up may run migrations, which take seconds on PostgreSQL.
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
+    async with LifespanManager(
+        state_per_request(app), startup_timeout=60, shutdown_timeout=60
+    ) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(
             transport=transport, base_url=base_url, headers=headers
         ) as client:
             yield client
+
+
+def state_per_request(app: Any) -> Any:
+    """``app``, with each request given its own copy of the lifespan state, as uvicorn does.
+
+    asgi-lifespan hands every request the same ``scope["state"]`` dict; without a copy,
+    anything a request stores on ``request.state`` would be seen by the next request.
+    """
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan" and "state" in scope:
+            scope = {**scope, "state": dict(scope["state"])}
+        await app(scope, receive, send)
+
+    return wrapped
 
 
 async def issue_api_token(

@@ -356,7 +356,11 @@ async def pcm_running_app(pcm_app: FastAPI) -> AsyncIterator[Any]:
     send their requests to it; request it directly to check what start-up did."""
     from asgi_lifespan import LifespanManager
 
-    async with LifespanManager(pcm_app, startup_timeout=60, shutdown_timeout=60) as manager:
+    from pcm_ops.testing import state_per_request
+
+    async with LifespanManager(
+        state_per_request(pcm_app), startup_timeout=60, shutdown_timeout=60
+    ) as manager:
         yield manager.app
 
 

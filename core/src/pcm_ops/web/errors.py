@@ -122,9 +122,10 @@ def error_page(
 async def _resolve_principal(request: Request) -> None:
     """Find out who is asking, for the navigation of an error page whose route never ran
     (an unknown path); a failure to find out counts as nobody."""
-    if hasattr(request.state, "principal"):
+    from pcm_ops.security.auth import SCOPE_KEY, current_principal
+
+    if SCOPE_KEY in request.scope:
         return
-    from pcm_ops.security.auth import current_principal
 
     try:
         await current_principal(request)

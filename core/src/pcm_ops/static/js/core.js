@@ -14,4 +14,13 @@
       target.remove();
     }
   });
+
+  // htmx requests that change state carry the session's CSRF token, read from
+  // <meta name="csrf-token"> (present on pages of a logged-in browser session).
+  document.addEventListener("htmx:configRequest", function (event) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta && event.detail.verb !== "get") {
+      event.detail.headers["X-CSRF-Token"] = meta.getAttribute("content");
+    }
+  });
 })();
