@@ -55,9 +55,16 @@ def create_app(settings: Settings, registry: PluginRegistry | None = None) -> Fa
     app.state.database = Database(settings)
     app.state.permissions = collect_permissions(registry)
 
-    from pcm_ops.api import audit, auth, docs, health, plugins
+    from pcm_ops.api import audit, auth, docs, health, jobs, plugins
 
-    for core_router in (health.router, auth.router, audit.router, plugins.router, docs.router):
+    for core_router in (
+        health.router,
+        auth.router,
+        audit.router,
+        plugins.router,
+        jobs.router,
+        docs.router,
+    ):
         app.include_router(core_router)
 
     for record, routers in registry.call_each("pcm_ops_api_routers", settings=settings):
@@ -87,7 +94,16 @@ def create_app(settings: Settings, registry: PluginRegistry | None = None) -> Fa
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
         )
+    from pcm_ops.security.nul import RefuseNulMiddleware
+
+    app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
+    from pcm_ops.metrics import Metrics, MetricsMiddleware
+    from pcm_ops.metrics import router as metrics_router
+
+    app.state.metrics = Metrics(registry)
+    app.include_router(metrics_router)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 
 
@@ -108,11 +124,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with database.session() as session:
             password = await reset_demo_admin(session)
         announce(password, f"http://{settings.host}:{settings.port}/")
-    await registry.call_each_async("pcm_ops_startup", app=app, settings=settings)
+    from pcm_ops.jobs.lifespan import start_jobs, stop_jobs
+
+    await start_jobs(app)
     try:
-        yield
+        await registry.call_each_async("pcm_ops_startup", app=app, settings=settings)
+        try:
+            yield
+        finally:
+            await registry.call_each_async(
+                "pcm_ops_shutdown", reverse=True, app=app, settings=settings
+            )
     finally:
-        await registry.call_each_async(
-            "pcm_ops_shutdown", reverse=True, app=app, settings=settings
-        )
+        await stop_jobs(app)
         await database.dispose()

@@ -230,14 +230,32 @@ def pcm_ops_health_checks(settings: Settings, config: Any) -> list[HealthCheck]:
 def pcm_ops_jobs(settings: Settings, config: Any) -> JobDefinitions | None:
     """Return this plugin's durable job definitions: workflow modules and queues.
 
-    Called when core starts the durable-work engine, in the server's lifespan and in
-    ``pcm-ops worker``. Core imports the listed modules (which declare workflows and steps)
-    and creates the queues before the engine launches, so that interrupted workflows can
-    be recovered.
+    Called once when core starts the job engine: in the server's lifespan (before any
+    ``pcm_ops_startup`` hook) and in ``pcm-ops worker``. Core imports the listed modules,
+    whose ``@DBOS.workflow(name=...)`` and ``@DBOS.step()`` functions are the plugin's jobs
+    and their steps, before DBOS launches, so that jobs interrupted by a crash resume; then
+    it declares the queues. Every process of a deployment must load the same plugins.
+    A queue is named ``<plugin-id>.<name>``; a hook that raises, returns something else
+    than ``JobDefinitions``, declares a bad queue or names a module that fails to import
+    marks the plugin failed.
+
+    Enqueue with :func:`pcm_ops.jobs.enqueue_async` (or ``enqueue``); publish live events
+    with :func:`pcm_ops.jobs.publish` and serve them with
+    :func:`pcm_ops.jobs.event_stream_response`. See ``docs/jobs.md``.
 
     :param settings: core's settings.
     :param config: this plugin's settings, or ``None``.
     :return: a :class:`pcm_ops.plugin.JobDefinitions`, or ``None``.
+
+    Example::
+
+        @hookimpl
+        def pcm_ops_jobs():
+            return JobDefinitions(
+                modules=["pcm_aws_script_runner.jobs"],
+                queues=[QueueDefinition("aws-script-runner.commands", concurrency=2,
+                                        partitioned=True)],  # 2 per account:region
+            )
     """
 
 

@@ -134,6 +134,39 @@ class Settings(BaseSettings):
     login_failure_window_minutes: int = Field(
         default=15, ge=1, description="The throttling window for failed logins."
     )
+    executor_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$",
+        description="Stable id of this process as a durable-job executor; default "
+        "`server@<host name>` for `pcm-ops serve`, `worker@<host name>` for `pcm-ops worker`.",
+    )
+    jobs_execute_in_server: bool = Field(
+        default=True,
+        description="Run durable jobs inside `pcm-ops serve`; turn off when `pcm-ops worker` "
+        "processes do the work.",
+    )
+    jobs_heartbeat_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="How often a job executor records that it lives."
+    )
+    jobs_queue_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often an executor looks for queued jobs."
+    )
+    jobs_retention_days: float = Field(
+        default=14.0, gt=0, description="Finished jobs and their events are deleted after this."
+    )
+    jobs_event_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often the server looks for events published by other processes "
+        "(SQLite; on PostgreSQL a fallback to LISTEN/NOTIFY).",
+    )
+    jobs_sse_keepalive_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Idle time after which an event stream sends a keep-alive comment.",
+    )
     plugin_sections: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         exclude=True,

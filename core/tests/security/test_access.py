@@ -252,3 +252,15 @@ async def test_cors_is_off_by_default(platform: Any) -> None:
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
     )
     assert "access-control-allow-origin" not in response.headers
+
+
+async def test_nul_characters_are_refused_with_422_not_a_database_error(platform: Any) -> None:
+    body = await platform.client.put(
+        "/api/tools/test/vault/secrets",
+        json={"name": "a\x00b", "value": "x"},
+        headers=platform.auth("oscar"),
+    )
+    assert body.status_code == 422
+    assert body.json()["detail"][0]["loc"] == ["body"]
+    query = await platform.client.get("/api/audit?actor=a%00b", headers=platform.auth("alice"))
+    assert query.status_code == 422

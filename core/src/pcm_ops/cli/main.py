@@ -34,6 +34,8 @@ CORE_COMMANDS: dict[str, str] = {
     "tokens": "pcm_ops.cli.tokens:tokens",
     "audit": "pcm_ops.cli.audit:audit",
     "secrets": "pcm_ops.cli.secrets:secrets",
+    "jobs": "pcm_ops.cli.jobs:jobs",
+    "worker": "pcm_ops.cli.worker:worker",
 }
 
 
@@ -148,7 +150,9 @@ def version() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, turning user errors into one clear message."""
     try:
-        cli.main(args=argv, prog_name="pcm-ops", standalone_mode=False)
+        # With standalone_mode=False click returns a command's ctx.exit(code) value
+        # instead of exiting: pass it on.
+        exit_code = cli.main(args=argv, prog_name="pcm-ops", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -161,4 +165,4 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
     else:
-        sys.exit(0)
+        sys.exit(exit_code if isinstance(exit_code, int) else 0)

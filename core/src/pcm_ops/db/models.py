@@ -24,6 +24,7 @@ CORE_TABLE_PREFIX = "pcm_"
 CORE_MODEL_MODULES: tuple[str, ...] = (
     "pcm_ops.db.models",
     "pcm_ops.security.models",
+    "pcm_ops.jobs.models",
 )
 
 

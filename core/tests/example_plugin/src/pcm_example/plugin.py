@@ -116,7 +116,7 @@ def pcm_ops_health_checks(config: Any) -> list[HealthCheck]:
 def pcm_ops_jobs(config: Any) -> JobDefinitions:
     return JobDefinitions(
         modules=["pcm_example.jobs"],
-        queues=[QueueDefinition("example-digests", concurrency=config.digest_concurrency)],
+        queues=[QueueDefinition("example.digests", concurrency=config.digest_concurrency)],
     )
 
 

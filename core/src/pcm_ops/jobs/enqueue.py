@@ -1,0 +1,116 @@
+"""Enqueueing jobs: a workflow, its arguments and a queue, from a route, a job or anywhere the
+engine runs.
+
+Jobs are enqueued by workflow *name*, without an application version: whichever executor
+runs the newest version of the code takes them, and a server that only enqueues (with
+``jobs_execute_in_server`` off) does not have to run DBOS at all. Arguments are stored in
+the system database, so they must be serialisable (plain data; never secrets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pcm_ops.jobs.engine import current_engine
+from pcm_ops.jobs.names import CORE_DEFAULT_QUEUE, new_job_id
+
+
+def _workflow_name(workflow: Callable[..., Any] | str) -> str:
+    if isinstance(workflow, str):
+        return workflow
+    name = getattr(workflow, "dbos_function_name", None)
+    if not isinstance(name, str):
+        raise TypeError(
+            f"{getattr(workflow, '__qualname__', workflow)!r} is not a workflow: decorate it "
+            "with @DBOS.workflow(name=...) in one of your job modules"
+        )
+    return name
+
+
+def _options(
+    workflow: Callable[..., Any] | str,
+    queue: str | None,
+    partition_key: str | None,
+    key: str | None,
+) -> dict[str, Any]:
+    engine = current_engine()
+    name = _workflow_name(workflow)
+    owned = engine.queue(queue or CORE_DEFAULT_QUEUE)
+    definition = owned.definition
+    if definition.partitioned and not partition_key:
+        raise ValueError(
+            f"queue {owned.name!r} is partitioned: pass partition_key=... (e.g. "
+            "'<account>:<region>')"
+        )
+    if partition_key and not definition.partitioned:
+        raise ValueError(f"queue {owned.name!r} is not partitioned; drop partition_key")
+    owner = engine.owner_of_workflow(name) or owned.owner
+    options: dict[str, Any] = {
+        "workflow_name": name,
+        "queue_name": owned.name,
+        "workflow_id": new_job_id(owner, key),
+    }
+    if partition_key:
+        options["queue_partition_key"] = partition_key
+    return options
+
+
+def enqueue(
+    workflow: Callable[..., Any] | str,
+    *args: Any,
+    queue: str | None = None,
+    partition_key: str | None = None,
+    key: str | None = None,
+    **kwargs: Any,
+) -> str:
+    """Put a job on a queue and return its id (``<owner>:<key>``).
+
+    Called inside a job, the new job is recorded as its child, once: replaying the parent
+    after a crash does not enqueue it again.
+
+    :param workflow: a function decorated with ``@DBOS.workflow(name=...)`` in one of the
+        modules your ``pcm_ops_jobs`` hook names, or its name.
+    :param args: the workflow's arguments (also ``kwargs``); serialisable plain data.
+    :param queue: one of the queues declared through ``pcm_ops_jobs``; default
+        ``core.default``.
+    :param partition_key: required on a partitioned queue (``"123456789012:eu-west-1"``).
+    :param key: makes the job id ``<owner>:<key>`` instead of random: enqueueing the same
+        key again returns the existing job instead of starting another.
+    :raises pcm_ops.jobs.JobsError: the engine does not run here, or the queue is unknown.
+    :raises ValueError: a partition key missing or not expected; a bad key.
+    """
+    options = _options(workflow, queue, partition_key, key)
+    engine = current_engine()
+    if engine.launched:
+        from dbos import DBOS
+
+        DBOS.enqueue_workflow_with_options(options, *args, **kwargs)  # type: ignore[arg-type]
+    else:
+        client = engine.store().client_for_enqueue()
+        client.enqueue(options, *args, **kwargs)  # type: ignore[arg-type]
+    return str(options["workflow_id"])
+
+
+async def enqueue_async(
+    workflow: Callable[..., Any] | str,
+    *args: Any,
+    queue: str | None = None,
+    partition_key: str | None = None,
+    key: str | None = None,
+    **kwargs: Any,
+) -> str:
+    """:func:`enqueue` for ``async`` code (routes, async workflows)."""
+    options = _options(workflow, queue, partition_key, key)
+    engine = current_engine()
+    if engine.launched:
+        from dbos import DBOS
+
+        await DBOS.enqueue_workflow_with_options_async(options, *args, **kwargs)  # type: ignore[arg-type]
+    else:
+        client = engine.store().client_for_enqueue()
+        await client.enqueue_async(options, *args, **kwargs)  # type: ignore[arg-type]
+    return str(options["workflow_id"])
+
+
+__all__ = ["enqueue", "enqueue_async"]

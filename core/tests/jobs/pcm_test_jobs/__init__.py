@@ -1,0 +1,1 @@
+"""A plugin for the job engine's tests: queues, and workflows whose steps leave traces."""
