@@ -1,0 +1,565 @@
+"""moto's SSM backend, extended with what PCM-Ops needs and moto lacks.
+
+moto 5 answers ``SendCommand``, ``ListCommands`` and ``GetCommandInvocation``; it has no
+``ListCommandInvocations``, ``CancelCommand`` or ``DescribeInstanceInformation``, marks
+every invocation ``Success`` at once, and runs a command sent with ``InstanceIds`` on every
+instance of the region (it treats the empty ``Targets`` as "no filter"). This module adds
+the three operations to a subclass of moto's response class, corrects the targeting after
+moto's ``SendCommand`` has run, and keeps per-invocation outcomes that tests set:
+
+    from pcm_aws_common.testing import InvocationOutcome
+
+    moto_aws.ssm.set_default_outcome(InvocationOutcome("InProgress"))     # every new one
+    moto_aws.ssm.set_invocation(command_id, instance_id,
+                                InvocationOutcome("Failed", output="boom", exit_code=2))
+
+:func:`install` makes moto's server route SSM requests to :class:`PcmSsmResponse`; the
+server of :mod:`pcm_aws_common.testing.server` calls it before it starts.
+
+Limits follow AWS's: at most 50 instance ids per ``SendCommand`` and 50 results per
+``ListCommandInvocations`` page; ``GetCommandInvocation`` returns the first 24,000
+characters of the output and ``ListCommandInvocations`` (with details) the first 2,500.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.ssm.exceptions import SSMException, ValidationException
+from moto.ssm.responses import SimpleSystemManagerResponse
+
+MAX_INSTANCE_IDS = 50
+MAX_RESULTS = 50
+GET_OUTPUT_LIMIT = 24_000
+LIST_OUTPUT_LIMIT = 2_500
+ERROR_OUTPUT_LIMIT = 8_000
+
+#: Invocation statuses after which nothing changes any more.
+TERMINAL = frozenset({"Success", "Failed", "Cancelled", "TimedOut", "Undeliverable", "Terminated"})
+RUNNING = frozenset({"Pending", "InProgress", "Delayed", "Cancelling"})
+STATUSES = TERMINAL | RUNNING
+
+_DETAILS = {
+    "Cancelled": "Canceled",
+    "TimedOut": "ExecutionTimedOut",
+    "Cancelling": "Cancelling",
+}
+
+
+@dataclass(frozen=True)
+class InvocationOutcome:
+    """What one command invocation reports.
+
+    Attributes:
+        status: ``Success``, ``Failed``, ``InProgress``, ``Pending``, ``Delayed``,
+            ``Cancelled``, ``Cancelling``, ``TimedOut``, ``Undeliverable`` or ``Terminated``.
+        output: the whole standard output (responses truncate it as AWS does).
+        error: the whole standard error.
+        exit_code: the script's exit code; default 0 for ``Success``, 1 for ``Failed``,
+            -1 while running or when the script never ran.
+        status_details: AWS's ``StatusDetails``; default derived from ``status``.
+    """
+
+    status: str = "Success"
+    output: str = ""
+    error: str = ""
+    exit_code: int | None = None
+    status_details: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(
+                f"unknown invocation status {self.status!r}; use one of {sorted(STATUSES)}"
+            )
+
+    @property
+    def response_code(self) -> int:
+        if self.exit_code is not None:
+            return self.exit_code
+        return {"Success": 0, "Failed": 1}.get(self.status, -1)
+
+    @property
+    def details(self) -> str:
+        return self.status_details or _DETAILS.get(self.status, self.status)
+
+
+class _State:
+    """Outcomes and instance facts that tests set; shared by every server in the process
+    (moto's backends are process-wide too)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.default = InvocationOutcome()
+            self.per_instance: dict[str, InvocationOutcome] = {}
+            self.unmanaged: set[str] = set()
+            self.ping_status: dict[str, str] = {}
+            self.outputs: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+STATE = _State()
+
+
+# -- moto objects ------------------------------------------------------------------------------
+
+
+def _ssm_backends() -> Any:
+    from moto.ssm.models import ssm_backends
+
+    return ssm_backends
+
+
+def _ec2_backend(account_id: str, region: str) -> Any:
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[account_id][region]
+
+
+def _all_commands() -> list[tuple[str, str, Any]]:
+    """``(account, region, command)`` for every command moto holds."""
+    found = []
+    for account_id, regions in list(_ssm_backends().items()):
+        for region, backend in list(regions.items()):
+            for command in backend.list_commands(None, None):
+                found.append((account_id, region, command))
+    return found
+
+
+def find_command(command_id: str) -> Any:
+    for _, _, command in _all_commands():
+        if command.command_id == command_id:
+            return command
+    raise KeyError(f"no SSM command {command_id!r} in moto")
+
+
+def _running_instances(
+    account_id: str, region: str, filters: dict[str, Any] | None = None
+) -> list[Any]:
+    backend = _ec2_backend(account_id, region)
+    return [
+        instance
+        for reservation in backend.all_reservations(filters=filters or None)
+        for instance in reservation.instances
+        if instance.state == "running"
+    ]
+
+
+def _managed(account_id: str, region: str, filters: dict[str, Any] | None = None) -> list[Any]:
+    with STATE.lock:
+        unmanaged = set(STATE.unmanaged)
+    return [i for i in _running_instances(account_id, region, filters) if i.id not in unmanaged]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def apply_outcome(command: Any, invocation: dict[str, Any], outcome: InvocationOutcome) -> None:
+    """Make one of moto's invocation records report ``outcome``."""
+    with STATE.lock:
+        invocation["Status"] = outcome.status
+        invocation["StatusDetails"] = outcome.details
+        invocation["ResponseCode"] = outcome.response_code
+        invocation["StandardOutputContent"] = outcome.output[:GET_OUTPUT_LIMIT]
+        invocation["StandardErrorContent"] = outcome.error[:ERROR_OUTPUT_LIMIT]
+        invocation["ExecutionEndDateTime"] = _now() if outcome.status in TERMINAL else ""
+        STATE.outputs[(command.command_id, invocation["InstanceId"])] = (
+            outcome.output,
+            outcome.error,
+        )
+        refresh_command(command)
+
+
+def refresh_command(command: Any) -> None:
+    """Derive the command's status and counts from its invocations, as AWS does."""
+    statuses = [invocation["Status"] for invocation in command.invocations]
+    if any(status in RUNNING for status in statuses):
+        command.status = "Pending" if all(s == "Pending" for s in statuses) else "InProgress"
+    elif not statuses or all(status == "Success" for status in statuses):
+        command.status = "Success"
+    elif any(status in ("Failed", "Undeliverable", "Terminated") for status in statuses):
+        command.status = "Failed"
+    elif "TimedOut" in statuses:
+        command.status = "TimedOut"
+    else:
+        command.status = "Cancelled"
+    command.status_details = command.status
+    command.completed_count = sum(status in TERMINAL for status in statuses)
+    command.error_count = sum(
+        status in ("Failed", "TimedOut", "Undeliverable", "Terminated") for status in statuses
+    )
+    command.target_count = len(statuses)
+
+
+def _plugin_name(document_name: str | None) -> str:
+    if document_name == "AWS-RunPowerShellScript":
+        return "aws:runPowerShellScript"
+    return "aws:runShellScript"
+
+
+# -- the response class ------------------------------------------------------------------------
+
+
+class PcmSsmResponse(SimpleSystemManagerResponse):
+    """moto's SSM responses, with the operations and corrections described above."""
+
+    _pcm_overrides: dict[str, Any] | None = None
+
+    def _get_param(self, param_name: str, if_none: Any = None) -> Any:
+        overrides = self._pcm_overrides
+        if overrides is not None and param_name in overrides:
+            return overrides[param_name]
+        return super()._get_param(param_name, if_none)
+
+    # SendCommand --------------------------------------------------------------------------
+
+    def send_command(self) -> ActionResult:
+        instance_ids = list(self._get_param("InstanceIds") or [])
+        targets = list(self._get_param("Targets") or [])
+        if not instance_ids and not targets:
+            raise ValidationException("Either InstanceIds or Targets must be specified")
+        if len(instance_ids) > MAX_INSTANCE_IDS:
+            raise ValidationException(
+                f"1 validation error detected: Value at 'instanceIds' failed to satisfy "
+                f"constraint: Member must have length less than or equal to {MAX_INSTANCE_IDS}"
+            )
+        resolved = self._resolve_targets(instance_ids, targets)
+        # moto's SendCommand builds the command from the parameters; it gets the resolved
+        # ids and no targets, and the instances it then adds from "all of the region" are
+        # taken away again below.
+        self._pcm_overrides = {"InstanceIds": list(resolved), "Targets": []}
+        try:
+            result = super().send_command()
+        finally:
+            self._pcm_overrides = None
+        command_id = result.result["Command"]["CommandId"]  # type: ignore[index]
+        command = self.ssm_backend.get_command_by_id(command_id)
+        command.instance_ids = list(resolved)
+        command.targets = targets
+        plugin = _plugin_name(command.document_name)
+        command.invocations = [command.invocation_response(i, plugin) for i in resolved]
+        with STATE.lock:
+            outcomes = {i: STATE.per_instance.get(i, STATE.default) for i in resolved}
+        for invocation in command.invocations:
+            apply_outcome(command, invocation, outcomes[invocation["InstanceId"]])
+        refresh_command(command)
+        return ActionResult({"Command": command.response_object()})
+
+    def _resolve_targets(self, instance_ids: list[str], targets: list[dict[str, Any]]) -> list[str]:
+        account, region = self.current_account, self.region
+        managed = {instance.id for instance in _managed(account, region)}
+        resolved = list(instance_ids)
+        for target in targets:
+            key, values = target.get("Key", ""), list(target.get("Values", []))
+            if key == "InstanceIds":
+                resolved.extend(values)
+            elif key.startswith("tag:") or key == "tag-key":
+                resolved.extend(
+                    instance.id for instance in _managed(account, region, {key: values})
+                )
+            else:
+                raise ValidationException(
+                    f"target key {key!r} is not supported here (the moto extension supports "
+                    "InstanceIds, tag:<key> and tag-key)"
+                )
+        resolved = list(dict.fromkeys(resolved))
+        invalid = [instance_id for instance_id in resolved if instance_id not in managed]
+        if invalid:
+            raise SSMException(
+                "InvalidInstanceId",
+                f"Instances [[{', '.join(invalid)}]] not in a valid state for account {account}",
+            )
+        return resolved
+
+    # ListCommandInvocations ---------------------------------------------------------------
+
+    def list_command_invocations(self) -> ActionResult:
+        command_id = self._get_param("CommandId")
+        instance_id = self._get_param("InstanceId")
+        max_results = self._get_int_param("MaxResults", MAX_RESULTS)
+        if not 1 <= max_results <= MAX_RESULTS:
+            raise ValidationException(
+                "1 validation error detected: Value at 'maxResults' failed to satisfy "
+                f"constraint: Member must have value less than or equal to {MAX_RESULTS}"
+            )
+        details = bool(self._get_bool_param("Details", False))
+        commands = self.ssm_backend.list_commands(command_id, None)
+        rows = [
+            (command, invocation)
+            for command in commands
+            for invocation in command.invocations
+            if instance_id is None or invocation["InstanceId"] == instance_id
+        ]
+        rows = [row for row in rows if _matches(row, self._get_param("Filters") or [])]
+        start = int(self._get_param("NextToken") or 0)
+        page = rows[start : start + max_results]
+        result: dict[str, Any] = {
+            "CommandInvocations": [_invocation_summary(c, i, details) for c, i in page]
+        }
+        if start + max_results < len(rows):
+            result["NextToken"] = str(start + max_results)
+        return ActionResult(result)
+
+    # CancelCommand ------------------------------------------------------------------------
+
+    def cancel_command(self) -> ActionResult:
+        command = self.ssm_backend.get_command_by_id(self._get_param("CommandId"))
+        chosen = set(self._get_param("InstanceIds") or [])
+        for invocation in command.invocations:
+            if chosen and invocation["InstanceId"] not in chosen:
+                continue
+            if invocation["Status"] in TERMINAL:
+                continue
+            output, error = STATE.outputs.get(
+                (command.command_id, invocation["InstanceId"]), ("", "")
+            )
+            apply_outcome(command, invocation, InvocationOutcome("Cancelled", output, error))
+        return ActionResult({})
+
+    # DescribeInstanceInformation ----------------------------------------------------------
+
+    def describe_instance_information(self) -> ActionResult:
+        max_results = self._get_int_param("MaxResults", MAX_RESULTS)
+        if not 5 <= max_results <= MAX_RESULTS:
+            raise ValidationException(
+                "1 validation error detected: Value at 'maxResults' failed to satisfy "
+                f"constraint: Member must have value between 5 and {MAX_RESULTS}"
+            )
+        filters: dict[str, list[str]] = {}
+        for item in self._get_param("InstanceInformationFilterList") or []:
+            filters[item["key"]] = list(item.get("valueSet", []))
+        for item in self._get_param("Filters") or []:
+            filters[item["Key"]] = list(item.get("Values", []))
+        ec2_filters = {
+            key: values
+            for key, values in filters.items()
+            if key.startswith("tag:") or key == "tag-key"
+        }
+        instances = _managed(self.current_account, self.region, ec2_filters)
+        with STATE.lock:
+            ping = dict(STATE.ping_status)
+        described = [_instance_information(instance, ping) for instance in instances]
+        for key, values in filters.items():
+            field = {
+                "InstanceIds": "InstanceId",
+                "PingStatus": "PingStatus",
+                "PlatformTypes": "PlatformType",
+                "ResourceType": "ResourceType",
+                "AgentVersion": "AgentVersion",
+            }.get(key)
+            if field is None:
+                if key in ec2_filters:
+                    continue
+                raise SSMException(
+                    "InvalidInstanceInformationFilterValue",
+                    f"filter key {key!r} is not supported here",
+                )
+            described = [item for item in described if item[field] in values]
+        described.sort(key=lambda item: item["InstanceId"])
+        start = int(self._get_param("NextToken") or 0)
+        result: dict[str, Any] = {"InstanceInformationList": described[start : start + max_results]}
+        if start + max_results < len(described):
+            result["NextToken"] = str(start + max_results)
+        return ActionResult(result)
+
+
+def _matches(row: tuple[Any, dict[str, Any]], filters: list[dict[str, str]]) -> bool:
+    command, invocation = row
+    for item in filters:
+        key, value = item.get("key"), item.get("value", "")
+        if key == "Status" and invocation["Status"] != value:
+            return False
+        if key == "DocumentName" and command.document_name != value:
+            return False
+        if key in ("InvokedAfter", "InvokedBefore"):
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            requested = command.requested_date_time
+            if requested.tzinfo is None:
+                requested = requested.replace(tzinfo=UTC)
+            if key == "InvokedAfter" and requested < moment:
+                return False
+            if key == "InvokedBefore" and requested > moment:
+                return False
+    return True
+
+
+def _invocation_summary(command: Any, invocation: dict[str, Any], details: bool) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "CommandId": command.command_id,
+        "InstanceId": invocation["InstanceId"],
+        "InstanceName": "",
+        "Comment": command.comment,
+        "DocumentName": command.document_name,
+        "DocumentVersion": "$DEFAULT",
+        "RequestedDateTime": command.requested_date_time,
+        "Status": invocation["Status"],
+        "StatusDetails": invocation["StatusDetails"],
+        "TraceOutput": "",
+        "StandardOutputUrl": "",
+        "StandardErrorUrl": "",
+        "CommandPlugins": [],
+        "ServiceRole": command.service_role_arn,
+        "NotificationConfig": command.notification_config,
+    }
+    if details:
+        output, _ = STATE.outputs.get((command.command_id, invocation["InstanceId"]), ("", ""))
+        finished = invocation.get("ExecutionEndDateTime") or None
+        plugin: dict[str, Any] = {
+            "Name": invocation["PluginName"],
+            "Status": invocation["Status"],
+            "StatusDetails": invocation["StatusDetails"],
+            "ResponseCode": invocation["ResponseCode"],
+            "ResponseStartDateTime": command.requested_date_time,
+            "Output": output[:LIST_OUTPUT_LIMIT],
+            "StandardOutputUrl": "",
+            "StandardErrorUrl": "",
+            "OutputS3Region": command.output_s3_region,
+            "OutputS3BucketName": command.output_s3_bucket_name,
+            "OutputS3KeyPrefix": command.output_s3_key_prefix,
+        }
+        if finished:
+            plugin["ResponseFinishDateTime"] = datetime.fromisoformat(finished)
+        summary["CommandPlugins"] = [plugin]
+    return summary
+
+
+def _instance_information(instance: Any, ping: dict[str, str]) -> dict[str, Any]:
+    windows = (instance.platform or "").lower() == "windows"
+    return {
+        "InstanceId": instance.id,
+        "PingStatus": ping.get(instance.id, "Online"),
+        "LastPingDateTime": datetime.now(UTC),
+        "AgentVersion": "3.3.1142.0",
+        "IsLatestVersion": True,
+        "PlatformType": "Windows" if windows else "Linux",
+        "PlatformName": "Microsoft Windows Server 2022 Datacenter" if windows else "Amazon Linux",
+        "PlatformVersion": "10.0.20348" if windows else "2023",
+        "ResourceType": "EC2Instance",
+        "IPAddress": instance.private_ip or "",
+        "ComputerName": instance.private_dns_name or instance.id,
+    }
+
+
+# -- the control API ---------------------------------------------------------------------------
+
+
+class SsmControl:
+    """What tests change in the SSM extension (also over HTTP: ``/pcm-moto/ssm/...``)."""
+
+    def set_default_outcome(
+        self,
+        outcome: InvocationOutcome | None = None,
+        *,
+        instance_id: str | None = None,
+        **fields: Any,
+    ) -> None:
+        """The outcome of invocations of commands sent from now on: of every instance, or of
+        ``instance_id`` only. Give an :class:`InvocationOutcome` or its fields."""
+        chosen = outcome or InvocationOutcome(**fields)
+        with STATE.lock:
+            if instance_id is None:
+                STATE.default = chosen
+            else:
+                STATE.per_instance[instance_id] = chosen
+
+    def set_invocation(
+        self,
+        command_id: str,
+        instance_id: str,
+        outcome: InvocationOutcome | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Make one invocation report ``outcome`` (its status, output and exit code); returns
+        what GetCommandInvocation will say. Fields not given keep their current values."""
+        command = find_command(command_id)
+        invocation = next(
+            (item for item in command.invocations if item["InstanceId"] == instance_id), None
+        )
+        if invocation is None:
+            raise KeyError(f"command {command_id} has no invocation on {instance_id}")
+        if outcome is None:
+            current = self.outcome(command_id, instance_id)
+            if "status" in fields:  # a new status brings its own code and details
+                fields.setdefault("exit_code", None)
+                fields.setdefault("status_details", None)
+            outcome = replace(current, **fields)
+        apply_outcome(command, invocation, outcome)
+        return dict(invocation)
+
+    def outcome(self, command_id: str, instance_id: str) -> InvocationOutcome:
+        """What one invocation reports now (with its whole output)."""
+        command = find_command(command_id)
+        invocation = next(item for item in command.invocations if item["InstanceId"] == instance_id)
+        output, error = STATE.outputs.get((command_id, instance_id), ("", ""))
+        return InvocationOutcome(
+            status=invocation["Status"],
+            output=output,
+            error=error,
+            exit_code=invocation["ResponseCode"],
+            status_details=invocation["StatusDetails"],
+        )
+
+    def invocations(self, command_id: str) -> list[dict[str, Any]]:
+        """Every invocation of a command: instance, status, exit code and whole output."""
+        command = find_command(command_id)
+        return [
+            {
+                "instance_id": item["InstanceId"],
+                "status": item["Status"],
+                "status_details": item["StatusDetails"],
+                "exit_code": item["ResponseCode"],
+                "output": STATE.outputs.get((command_id, item["InstanceId"]), ("", ""))[0],
+                "error": STATE.outputs.get((command_id, item["InstanceId"]), ("", ""))[1],
+            }
+            for item in command.invocations
+        ]
+
+    def commands(self) -> list[dict[str, Any]]:
+        """Every command sent so far: ``{"command_id", "account", "region", "instance_ids",
+        "document_name", "status"}``."""
+        return [
+            {
+                "command_id": command.command_id,
+                "account": account,
+                "region": region,
+                "instance_ids": list(command.instance_ids),
+                "status": command.status,
+                "document_name": command.document_name,
+            }
+            for account, region, command in _all_commands()
+        ]
+
+    def set_managed(self, instance_id: str, managed: bool = True) -> None:
+        """Whether the instance runs the SSM agent (unmanaged ones are not listed by
+        DescribeInstanceInformation and refused by SendCommand)."""
+        with STATE.lock:
+            (STATE.unmanaged.discard if managed else STATE.unmanaged.add)(instance_id)
+
+    def set_ping_status(self, instance_id: str, status: str = "Online") -> None:
+        """``Online``, ``ConnectionLost`` or ``Inactive``, as DescribeInstanceInformation says."""
+        with STATE.lock:
+            STATE.ping_status[instance_id] = status
+
+    def reset(self) -> None:
+        """Forget outcomes and instance facts (not the commands, which are moto's)."""
+        STATE.reset()
+
+
+def install() -> None:
+    """Route moto's SSM requests to :class:`PcmSsmResponse` (idempotent).
+
+    moto's server reads ``moto.ssm.urls.url_paths`` when it creates the SSM application, on
+    the first SSM request; the change is process-wide, like moto's backends.
+    """
+    from moto.ssm import urls
+
+    for path, handler in list(urls.url_paths.items()):
+        if getattr(handler, "__self__", None) is SimpleSystemManagerResponse:
+            urls.url_paths[path] = PcmSsmResponse.dispatch

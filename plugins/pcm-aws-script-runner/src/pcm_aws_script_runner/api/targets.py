@@ -1,0 +1,77 @@
+"""``/target-sources``: the ways of choosing instances that other plugins supply.
+
+Listing needs ``aws-script-runner:read``. Resolving a reference (a preview of the
+instances a run would reach) needs ``aws-script-runner:execute``: it calls the supplying
+plugin, which may call an outside system on the operator's behalf.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from pcm_aws_script_runner.api.errors import RESPONSES, service_errors
+from pcm_aws_script_runner.dependencies import Config, Registry
+from pcm_aws_script_runner.plugin import EXECUTE, READ
+from pcm_aws_script_runner.schemas import ResolvedTargetOut, ResolveIn, TargetSourceOut
+from pcm_aws_script_runner.services import targets
+from pcm_ops.security import Principal, require
+
+router = APIRouter()
+
+SourceName = Annotated[str, Path(max_length=64, description="The target source's name.")]
+
+
+@router.get(
+    "/target-sources",
+    response_model=list[TargetSourceOut],
+    summary="Target sources other plugins supply",
+    dependencies=[require(READ)],
+    responses=RESPONSES,
+)
+async def list_target_sources(registry: Registry) -> Any:
+    return [
+        TargetSourceOut(
+            name=registered.source.name,
+            display_name=registered.source.display_name,
+            description=registered.source.description,
+            plugin=registered.plugin,
+        )
+        for registered in await targets.target_sources(registry)
+    ]
+
+
+@router.post(
+    "/target-sources/{name}/resolve",
+    response_model=list[ResolvedTargetOut],
+    summary="The instances a reference resolves to",
+    responses={
+        **RESPONSES,
+        502: {"description": "The source failed, answered something malformed, or timed out."},
+    },
+)
+async def resolve(
+    name: SourceName,
+    body: ResolveIn,
+    registry: Registry,
+    config: Config,
+    principal: Annotated[Principal, require(EXECUTE)],
+) -> Any:
+    with service_errors():
+        resolved = await targets.resolve_targets(
+            registry,
+            name,
+            body.reference,
+            principal,
+            time_limit=config.target_resolution_timeout_seconds,
+        )
+    return [
+        ResolvedTargetOut(
+            instance_id=target.instance_id,
+            account_id=target.account_id,
+            region=target.region,
+            label=target.label,
+        )
+        for target in resolved
+    ]

@@ -1,0 +1,37 @@
+"""The plugin's settings: the ``[aws-script-runner]`` table of the config file, or
+``PCM_AWS_SCRIPT_RUNNER__<FIELD>`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: SSM's limit on a document's content, which for AWS-RunShellScript and
+#: AWS-RunPowerShellScript includes the commands and the parameter values given at run time.
+SSM_CONTENT_LIMIT_BYTES = 64 * 1024
+
+
+class ScriptRunnerSettings(BaseModel):
+    """Every field has a default: the plugin works without configuration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_script_bytes: int = Field(
+        default=SSM_CONTENT_LIMIT_BYTES,
+        ge=1,
+        le=SSM_CONTENT_LIMIT_BYTES,
+        description="The largest script body accepted, in UTF-8 bytes. SSM refuses more "
+        "than 64 KiB; lower it to leave room for parameter values.",
+    )
+    pre_execution_check_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long one plugin's pre-execution check may take; a slower check "
+        "counts as failed and blocks the run.",
+    )
+    target_resolution_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="How long a target source may take to resolve a reference.",
+    )

@@ -1,0 +1,129 @@
+"""Hooks that the AWS Script Runner offers to other plugins.
+
+The script runner adds these specs through ``pcm_ops_add_hookspecs``. Another plugin
+implements one by naming a function after it, marked
+``@hookimpl(optionalhook=True)`` (from :mod:`pcm_ops`) so that it still loads when the
+script runner is not installed or not enabled. An implementation may accept any subset of
+the arguments a spec lists, in any order. The values these hooks take and return are in
+:mod:`pcm_aws_script_runner.hooktypes`, which imports nothing but the standard library.
+
+How the script runner calls them
+    Unlike core's hooks, these are called on every request that needs them, not at
+    start-up, and never through ``plugin_manager.hook.<name>(...)`` directly: the script
+    runner calls each implementation itself, in plugin-id order, so that one plugin's
+    exception or slow answer is reported against that plugin and cannot hide the others'
+    results. An exception never marks the implementing plugin *failed*; what it means is
+    said for each hook below.
+
+Both hooks may be plain functions or ``async def``; use ``async def`` for anything that
+does I/O (an HTTP call to ServiceNow, a database query).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING
+
+from pcm_ops import hookspec
+
+if TYPE_CHECKING:
+    from pcm_aws_script_runner.hooktypes import CheckResult, ExecutionRequest, TargetSource
+    from pcm_ops.security.principal import Principal
+
+
+# -------------------------------------------------------------------------------------------
+# Choosing targets
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def aws_sr_target_sources() -> Sequence[TargetSource] | Awaitable[Sequence[TargetSource]] | None:
+    """Return the target sources this plugin supplies: ways to turn a reference into instances.
+
+    Called whenever the script runner needs the list of sources: ``GET
+    /api/tools/aws/script-runner/target-sources``, each time a reference is resolved
+    (``POST /api/tools/aws/script-runner/target-sources/<name>/resolve``, and runs once
+    executions exist), and for the run form. Keep it cheap (return constant objects): the
+    work belongs in each source's ``resolve`` function, which is awaited only when an
+    operator resolves a reference with that source.
+
+    Source names are unique across plugins. When two plugins return the same name, the one
+    whose plugin id sorts first keeps it; the other source is left out and logged, naming
+    both plugins. An implementation that raises, or returns something other than
+    :class:`~pcm_aws_script_runner.hooktypes.TargetSource` objects, contributes no sources
+    and is logged; the other plugins' sources stay available.
+
+    When a source's ``resolve`` raises, or returns something other than a sequence of
+    :class:`~pcm_aws_script_runner.hooktypes.ResolvedTarget`, resolution fails with a
+    message naming the source and the plugin (and the exception's message); when it takes
+    longer than the ``target_resolution_timeout_seconds`` setting, it fails the same way.
+    Instances it returns twice are kept once.
+
+    :return: a sequence of :class:`~pcm_aws_script_runner.hooktypes.TargetSource`
+        (possibly empty), an awaitable of one, or ``None`` (no sources).
+
+    Example::
+
+        from pcm_aws_script_runner.hooktypes import ResolvedTarget, TargetSource
+
+        async def resolve_change(reference, principal):
+            cis = await servicenow.configuration_items_of(reference)  # raises LookupError
+            return [ResolvedTarget(ci.instance_id, ci.account_id, ci.region, ci.name)
+                    for ci in cis]
+
+        @hookimpl(optionalhook=True)
+        def aws_sr_target_sources():
+            return [TargetSource("servicenow-change", "ServiceNow change", resolve_change,
+                                 "A change number: its configuration items are the targets.")]
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Before a run starts
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def aws_sr_pre_execution_checks(
+    execution_request: ExecutionRequest, principal: Principal | None
+) -> CheckResult | Awaitable[CheckResult | None] | None:
+    """Decide whether a requested run may start.
+
+    Called once per run request, after the script version, parameters and targets are
+    validated and before anything is sent to AWS (through
+    :func:`pcm_aws_script_runner.services.checks.run_pre_execution_checks`, which
+    executions call). Every implementation is called (all of
+    them, even after one has failed, so that the operator sees every reason at once); the
+    ``async`` ones run concurrently. The run starts only when every implementation returned
+    ``ok=True`` or ``None``. Otherwise it is refused, and the reasons of the failed checks
+    are shown to the operator and written to the audit log, each naming its plugin.
+
+    An implementation that raises, returns something other than a
+    :class:`~pcm_aws_script_runner.hooktypes.CheckResult` or ``None``, or takes longer than
+    the ``pre_execution_check_timeout_seconds`` setting counts as a **failed** check whose
+    reason names the plugin and the error: a check that cannot decide blocks the run.
+
+    :param execution_request: what would run, where, and for whom
+        (:class:`~pcm_aws_script_runner.hooktypes.ExecutionRequest`); secret parameter
+        values are masked.
+    :param principal: the :class:`~pcm_ops.security.Principal` who asked, or ``None`` when
+        the run was asked for outside a request (the CLI; ``execution_request.requested_by``
+        then says who).
+    :return: a :class:`~pcm_aws_script_runner.hooktypes.CheckResult` (its ``plugin`` is
+        filled in by the script runner), ``None`` when the check does not apply to this
+        run, or an awaitable of either.
+
+    Example::
+
+        from pcm_aws_script_runner.hooktypes import CheckResult
+
+        @hookimpl(optionalhook=True)
+        async def aws_sr_pre_execution_checks(execution_request):
+            ticket = execution_request.change_reference
+            if ticket is None:
+                return CheckResult(False, "name an approved change ticket for this run")
+            change = await servicenow.change(ticket)
+            if change.state != "implement":
+                return CheckResult(False, f"change {ticket} is {change.state}, not implement")
+            return CheckResult(True)
+    """

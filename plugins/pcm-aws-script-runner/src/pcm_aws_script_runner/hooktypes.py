@@ -1,0 +1,128 @@
+"""The values that cross the script runner's own hooks (see :mod:`pcm_aws_script_runner.hookspecs`).
+
+Other plugins import these to implement ``aws_sr_target_sources`` and
+``aws_sr_pre_execution_checks``. Everything here is a frozen dataclass from the standard
+library, so importing this module from another plugin's entry-point module costs nothing.
+
+Fields may be added to these classes in later versions (always with defaults); none is
+removed or renamed within a major version of this plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pcm_ops.security.principal import Principal
+
+__all__ = [
+    "CheckResult",
+    "ExecutionRequest",
+    "ResolvedTarget",
+    "TargetResolver",
+    "TargetSource",
+]
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    """One managed instance a script may run on.
+
+    Attributes:
+        instance_id: the SSM managed-node id: an EC2 instance (``i-0123456789abcdef0``) or a
+            hybrid managed instance (``mi-0123456789abcdef0``).
+        account_id: the 12-digit AWS account the instance lives in.
+        region: its region (``eu-west-1``, ``us-gov-west-1``).
+        label: an optional display name (the instance's ``Name`` tag, a CI name).
+    """
+
+    instance_id: str
+    account_id: str
+    region: str
+    label: str = ""
+
+
+#: ``async def resolve(reference: str, principal: Principal | None) -> Sequence[ResolvedTarget]``;
+#: ``principal`` is who asks, or ``None`` outside a request (the CLI).
+TargetResolver = Callable[[str, "Principal | None"], Awaitable[Sequence[ResolvedTarget]]]
+
+
+@dataclass(frozen=True)
+class TargetSource:
+    """A way to choose execution targets that another plugin supplies.
+
+    Attributes:
+        name: unique among all target sources; lowercase letters, digits and dashes,
+            starting with a letter, at most 64 characters. Prefix it with your plugin's
+            subject (``servicenow-change``).
+        display_name: what the UI shows (``ServiceNow change``).
+        resolve: an ``async`` function ``(reference, principal) -> Sequence[ResolvedTarget]``
+            (``principal``: the :class:`~pcm_ops.security.Principal` who asks, ``None`` on
+            the CLI) that turns a reference the operator types (a change number, a CI group, a tag
+            expression) into instances. It raises an exception with a message for the
+            operator when the reference is wrong (``LookupError("no change CHG0012345")``);
+            the message is shown, prefixed with the source and plugin.
+        description: one sentence on what a reference is (``"A change number, e.g.
+            CHG0012345: its configuration items become the targets."``).
+    """
+
+    name: str
+    display_name: str
+    resolve: TargetResolver
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ExecutionRequest:
+    """A run the operator asked for, as pre-execution checks see it, before anything is sent.
+
+    Attributes:
+        script_id: the script's id.
+        script_name: its name.
+        script_version: the version number that would run.
+        script_sha256: that version's content hash.
+        language: ``shell`` or ``powershell``.
+        parameters: the parameter values after validation and defaults, with the values of
+            parameters declared ``secret`` replaced by ``"********"``: checks never see
+            secrets.
+        targets: the instances the run would reach.
+        requested_by: how the audit log names who asked (a username, ``cli:<user>``).
+        target_source: the target source the targets came from, if any.
+        target_reference: the reference given to that source (a change number), if any.
+        change_reference: the change ticket the operator named for this run, if any.
+        comment: the operator's reason for the run.
+    """
+
+    script_id: int
+    script_name: str
+    script_version: int
+    script_sha256: str
+    language: str
+    parameters: Mapping[str, Any]
+    targets: tuple[ResolvedTarget, ...]
+    requested_by: str
+    target_source: str | None = None
+    target_reference: str | None = None
+    change_reference: str | None = None
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one pre-execution check.
+
+    Attributes:
+        ok: ``True`` lets the run go ahead as far as this check is concerned; ``False``
+            blocks it.
+        reason: why, in a sentence the operator can act on (``"change CHG0012345 is not in
+            its implementation window (starts 2025-03-01 22:00 UTC)"``); required when
+            ``ok`` is ``False``.
+        plugin: the id of the plugin whose check this is. The check runner fills it in
+            from the plugin that returned the result, whatever the plugin put here.
+    """
+
+    ok: bool
+    reason: str = ""
+    plugin: str = ""

@@ -1,0 +1,95 @@
+"""The hooks of the AWS Script Runner: what core reads and calls, and nothing else.
+
+Core imports this module at discovery (for every ``pcm-ops`` command), so only ``pcm_ops``
+and the standard library are imported at the top; FastAPI, SQLModel and the plugin's own
+modules are imported inside the hooks that need them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pcm_ops import hookimpl
+from pcm_ops.plugin import MigrationTree, NavEntry, Permission, PluginMetadata, WebPages
+
+PACKAGE = Path(__file__).parent
+
+#: See scripts, their versions and diffs (and, later, executions and their output).
+READ = "aws-script-runner:read"
+#: Run scripts and cancel runs.
+EXECUTE = "aws-script-runner:execute"
+#: Create, edit, archive and unarchive scripts.
+MANAGE_SCRIPTS = "aws-script-runner:scripts.manage"
+
+metadata = PluginMetadata(
+    id="aws-script-runner",
+    display_name="AWS Script Runner",
+    provider="aws",
+    tool="script-runner",
+    description="A versioned library of shell and PowerShell scripts, run on EC2 fleets "
+    "through SSM Run Command.",
+    plugin_api=">=1.0,<2",
+    table_prefix="aws_sr_",
+)
+
+
+@hookimpl
+def pcm_ops_add_hookspecs(plugin_manager: Any) -> None:
+    from pcm_aws_script_runner import hookspecs
+
+    plugin_manager.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def pcm_ops_settings_model() -> Any:
+    from pcm_aws_script_runner.config import ScriptRunnerSettings
+
+    return ScriptRunnerSettings
+
+
+@hookimpl
+def pcm_ops_permissions() -> list[Permission]:
+    return [
+        Permission(READ, "See scripts, their versions and diffs", ("admin", "operator", "viewer")),
+        Permission(EXECUTE, "Run scripts and cancel runs", ("admin", "operator")),
+        Permission(MANAGE_SCRIPTS, "Create, edit, archive and unarchive scripts", ("admin",)),
+    ]
+
+
+@hookimpl
+def pcm_ops_models() -> list[Any]:
+    from pcm_aws_script_runner.models import MODELS
+
+    return list(MODELS)
+
+
+@hookimpl
+def pcm_ops_migrations() -> MigrationTree:
+    return MigrationTree(directory=PACKAGE / "migrations" / "versions")
+
+
+@hookimpl
+def pcm_ops_api_routers() -> list[Any]:
+    from pcm_aws_script_runner.api import routers
+
+    return routers()
+
+
+@hookimpl
+def pcm_ops_web_pages() -> WebPages:
+    from pcm_aws_script_runner.pages import router
+
+    return WebPages(
+        routers=[router],
+        templates=PACKAGE / "templates",
+        static=PACKAGE / "static",
+        nav=[NavEntry("Scripts", "scripts", order=10, permission=READ)],
+    )
+
+
+@hookimpl
+def pcm_ops_cli_commands() -> list[Any]:
+    from pcm_aws_script_runner.cli import script_runner
+
+    return [script_runner]

@@ -1,0 +1,170 @@
+"""Target sources: ways to choose instances that other plugins supply through
+``aws_sr_target_sources`` (see :mod:`pcm_aws_script_runner.hookspecs`)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pcm_aws_script_runner.hooktypes import ResolvedTarget, TargetSource
+from pcm_aws_script_runner.services.errors import InvalidInput, NotFound, TargetResolutionError
+from pcm_aws_script_runner.services.plugin_hooks import implementations
+
+if TYPE_CHECKING:
+    from pcm_ops.registry import PluginRegistry
+    from pcm_ops.security.principal import Principal
+
+__all__ = ["RegisteredSource", "resolve_targets", "target_sources"]
+
+logger = logging.getLogger("pcm_aws_script_runner.targets")
+
+HOOK = "aws_sr_target_sources"
+SOURCE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+INSTANCE_ID = re.compile(r"^(i|mi)-[0-9a-f]{8,17}$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+MAX_REFERENCE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class RegisteredSource:
+    """A target source and the plugin that supplies it."""
+
+    plugin: str
+    source: TargetSource
+
+
+async def target_sources(registry: PluginRegistry) -> list[RegisteredSource]:
+    """Every target source of the loaded plugins, in plugin-id order, then as returned.
+
+    A plugin whose implementation raises or returns something else than ``TargetSource``
+    objects contributes nothing (logged); a source whose name another plugin took first,
+    or whose name is malformed, is left out (logged, naming both plugins).
+    """
+    found: list[RegisteredSource] = []
+    owners: dict[str, str] = {}
+    for implementation in implementations(registry, HOOK):
+        plugin = implementation.plugin
+        try:
+            returned = implementation.call({})
+            if inspect.isawaitable(returned):
+                returned = await returned
+        except Exception:
+            logger.exception(
+                "plugin %r: hook %s raised; its target sources are left out", plugin, HOOK
+            )
+            continue
+        if returned is None:
+            continue
+        if (
+            isinstance(returned, TargetSource)
+            or not isinstance(returned, Sequence)
+            or not all(isinstance(item, TargetSource) for item in returned)
+        ):
+            logger.error(
+                "plugin %r: hook %s returned %r; return a list of "
+                "pcm_aws_script_runner.hooktypes.TargetSource",
+                plugin,
+                HOOK,
+                returned,
+            )
+            continue
+        for source in returned:
+            if not SOURCE_NAME.match(source.name):
+                logger.error(
+                    "plugin %r: target source name %r must be lowercase letters, digits and "
+                    "dashes, starting with a letter; the source is left out",
+                    plugin,
+                    source.name,
+                )
+            elif source.name in owners:
+                logger.error(
+                    "plugin %r: target source %r is already supplied by plugin %r; the "
+                    "source is left out",
+                    plugin,
+                    source.name,
+                    owners[source.name],
+                )
+            else:
+                owners[source.name] = plugin
+                found.append(RegisteredSource(plugin, source))
+    return found
+
+
+def _check_target(item: object, where: str) -> ResolvedTarget:
+    if not isinstance(item, ResolvedTarget):
+        raise TargetResolutionError(
+            f"{where} returned {item!r}; a resolver returns ResolvedTarget objects"
+        )
+    if not INSTANCE_ID.match(item.instance_id):
+        raise TargetResolutionError(
+            f"{where} returned the instance id {item.instance_id!r}, which is not an SSM "
+            "managed-node id (i-… or mi-…)"
+        )
+    if not ACCOUNT_ID.match(item.account_id):
+        raise TargetResolutionError(
+            f"{where} returned the account {item.account_id!r} for {item.instance_id}; "
+            "an AWS account id has 12 digits"
+        )
+    if not REGION.match(item.region):
+        raise TargetResolutionError(
+            f"{where} returned the region {item.region!r} for {item.instance_id}, which is "
+            "not a region name"
+        )
+    return item
+
+
+async def resolve_targets(
+    registry: PluginRegistry,
+    source_name: str,
+    reference: str,
+    principal: Principal | None,
+    *,
+    time_limit: float = 60.0,
+) -> list[ResolvedTarget]:
+    """Turn ``reference`` into instances with the target source named ``source_name``.
+
+    :return: the instances, each once, in the order the source gave them.
+    :raises NotFound: no loaded plugin supplies that source.
+    :raises InvalidInput: the reference is empty or too long (field ``reference``).
+    :raises TargetResolutionError: the source raised (its message is kept), answered
+        something malformed, or took longer than ``time_limit`` seconds; the message names
+        the source and its plugin.
+    """
+    sources = {registered.source.name: registered for registered in await target_sources(registry)}
+    registered = sources.get(source_name)
+    if registered is None:
+        known = ", ".join(sorted(sources)) or "none (no loaded plugin supplies one)"
+        raise NotFound(f"there is no target source {source_name!r}; known: {known}")
+    text = reference.strip() if isinstance(reference, str) else ""
+    if not text:
+        raise InvalidInput([("reference", "must not be empty")])
+    if len(text) > MAX_REFERENCE_CHARS:
+        raise InvalidInput([("reference", f"is longer than {MAX_REFERENCE_CHARS} characters")])
+    where = f"target source {source_name!r} (plugin {registered.plugin!r})"
+    try:
+        async with asyncio.timeout(time_limit):
+            returned = await registered.source.resolve(text, principal)
+    except TimeoutError:
+        raise TargetResolutionError(
+            f"{where} did not answer within {time_limit:g} seconds; try again later"
+        ) from None
+    except Exception as exc:
+        logger.info("%s could not resolve %r", where, text, exc_info=True)
+        raise TargetResolutionError(f"{where} cannot resolve {text!r}: {exc}") from None
+    if isinstance(returned, str | bytes) or not isinstance(returned, Sequence):
+        raise TargetResolutionError(
+            f"{where} returned {type(returned).__name__}; a resolver returns a list of "
+            "ResolvedTarget"
+        )
+    targets: dict[str, ResolvedTarget] = {}
+    for item in returned:
+        target = _check_target(item, where)
+        key = f"{target.account_id}/{target.region}/{target.instance_id}"
+        targets.setdefault(key, target)
+    return list(targets.values())

@@ -1,0 +1,144 @@
+"""Every test here loads the script runner (and no other installed plugin).
+
+The script runner does not need aws-common for its library, so the suite leaves it out:
+it stays fast and independent of that plugin's state.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from importlib.metadata import EntryPoint
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pcm_ops.discovery import ENTRY_POINT_GROUP
+from pcm_ops.testing.fixtures import async_fixture
+
+PLUGIN = "aws-script-runner"
+API = "/api/tools/aws/script-runner"
+PAGES = "/tools/aws/script-runner"
+TEST_PLUGINS = "pcm_sr_test_plugins"
+
+SHELL_SCRIPT = {
+    "name": "restart-nginx",
+    "description": "Restart nginx and show its status",
+    "language": "shell",
+    "body": "#!/bin/bash\nset -euo pipefail\nsystemctl restart nginx\n",
+    "parameters": [
+        {"name": "service", "type": "string", "default": "nginx", "required": True},
+        {"name": "mode", "type": "choice", "choices": ["soft", "hard"], "default": "soft"},
+        {"name": "api_token", "type": "string", "secret": True},
+    ],
+    "tags": ["Linux", "web"],
+    "comment": "first cut",
+}
+
+
+@pytest.fixture
+def pcm_plugins():
+    return [PLUGIN]
+
+
+def state_per_request(app: Any) -> Any:
+    """``app``, except that every request gets its own copy of the lifespan state, as
+    uvicorn gives it.
+
+    asgi-lifespan 2.1 hands every request the *same* ``scope["state"]`` dict, and core keeps
+    the authenticated principal (and flash messages) in ``request.state``: with core's
+    ``pcm_running_app`` (and ``pcm_ops.testing.app_client``), a request without credentials
+    that follows an admin's request is served as that admin, and the permission tests here
+    would pass for the wrong reason. Remove this once ``pcm_ops.testing`` copies the state
+    per request itself.
+    """
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan" and "state" in scope:
+            scope = {**scope, "state": dict(scope["state"])}
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+@async_fixture
+async def pcm_running_app(pcm_app: Any) -> Any:
+    """Core's ``pcm_running_app`` with :func:`state_per_request`."""
+    from asgi_lifespan import LifespanManager
+
+    async with LifespanManager(
+        state_per_request(pcm_app), startup_timeout=60, shutdown_timeout=60
+    ) as manager:
+        yield manager.app
+
+
+@asynccontextmanager
+async def _running_client(app: Any, headers: dict[str, str] | None = None) -> Any:
+    """``pcm_ops.testing.app_client`` with :func:`state_per_request`."""
+    from asgi_lifespan import LifespanManager
+
+    async with LifespanManager(
+        state_per_request(app), startup_timeout=60, shutdown_timeout=60
+    ) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as client:
+            yield client
+
+
+@pytest.fixture
+def running_client() -> Callable[..., Any]:
+    """``async with running_client(app, headers) as client``: a client for an application
+    the test built itself (with ``make_pcm_app``), its lifespan running."""
+    return _running_client
+
+
+@pytest.fixture
+def script_payload() -> dict[str, Any]:
+    """A valid ``POST /scripts`` body (a fresh copy per test)."""
+    import copy
+
+    return copy.deepcopy(SHELL_SCRIPT)
+
+
+@pytest.fixture
+def hook_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., list[EntryPoint]]]:
+    """Entry points for the small plugins of ``tests/pcm_sr_test_plugins`` that implement the
+    script runner's hooks: ``hook_plugins("check_passes", "check_raises")``. The package is
+    importable for the test only, as core's own test plugins are."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+
+    def forget() -> None:
+        for name in [m for m in sys.modules if m.split(".")[0] == TEST_PLUGINS]:
+            del sys.modules[name]
+
+    forget()
+
+    def make(*modules: str) -> list[EntryPoint]:
+        return [
+            EntryPoint(f"sr-{m.replace('_', '-')}", f"{TEST_PLUGINS}.{m}", ENTRY_POINT_GROUP)
+            for m in modules
+        ]
+
+    yield make
+    forget()
+
+
+@pytest.fixture
+async def create_script(
+    pcm_admin_client: httpx.AsyncClient, script_payload: dict[str, Any]
+) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """``await create_script(name=..., **overrides)``: add a script as an admin; its JSON."""
+
+    async def make(**overrides: Any) -> dict[str, Any]:
+        response = await pcm_admin_client.post(
+            f"{API}/scripts", json={**script_payload, **overrides}
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return make
