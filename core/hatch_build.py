@@ -43,8 +43,10 @@ def _lock_digest() -> str:
 def _up_to_date() -> bool:
     if not LOCK.exists():  # building from an sdist, which carries the built files
         return all((VENDOR / name).exists() for _, name in FILES)
-    return STAMP.exists() and STAMP.read_text().strip() == _lock_digest() and all(
-        (VENDOR / name).exists() for _, name in FILES
+    return (
+        STAMP.exists()
+        and STAMP.read_text().strip() == _lock_digest()
+        and all((VENDOR / name).exists() for _, name in FILES)
     )
 
 

@@ -206,7 +206,6 @@ class Settings(BaseSettings):
         return self.effective_database_url.startswith("sqlite")
 
 
-
 class _FileSource(InitSettingsSource):
     """The TOML file's core keys, ranked below the environment."""
 
