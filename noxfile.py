@@ -156,7 +156,14 @@ def tests(session: nox.Session) -> None:
         session.log("PCM_TEST_CHROMIUM is not set: browser tests will be skipped.")
     args = list(session.posargs)
     paths = [] if has_paths(args) else pytest_paths()
-    session.run("pytest", *paths, *args)
+    # Two workers (the CI machine has two cores); each test file stays on one worker so that
+    # its module- and session-scoped servers are started once. `-- -n 0` runs serially.
+    parallel = (
+        []
+        if any(a == "-n" or a.startswith("-n") for a in args)
+        else ["-n", "2", "--dist", "loadfile"]
+    )
+    session.run("pytest", *parallel, *paths, *args)
 
 
 @nox.session

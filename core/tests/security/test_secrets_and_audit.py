@@ -63,9 +63,8 @@ async def test_key_file_is_created_with_mode_0600(platform: Any) -> None:
 
 
 async def test_rotation_reencrypts_and_secrets_stay_readable(platform: Any) -> None:
-    from sqlmodel import SQLModel
-
     from pcm_ops.db.engine import create_sync_engine
+    from pcm_ops.db.migrations import load_metadata
     from pcm_ops.security.secrets import rotate_key
 
     await _store_secret(platform)
@@ -74,7 +73,9 @@ async def test_rotation_reencrypts_and_secrets_stay_readable(platform: Any) -> N
     engine = create_sync_engine(platform.settings)
     try:
         count, path = await anyio.to_thread.run_sync(
-            lambda: rotate_key(platform.settings.data_dir, engine, SQLModel.metadata, True)
+            lambda: rotate_key(
+                platform.settings.data_dir, engine, load_metadata(platform.app.state.registry), True
+            )
         )
     finally:
         engine.dispose()
