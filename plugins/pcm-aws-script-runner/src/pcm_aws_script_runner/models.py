@@ -93,4 +93,10 @@ def _refuse_changes(mapper: Any, connection: Any, target: AwsSrScriptVersion) ->
     )
 
 
-MODELS: list[type[SQLModel]] = [AwsSrScript, AwsSrScriptVersion]
+def _all_models() -> list[type[SQLModel]]:
+    from pcm_aws_script_runner.fleet_models import FLEET_MODELS
+
+    return [AwsSrScript, AwsSrScriptVersion, *FLEET_MODELS]
+
+
+MODELS: list[type[SQLModel]] = _all_models()
