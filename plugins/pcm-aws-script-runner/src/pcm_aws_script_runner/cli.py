@@ -91,7 +91,7 @@ def _actor() -> Any:
 
 @click.group("script-runner")
 def script_runner() -> None:
-    """AWS Script Runner: the script library."""
+    """AWS Script Runner: the script library, the fleet inventory and executions."""
 
 
 @script_runner.group()
@@ -370,3 +370,14 @@ def diff(obj: CliContext, script: str, from_: int | None, to: int | None, as_jso
         click.echo(result.body_diff)
     elif not result.fields and not result.parameters:
         click.echo("no differences")
+
+
+def _add_subgroups() -> None:
+    from pcm_aws_script_runner.cli_executions import executions
+    from pcm_aws_script_runner.cli_inventory import inventory
+
+    script_runner.add_command(inventory)
+    script_runner.add_command(executions)
+
+
+_add_subgroups()

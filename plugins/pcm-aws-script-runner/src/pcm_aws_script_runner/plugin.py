@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from pcm_ops import hookimpl
-from pcm_ops.plugin import MigrationTree, NavEntry, Permission, PluginMetadata, WebPages
+from pcm_ops.plugin import (
+    JobDefinitions,
+    MigrationTree,
+    NavEntry,
+    Permission,
+    PluginMetadata,
+    QueueDefinition,
+    WebPages,
+)
 
 PACKAGE = Path(__file__).parent
 
@@ -78,13 +86,34 @@ def pcm_ops_api_routers() -> list[Any]:
 
 @hookimpl
 def pcm_ops_web_pages() -> WebPages:
-    from pcm_aws_script_runner.pages import router
+    from pcm_aws_script_runner import pages, pages_executions, pages_inventory
 
     return WebPages(
-        routers=[router],
+        routers=[pages.router, pages_inventory.router, pages_executions.router],
         templates=PACKAGE / "templates",
         static=PACKAGE / "static",
-        nav=[NavEntry("Scripts", "scripts", order=10, permission=READ)],
+        nav=[
+            NavEntry("Scripts", "scripts", order=10, permission=READ),
+            NavEntry("Fleet", "inventory", order=20, permission=READ),
+            NavEntry("Executions", "executions", order=30, permission=READ),
+        ],
+    )
+
+
+#: Executions: each one is a workflow that sends its batches and follows their results.
+EXECUTIONS_QUEUE = "aws-script-runner.executions"
+#: Inventory syncs (on demand and scheduled).
+INVENTORY_QUEUE = "aws-script-runner.inventory"
+
+
+@hookimpl
+def pcm_ops_jobs() -> JobDefinitions:
+    return JobDefinitions(
+        modules=["pcm_aws_script_runner.jobs.inventory", "pcm_aws_script_runner.jobs.executions"],
+        queues=[
+            QueueDefinition(EXECUTIONS_QUEUE, worker_concurrency=20),
+            QueueDefinition(INVENTORY_QUEUE, concurrency=2),
+        ],
     )
 
 

@@ -7,6 +7,6 @@ from typing import Any
 
 
 def routers() -> list[Any]:
-    from pcm_aws_script_runner.api import scripts, targets
+    from pcm_aws_script_runner.api import executions, inventory, scripts, targets
 
-    return [scripts.router, targets.router]
+    return [scripts.router, targets.router, inventory.router, executions.router]

@@ -1,0 +1,1 @@
+"""The plugin's durable work (DBOS workflows and steps): imported only by the job engine."""

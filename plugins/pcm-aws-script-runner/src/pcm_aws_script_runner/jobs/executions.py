@@ -1,0 +1,1 @@
+"""Execution workflows (being written)."""

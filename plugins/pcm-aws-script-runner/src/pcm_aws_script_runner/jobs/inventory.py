@@ -1,0 +1,1 @@
+"""Inventory sync workflows (being written)."""
