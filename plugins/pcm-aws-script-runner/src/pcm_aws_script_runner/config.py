@@ -35,3 +35,35 @@ class ScriptRunnerSettings(BaseModel):
         le=600,
         description="How long a target source may take to resolve a reference.",
     )
+    # -- executions ---------------------------------------------------------------------
+    max_targets: int = Field(
+        default=10_000,
+        ge=1,
+        le=100_000,
+        description="The most instances one execution may target.",
+    )
+    default_max_concurrency: str = Field(
+        default="50",
+        pattern=r"^([1-9][0-9]{0,5}|([1-9][0-9]?|100)%)$",
+        description="An execution's max concurrency when the request gives none: a number "
+        "of instances, or a percentage of its targets (\"10%\").",
+    )
+    default_max_errors: str = Field(
+        default="0",
+        pattern=r"^([0-9]{1,6}|([0-9]{1,2}|100)%)$",
+        description="An execution's max errors when the request gives none: a number of "
+        "instances, or a percentage of its targets.",
+    )
+    poll_interval_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How long an execution waits before it first asks SSM for results; "
+        "the wait grows by half while nothing changes, up to max_poll_interval_seconds.",
+    )
+    max_poll_interval_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="The longest wait between two result polls of an execution.",
+    )
