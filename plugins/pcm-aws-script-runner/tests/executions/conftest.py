@@ -78,10 +78,12 @@ class Fleet:
         return self.headers[role]
 
     async def post(self, path: str, role: str = "operator", **kwargs: Any) -> httpx.Response:
-        return await self.client.post(API + path, headers=await self.auth(role), **kwargs)
+        headers = {**await self.auth(role), **kwargs.pop("headers", {})}
+        return await self.client.post(API + path, headers=headers, **kwargs)
 
     async def get(self, path: str, role: str = "viewer", **kwargs: Any) -> httpx.Response:
-        return await self.client.get(API + path, headers=await self.auth(role), **kwargs)
+        headers = {**await self.auth(role), **kwargs.pop("headers", {})}
+        return await self.client.get(API + path, headers=headers, **kwargs)
 
     def all_ids(self) -> list[str]:
         return [i for region in REGIONS for i in self.instances.get(region, [])]
@@ -113,7 +115,9 @@ class Fleet:
         return dict(response.json()["execution"])
 
     async def wait(
-        self, execution_id: int, statuses: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
+        self,
+        execution_id: int,
+        statuses: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
         timeout: float = 60.0,
     ) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + timeout

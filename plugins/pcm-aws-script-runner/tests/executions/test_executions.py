@@ -12,7 +12,9 @@ async def test_120_instances_in_3_account_regions_take_one_send_command_each(mak
     sends = moto_aws.requests("ssm", "SendCommand")
     gets = moto_aws.requests("ssm", "GetCommandInvocation")
 
-    execution = await fleet.start(parameters={"who": "ops", "token": "s3cr3t"}, max_concurrency="100%")
+    execution = await fleet.start(
+        parameters={"who": "ops", "token": "s3cr3t"}, max_concurrency="100%"
+    )
     done = await fleet.wait(execution["id"])
 
     assert done["status"] == "succeeded", done
