@@ -118,9 +118,9 @@ class Fleet:
         self,
         execution_id: int,
         statuses: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
-        timeout: float = 60.0,
+        limit: float = 60.0,
     ) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + limit
         while True:
             response = await self.get(f"/executions/{execution_id}")
             assert response.status_code == 200, response.text

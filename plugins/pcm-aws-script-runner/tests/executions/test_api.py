@@ -11,7 +11,7 @@ import pytest
 
 from pcm_aws_common.testing import InvocationOutcome
 
-from .conftest import API
+API = "/api/tools/aws/script-runner"
 
 SQLITE_ONLY = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
 
@@ -128,10 +128,12 @@ async def test_the_preview_shows_account_regions_and_skipped_instances(make_flee
 
     assert response.status_code == 200, response.text
     plan = response.json()
-    assert plan["instances"] == 62 and plan["skipped"] == 1
+    assert plan["instances"] == 62
+    assert plan["skipped"] == 1
     assert plan["parameters"]["token"] == "********"
     rows = {r["region"]: r for r in plan["account_regions"]}
-    assert rows["us-east-1"]["send_commands"] == 2 and rows["us-east-1"]["instances"] == 60
+    assert rows["us-east-1"]["send_commands"] == 2
+    assert rows["us-east-1"]["instances"] == 60
     assert rows["eu-west-1"] == {
         "account_id": fleet.account_id,
         "region": "eu-west-1",
@@ -186,7 +188,8 @@ async def test_the_event_stream_carries_every_instance_result(make_fleet, moto_a
     resumed = await fleet.get(
         f"/executions/{execution['id']}/events", headers={"Last-Event-ID": str(last)}
     )
-    assert "event: instances" not in resumed.text and "event: end" in resumed.text
+    assert "event: instances" not in resumed.text
+    assert "event: end" in resumed.text
 
 
 @SQLITE_ONLY
@@ -196,12 +199,14 @@ async def test_rerun_takes_only_the_failed_instances_and_clone_takes_all(make_fl
     moto_aws.ssm.set_default_outcome(InvocationOutcome("TimedOut"), instance_id=bad)
     first = await fleet.start(max_errors=5, parameters={"token": "t0ps3cret"})
     done = await fleet.wait(first["id"])
-    assert done["status"] == "failed" and done["counts"] == {"Success": 4, "TimedOut": 1}
+    assert done["status"] == "failed"
+    assert done["counts"] == {"Success": 4, "TimedOut": 1}
 
     rerun = await fleet.post(f"/executions/{first['id']}/rerun")
     assert rerun.status_code == 201, rerun.text
     second = rerun.json()["execution"]
-    assert second["rerun_of"] == first["id"] and second["rerun_kind"] == "failed"
+    assert second["rerun_of"] == first["id"]
+    assert second["rerun_kind"] == "failed"
     assert second["target_count"] == 1
     assert second["parameters"]["token"] == "********"
     clone = await fleet.post(f"/executions/{first['id']}/clone")
@@ -236,17 +241,20 @@ async def test_history_filters_and_exports(make_fleet, moto_aws):
     assert bad_filter.status_code == 422
 
     exported = await fleet.get("/executions/export", params={"format": "csv"})
-    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert [int(r["id"]) for r in rows] == [two["id"], one["id"]]
-    assert rows[0]["status"] == "failed" and len(rows[0]["script_sha256"]) == 64
+    assert rows[0]["status"] == "failed"
+    assert len(rows[0]["script_sha256"]) == 64
     as_json = (
         await fleet.get("/executions/export", params={"format": "json", "status": "succeeded"})
     ).json()
     assert [e["id"] for e in as_json] == [one["id"]]
     results = await fleet.get(f"/executions/{two['id']}/export", params={"format": "csv"})
     result_rows = list(csv.DictReader(io.StringIO(results.text)))
-    assert {r["status"] for r in result_rows} == {"Failed"} and len(result_rows) == 2
+    assert {r["status"] for r in result_rows} == {"Failed"}
+    assert len(result_rows) == 2
 
 
 @SQLITE_ONLY
