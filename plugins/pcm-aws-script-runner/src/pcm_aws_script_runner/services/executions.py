@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from pcm_aws_script_runner.config import ScriptRunnerSettings
     from pcm_ops.registry import PluginRegistry
+    from pcm_ops.settings import Settings
 
 __all__ = [
     "BATCH_SIZE",
@@ -73,6 +74,8 @@ __all__ = [
     "start_execution",
 ]
 
+#: The name of the execution workflow (in :mod:`pcm_aws_script_runner.jobs.executions`).
+WORKFLOW = "aws-script-runner.execute"
 #: SSM's limit of instance ids per SendCommand.
 BATCH_SIZE = 50
 #: SendCommand's TimeoutSeconds (delivery) range, and AWS-Run*Script's executionTimeout.
@@ -823,18 +826,34 @@ def _audit_details(plan: Plan) -> dict[str, Any]:
     }
 
 
-async def launch(session: AsyncSession, execution: AwsSrExecution) -> str:
+async def launch(
+    session: AsyncSession, execution: AwsSrExecution, *, settings: Settings | None = None
+) -> str:
     """Enqueue the workflow of a committed execution and record its job id (idempotent:
-    the job's key is the execution id)."""
-    from pcm_aws_script_runner.plugin import EXECUTIONS_QUEUE
-    from pcm_ops.jobs import enqueue_async
+    the job's key is the execution id).
 
-    job_id = await enqueue_async(
-        "aws-script-runner.execute",
-        execution.id,
-        queue=EXECUTIONS_QUEUE,
-        key=f"execution-{execution.id}",
-    )
+    In a server or a worker the running job engine enqueues it. Elsewhere (the CLI), give
+    ``settings``: the job is written to the jobs database, for a server or worker to run.
+    """
+    from pcm_aws_script_runner.plugin import EXECUTIONS_QUEUE
+    from pcm_ops.jobs import JobsError, enqueue_async
+
+    key = f"execution-{execution.id}"
+    try:
+        job_id = await enqueue_async(WORKFLOW, execution.id, queue=EXECUTIONS_QUEUE, key=key)
+    except JobsError:
+        if settings is None:
+            raise
+        from pcm_ops.jobs.names import new_job_id
+        from pcm_ops.jobs.service import JobStore
+
+        job_id = new_job_id("aws-script-runner", key)
+        options = {"workflow_name": WORKFLOW, "queue_name": EXECUTIONS_QUEUE, "workflow_id": job_id}
+        store = JobStore(settings)
+        try:
+            await store.client_for_enqueue().enqueue_async(options, execution.id)  # type: ignore[arg-type]
+        finally:
+            store.close()
     execution.job_id = job_id
     session.add(execution)
     await session.commit()
