@@ -171,6 +171,7 @@ def run(
 
     async def work(session: Any) -> Any:
         row = await scripts_service.find_script(session, script)
+        assert row.id is not None
         version = await scripts_service.get_version(session, row.id, number or row.current_version)
         draft = service.ExecutionDraft(
             script_id=row.id,

@@ -180,7 +180,7 @@ async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
             if spec["name"] in values
         }
         command = render_command(execution.language, version.body, ordered)
-        snapshot = {
+        snapshot: dict[str, Any] = {
             "account_id": batch.account_id,
             "region": batch.region,
             "instance_ids": list(batch.instance_ids),
@@ -255,7 +255,7 @@ async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
             new_status, details = "Undeliverable", error[:100]
         session.add(batch)
         await session.exec(
-            update(AwsSrExecutionTarget)  # type: ignore[call-overload]
+            update(AwsSrExecutionTarget)
             .where(
                 col(AwsSrExecutionTarget.execution_id) == execution_id,
                 col(AwsSrExecutionTarget.batch_number) == number,
@@ -291,7 +291,7 @@ async def _find_sent(ssm: Any, stamp: str, since: datetime) -> str | None:
 
 
 async def _batch(session: Any, execution_id: int, number: int) -> AwsSrExecutionBatch | None:
-    return (
+    found: AwsSrExecutionBatch | None = (
         await session.exec(
             select(AwsSrExecutionBatch).where(
                 AwsSrExecutionBatch.execution_id == execution_id,
@@ -299,6 +299,7 @@ async def _batch(session: Any, execution_id: int, number: int) -> AwsSrExecution
             )
         )
     ).first()
+    return found
 
 
 def _split_output(text: str) -> tuple[str, str]:
@@ -338,9 +339,10 @@ def _output_location(
             f"{invocation['InstanceId']}/{step}/stdout"
         )
     if execution["log_group"]:
+        step = (plugin.get("Name") or "aws:runShellScript").replace(":", "-")
         return (
             f"cloudwatch:{execution['log_group']}:{invocation['CommandId']}/"
-            f"{invocation['InstanceId']}/{(plugin.get('Name') or 'aws:runShellScript').replace(':', '-')}/stdout"
+            f"{invocation['InstanceId']}/{step}/stdout"
         )
     return None
 
@@ -450,7 +452,7 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
             "log_group": execution.cloudwatch_log_group,
         }
         cancel = execution.cancel_requested_at is not None
-        batches = [
+        batches: list[dict[str, Any]] = [
             {
                 "number": batch.number,
                 "account_id": batch.account_id,
@@ -514,7 +516,7 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
             finished = ended == len(targets)
             if finished:
                 await session.exec(
-                    update(AwsSrExecutionBatch)  # type: ignore[call-overload]
+                    update(AwsSrExecutionBatch)
                     .where(
                         col(AwsSrExecutionBatch.execution_id) == execution_id,
                         col(AwsSrExecutionBatch.number) == number,
@@ -552,9 +554,7 @@ async def _update_counts(session: Any, execution_id: int) -> dict[str, int]:
     ).all()
     counts = {status: int(n) for status, n in rows}
     await session.exec(
-        update(AwsSrExecution)  # type: ignore[call-overload]
-        .where(col(AwsSrExecution.id) == execution_id)
-        .values(counts=counts)
+        update(AwsSrExecution).where(col(AwsSrExecution.id) == execution_id).values(counts=counts)
     )
     return counts
 
@@ -565,7 +565,7 @@ async def hold_batches(execution_id: int, numbers: list[int], reason: str) -> in
     rt = await runtime()
     async with rt.database.session() as session:
         await session.exec(
-            update(AwsSrExecutionBatch)  # type: ignore[call-overload]
+            update(AwsSrExecutionBatch)
             .where(
                 col(AwsSrExecutionBatch.execution_id) == execution_id,
                 col(AwsSrExecutionBatch.number).in_(numbers),
@@ -574,7 +574,7 @@ async def hold_batches(execution_id: int, numbers: list[int], reason: str) -> in
             .values(status="not_sent", error=reason[:2000])
         )
         await session.exec(
-            update(AwsSrExecutionTarget)  # type: ignore[call-overload]
+            update(AwsSrExecutionTarget)
             .where(
                 col(AwsSrExecutionTarget.execution_id) == execution_id,
                 col(AwsSrExecutionTarget.batch_number).in_(numbers),
@@ -596,7 +596,8 @@ async def cancel_batch(execution_id: int, number: int) -> str:
     async with rt.database.session() as session:
         execution = await session.get(AwsSrExecution, execution_id)
         batch = await _batch(session, execution_id, number)
-        assert execution is not None and batch is not None
+        assert execution is not None
+        assert batch is not None
         if batch.status != "sent" or not batch.command_id:
             return batch.status
         account_id, region, command_id = batch.account_id, batch.region, batch.command_id
@@ -620,7 +621,7 @@ async def cancel_batch(execution_id: int, number: int) -> str:
         return "cancel-refused"
     async with rt.database.session() as session:
         await session.exec(
-            update(AwsSrExecutionBatch)  # type: ignore[call-overload]
+            update(AwsSrExecutionBatch)
             .where(
                 col(AwsSrExecutionBatch.execution_id) == execution_id,
                 col(AwsSrExecutionBatch.number) == number,
@@ -713,9 +714,11 @@ async def execute(execution_id: int) -> dict[str, Any]:
                 planned = []
             to_cancel = [n for n in running if state[n] == "sent"]
             if to_cancel:
-                outcomes = await asyncio.gather(*(cancel_batch(execution_id, n) for n in to_cancel))
-                for n, outcome in zip(to_cancel, outcomes, strict=True):
-                    if outcome == "cancelled":
+                cancelled = await asyncio.gather(
+                    *(cancel_batch(execution_id, n) for n in to_cancel)
+                )
+                for n, answer in zip(to_cancel, cancelled, strict=True):
+                    if answer == "cancelled":
                         state[n] = "cancelled"
         elif planned:
             error_count = sum(errors.values())
@@ -765,7 +768,10 @@ async def execute(execution_id: int) -> dict[str, Any]:
         if cancel:
             cancel_polls += 1
             if cancel_polls >= CANCEL_POLLS:
-                reason = "cancelled; SSM had not confirmed every cancellation when the run stopped waiting"
+                reason = (
+                    "cancelled; SSM had not confirmed every cancellation when the run "
+                    "stopped waiting"
+                )
                 break
         # Poll again soon when results are coming in, less often while nothing changes.
         interval = plan["poll"] if summary["changed"] else min(interval * 1.5, plan["max_poll"])

@@ -415,7 +415,7 @@ async def _resolve(
             if not isinstance(region, str) or not _REGION.match(region):
                 problems.append((f"{spot}.region", "is not a region name (eu-west-1)"))
             if not problems:
-                given.append(ResolvedTarget(instance_id, account_id, region))
+                given.append(ResolvedTarget(str(instance_id), str(account_id), str(region)))
         if problems:
             raise InvalidInput(problems)
         return await _known(session, given, config, where), {
@@ -961,7 +961,7 @@ async def request_cancel(session: AsyncSession, execution_id: int, actor: Actor)
         raise Conflict(f"execution {execution_id} has already {execution.status}")
     if execution.cancel_requested_at is None:
         await session.exec(
-            update(AwsSrExecution)  # type: ignore[call-overload]
+            update(AwsSrExecution)
             .where(col(AwsSrExecution.id) == execution_id)
             .values(
                 cancel_requested_at=utcnow(),
