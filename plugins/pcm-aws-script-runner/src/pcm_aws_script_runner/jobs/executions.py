@@ -659,8 +659,10 @@ async def finish(execution_id: int, reason: str) -> dict[str, Any]:
         execution.status_reason = reason[:500]
         execution.finished_at = utcnow()
         session.add(execution)
-    result = {"status": status, "reason": reason, "counts": counts}
-    await publish_async(stream_of(execution_id), "execution", result)
+        result = {"status": status, "reason": reason, "counts": counts}
+        # Published before the status commits: a stream that sees the run finished has
+        # this event to send before its end.
+        await publish_async(stream_of(execution_id), "execution", result)
     return result
 
 
