@@ -639,30 +639,39 @@ async def cancel_batch(execution_id: int, number: int) -> str:
 
 @DBOS.step(name="aws-script-runner.finish_execution", retries_allowed=True, max_attempts=5)
 async def finish(execution_id: int, reason: str) -> dict[str, Any]:
-    """Set the final status from the instances' results."""
+    """Set the final status from the instances' results.
+
+    Three short steps, none of which holds a write transaction while another one is
+    opened (SQLite has a single writer): the counts are stored; the final event is
+    published, so that a stream which sees the run finished has this event to send
+    before its end; then the status commits. A retry after a crash between the last
+    two publishes nothing twice (the event's key is the step's).
+    """
     rt = await runtime()
     async with rt.database.session() as session:
         counts = await _update_counts(session, execution_id)
         execution = await session.get(AwsSrExecution, execution_id)
         assert execution is not None
         await session.refresh(execution)
-        errors = sum(n for status, n in counts.items() if status in ERROR_STATUSES)
-        if execution.cancel_requested_at is not None:
-            status = "cancelled"
-            reason = reason or f"cancelled by {execution.cancel_requested_by}"
-        elif errors or counts.get("NotSent") or counts.get("Cancelled"):
-            status = "failed"
-            reason = reason or f"{errors} of {sum(counts.values())} instances failed"
-        else:
-            status = "succeeded"
-        execution.status = status
-        execution.status_reason = reason[:500]
-        execution.finished_at = utcnow()
-        session.add(execution)
-        result = {"status": status, "reason": reason, "counts": counts}
-        # Published before the status commits: a stream that sees the run finished has
-        # this event to send before its end.
-        await publish_async(stream_of(execution_id), "execution", result)
+        cancel_requested_by = execution.cancel_requested_by
+        cancelled = execution.cancel_requested_at is not None
+    errors = sum(n for status, n in counts.items() if status in ERROR_STATUSES)
+    if cancelled:
+        status = "cancelled"
+        reason = reason or f"cancelled by {cancel_requested_by}"
+    elif errors or counts.get("NotSent") or counts.get("Cancelled"):
+        status = "failed"
+        reason = reason or f"{errors} of {sum(counts.values())} instances failed"
+    else:
+        status = "succeeded"
+    result = {"status": status, "reason": reason, "counts": counts}
+    await publish_async(stream_of(execution_id), "execution", result)
+    async with rt.database.session() as session:
+        await session.exec(
+            update(AwsSrExecution)
+            .where(col(AwsSrExecution.id) == execution_id)
+            .values(status=status, status_reason=reason[:500], finished_at=utcnow())
+        )
     return result
 
 
