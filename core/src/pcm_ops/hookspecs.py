@@ -228,16 +228,20 @@ def pcm_ops_health_checks(settings: Settings, config: Any) -> list[HealthCheck]:
 
 @hookspec
 def pcm_ops_jobs(settings: Settings, config: Any) -> JobDefinitions | None:
-    """Return this plugin's durable job definitions: workflow modules and queues.
+    """Return this plugin's durable job definitions: workflow modules, queues and schedules.
 
     Called once when core starts the job engine: in the server's lifespan (before any
     ``pcm_ops_startup`` hook) and in ``pcm-ops worker``. Core imports the listed modules,
     whose ``@DBOS.workflow(name=...)`` and ``@DBOS.step()`` functions are the plugin's jobs
     and their steps, before DBOS launches, so that jobs interrupted by a crash resume; then
-    it declares the queues. Every process of a deployment must load the same plugins.
-    A queue is named ``<plugin-id>.<name>``; a hook that raises, returns something else
-    than ``JobDefinitions``, declares a bad queue or names a module that fails to import
-    marks the plugin failed.
+    it declares the queues and the schedules (:class:`pcm_ops.plugin.ScheduleDefinition`:
+    a workflow, by name or function, a cron expression and a queue), and removes the
+    plugin's schedules it no longer returns, so that returning a schedule only when a
+    setting asks for it turns it on and off. Every process of a deployment must load the
+    same plugins. A queue is named ``<plugin-id>.<name>``; a hook that raises, returns
+    something else than ``JobDefinitions``, declares a bad queue or schedule (a bad cron
+    expression, a queue not its own, a workflow none of its modules declares) or names a
+    module that fails to import marks the plugin failed.
 
     Enqueue with :func:`pcm_ops.jobs.enqueue_async` (or ``enqueue``); publish live events
     with :func:`pcm_ops.jobs.publish` and serve them with
@@ -250,11 +254,17 @@ def pcm_ops_jobs(settings: Settings, config: Any) -> JobDefinitions | None:
     Example::
 
         @hookimpl
-        def pcm_ops_jobs():
+        def pcm_ops_jobs(config):
             return JobDefinitions(
                 modules=["pcm_aws_script_runner.jobs"],
                 queues=[QueueDefinition("aws-script-runner.commands", concurrency=2,
-                                        partitioned=True)],  # 2 per account:region
+                                        partitioned=True),  # 2 per account:region
+                        QueueDefinition("aws-script-runner.inventory", concurrency=1)],
+                schedules=[ScheduleDefinition("inventory-sync",
+                                              "aws-script-runner.inventory_sync_scheduled",
+                                              cron=config.inventory_sync_schedule,
+                                              queue="aws-script-runner.inventory")]
+                if config.inventory_sync_schedule else [],
             )
     """
 

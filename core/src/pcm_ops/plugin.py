@@ -44,6 +44,7 @@ __all__ = [
     "Permission",
     "PluginMetadata",
     "QueueDefinition",
+    "ScheduleDefinition",
     "Seed",
     "SeedContext",
     "WebPages",
@@ -232,6 +233,29 @@ class QueueDefinition:
 
 
 @dataclass(frozen=True)
+class ScheduleDefinition:
+    """A workflow that runs on a schedule (a cron expression), enqueued on a queue.
+
+    Attributes:
+        name: the schedule's name within its plugin: lowercase letters, digits, ``-`` and
+            ``_`` (``inventory-sync``). Its jobs are named
+            ``sched-<plugin-id>:<name>-<time>``.
+        workflow: the workflow to run: its DBOS name (``"aws-script-runner.inventory_sync"``,
+            which keeps ``plugin.py`` free of heavy imports) or the function itself. It is
+            called with two arguments, the time it was scheduled for (a ``datetime``) and
+            ``None``; it must be declared in one of the plugin's job modules.
+        cron: when: five fields (minute, hour, day of month, month, day of week:
+            ``"*/30 * * * *"``) or six with seconds first (``"0 */30 * * * *"``), in UTC.
+        queue: the queue its jobs go on, one of the plugin's; ``None``: ``core.default``.
+    """
+
+    name: str
+    workflow: str | Callable[..., Any]
+    cron: str
+    queue: str | None = None
+
+
+@dataclass(frozen=True)
 class JobDefinitions:
     """A plugin's durable work: returned by :func:`~pcm_ops.hookspecs.pcm_ops_jobs`.
 
@@ -240,7 +264,11 @@ class JobDefinitions:
             imports them only when it starts the job engine (in the server or in ``pcm-ops
             worker``), never at discovery, so that the engine stays out of ``--help``.
         queues: the queues those workflows are enqueued on.
+        schedules: workflows that run on a schedule. Every executor declares them when it
+            starts, and each scheduled run happens once, whichever executor takes it; a
+            schedule the plugin no longer returns is removed.
     """
 
     modules: Sequence[str] = ()
     queues: Sequence[QueueDefinition] = field(default_factory=tuple)
+    schedules: Sequence[ScheduleDefinition] = field(default_factory=tuple)

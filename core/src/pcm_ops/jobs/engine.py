@@ -12,7 +12,8 @@ Starting it:
    (strict mode: start-up fails) and the others keep working;
 2. when the process executes jobs: records its heartbeat under its executor id (refusing an
    id that a live process uses), launches DBOS, which resumes the unfinished jobs this
-   executor id left behind, declares the queues and core's retention schedule;
+   executor id left behind, declares the queues, core's retention schedule and the
+   plugins' schedules (removing those a plugin no longer declares);
 3. makes :func:`pcm_ops.jobs.publish` work in this process.
 
 Where DBOS keeps its state: on SQLite, in ``pcm-ops-dbos.sqlite`` beside the application's
@@ -27,17 +28,18 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pcm_ops.jobs.errors import JobsError
 from pcm_ops.jobs.executors import ExecutorKind, Heartbeat, default_executor_id
-from pcm_ops.jobs.names import APP_NAME, CORE_OWNER
+from pcm_ops.jobs.names import APP_NAME, CORE_DEFAULT_QUEUE, CORE_OWNER
 from pcm_ops.jobs.queues import OwnedQueue, check_queue, core_queues, register_queues
-from pcm_ops.plugin import JobDefinitions
+from pcm_ops.plugin import JobDefinitions, ScheduleDefinition
 
 if TYPE_CHECKING:
     from pcm_ops.jobs.service import JobStore
@@ -48,6 +50,8 @@ logger = logging.getLogger("pcm_ops.jobs")
 
 #: Core's own job modules (retention).
 CORE_JOB_MODULES = ("pcm_ops.jobs.retention",)
+
+_SCHEDULE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 _engine: JobEngine | None = None
 _engine_lock = threading.Lock()
@@ -67,13 +71,30 @@ def current_engine() -> JobEngine:
     return engine
 
 
+@dataclass(frozen=True)
+class OwnedSchedule:
+    """A plugin's schedule, its workflow function found in the plugin's job modules."""
+
+    owner: str
+    definition: ScheduleDefinition
+    workflow: Callable[..., Any]
+
+    @property
+    def name(self) -> str:
+        """The name DBOS knows it by: ``<plugin-id>:<name>``."""
+        return f"{self.owner}:{self.definition.name}"
+
+
 @dataclass
 class Definitions:
-    """Every queue and job module of core and the loaded plugins, and who owns what."""
+    """Every queue, job module and schedule of core and the loaded plugins, and who owns
+    what. ``schedules`` has an entry (maybe empty) for every plugin whose definitions
+    loaded, so that schedules it no longer declares can be removed."""
 
     queues: dict[str, OwnedQueue] = field(default_factory=dict)
     modules: dict[str, str] = field(default_factory=dict)
     workflow_owners: dict[str, str] = field(default_factory=dict)
+    schedules: dict[str, list[OwnedSchedule]] = field(default_factory=dict)
 
 
 def load_definitions(settings: Settings, registry: PluginRegistry) -> Definitions:
@@ -101,8 +122,13 @@ def load_definitions(settings: Settings, registry: PluginRegistry) -> Definition
                 break
         if failed:
             continue
+        problem, schedules = _resolve_schedules(record.id, returned)
+        if problem is not None:
+            registry.fail(record, f"hook pcm_ops_jobs: {problem}")
+            continue
         taken.update({queue.name: record.id for queue in queues})
         owned.append((record.id, list(returned.modules), queues))
+        definitions.schedules[record.id] = schedules
     for owner, modules, queues in owned:
         for module_name in modules:
             importlib.import_module(module_name)  # core's, or already imported above
@@ -129,20 +155,97 @@ def _check_definitions(
     for module_name in returned.modules:
         if not isinstance(module_name, str) or not module_name:
             return f"modules must be dotted module names, not {module_name!r}", []
-    return None, queues
+    problem = _check_schedules(owner, returned, {queue.name for queue in queues})
+    return problem, queues if problem is None else []
+
+
+def _check_schedules(owner: str, returned: JobDefinitions, own_queues: set[str]) -> str | None:
+    """Why the schedules of ``returned`` cannot be declared, or ``None`` (before the job
+    modules are imported: the workflows are checked by :func:`_resolve_schedules`)."""
+    from croniter import croniter  # DBOS's own cron parser: what it accepts, DBOS runs
+
+    seen: set[str] = set()
+    for definition in returned.schedules:
+        if not isinstance(definition, ScheduleDefinition):
+            return (
+                f"schedules must be pcm_ops.plugin.ScheduleDefinition objects, not {definition!r}"
+            )
+        name = definition.name
+        if not isinstance(name, str) or not _SCHEDULE_NAME.match(name):
+            return (
+                f"schedule name {name!r} must be 1-100 lowercase letters, digits, '-' and '_' "
+                "(it becomes '<plugin-id>:<name>')"
+            )
+        if name in seen:
+            return f"schedule {name!r} is declared twice"
+        seen.add(name)
+        cron = definition.cron
+        if not isinstance(cron, str) or not croniter.is_valid(cron, second_at_beginning=True):
+            return (
+                f"schedule {name!r}: {cron!r} is not a cron expression; use five fields "
+                "('*/30 * * * *': minute, hour, day of month, month, day of week) or six "
+                "with seconds first"
+            )
+        if definition.queue is not None and definition.queue not in own_queues:
+            declared = ", ".join(sorted(own_queues)) or "none"
+            return (
+                f"schedule {name!r}: queue {definition.queue!r} is not one of the plugin's "
+                f"queues ({declared}); declare it in JobDefinitions.queues"
+            )
+        workflow = definition.workflow
+        if isinstance(workflow, str):
+            if not workflow:
+                return f"schedule {name!r}: workflow must name a workflow"
+        elif not isinstance(getattr(workflow, "dbos_function_name", None), str):
+            return (
+                f"schedule {name!r}: workflow {workflow!r} is not a workflow: give its name or "
+                "a function decorated with @DBOS.workflow(name=...)"
+            )
+    return None
+
+
+def _resolve_schedules(
+    owner: str, returned: JobDefinitions
+) -> tuple[str | None, list[OwnedSchedule]]:
+    """The plugin's schedules with their workflow functions, found in its (imported) job
+    modules; or why one cannot be found."""
+    workflows: dict[str, Callable[..., Any]] = {}
+    for module_name in returned.modules:
+        workflows.update(_workflows(module_name))
+    schedules = []
+    for definition in returned.schedules:
+        workflow = definition.workflow
+        # _check_schedules made sure a function has its DBOS name.
+        name = (
+            workflow if isinstance(workflow, str) else getattr(workflow, "dbos_function_name", "")
+        )
+        function = workflows.get(name)
+        if function is None:
+            return (
+                f"schedule {definition.name!r} names the workflow {name!r}, which none of its "
+                f"job modules ({', '.join(returned.modules) or 'none'}) declares"
+            ), []
+        schedules.append(OwnedSchedule(owner, definition, function))
+    return None, schedules
+
+
+def _workflows(module_name: str) -> dict[str, Callable[..., Any]]:
+    """The functions a module declares with DBOS (``@DBOS.workflow(name=...)``,
+    ``@DBOS.step(...)``), by their DBOS name."""
+    import sys
+
+    module = sys.modules[module_name]
+    found: dict[str, Callable[..., Any]] = {}
+    for value in vars(module).values():
+        name = getattr(value, "dbos_function_name", None)
+        if isinstance(name, str) and getattr(value, "__module__", None) == module_name:
+            found.setdefault(name, value)
+    return found
 
 
 def _workflow_names(module_name: str) -> list[str]:
     """The DBOS names of the functions a module declares (``@DBOS.workflow(name=...)``)."""
-    import sys
-
-    module = sys.modules[module_name]
-    names = []
-    for value in vars(module).values():
-        name = getattr(value, "dbos_function_name", None)
-        if isinstance(name, str) and getattr(value, "__module__", None) == module_name:
-            names.append(name)
-    return names
+    return list(_workflows(module_name))
 
 
 class JobEngine:
@@ -272,10 +375,46 @@ class JobEngine:
             list(self.definitions.queues.values()), self.settings.jobs_queue_poll_seconds
         )
         apply_retention_schedule()
+        self._apply_schedules()
         self._heartbeat.app_version = self.app_version
         if self._heartbeat.registered:
             self._heartbeat.beat()
         self._heartbeat.start()
+
+    def _apply_schedules(self) -> None:
+        """Declare (or update) each plugin's schedules and remove the ones it no longer
+        declares (a schedule turned off in its settings). A plugin whose schedules DBOS
+        refuses is marked failed; the others keep theirs."""
+        from dbos import DBOS
+
+        for owner, schedules in self.definitions.schedules.items():
+            entries: list[Any] = [
+                {
+                    "schedule_name": schedule.name,
+                    "workflow_fn": schedule.workflow,
+                    "schedule": schedule.definition.cron,
+                    "queue_name": schedule.definition.queue or CORE_DEFAULT_QUEUE,
+                }
+                for schedule in schedules
+            ]
+            try:
+                if entries:
+                    DBOS.apply_schedules(entries)
+                declared = {entry["schedule_name"] for entry in entries}
+                for existing in DBOS.list_schedules(schedule_name_prefix=f"{owner}:"):
+                    if existing["schedule_name"] not in declared:
+                        DBOS.delete_schedule(existing["schedule_name"])
+                        logger.info(
+                            "schedule %s removed: no longer declared", existing["schedule_name"]
+                        )
+            except Exception as exc:
+                record = self.registry.get(owner)
+                if record is not None:
+                    self.registry.fail(
+                        record,
+                        f"hook pcm_ops_jobs: its schedules could not be declared: "
+                        f"{type(exc).__name__}: {exc}",
+                    )
 
     def _prepare_system_database(self) -> None:
         """Create or migrate DBOS's tables without launching DBOS, so that this process
@@ -376,4 +515,11 @@ def _use_write_ahead_log(settings: Settings) -> None:
         connection.close()
 
 
-__all__ = ["CORE_JOB_MODULES", "Definitions", "JobEngine", "current_engine", "load_definitions"]
+__all__ = [
+    "CORE_JOB_MODULES",
+    "Definitions",
+    "JobEngine",
+    "OwnedSchedule",
+    "current_engine",
+    "load_definitions",
+]
