@@ -96,9 +96,16 @@ def pcm_ops_seeds() -> list[Seed]:
 
 
 @hookimpl
-def pcm_ops_api_routers() -> list[Any]:
+def pcm_ops_api_routers(settings: Any) -> list[Any]:
     from pcm_aws_common.api import routers
 
+    if settings.demo:
+        # The first hook with the settings while the application is built: stop now when
+        # moto is missing, and point the process's AWS clients at the fake AWS before any
+        # of them exists (pcm_aws_common.demo).
+        from pcm_aws_common import demo
+
+        demo.prepare(settings)
     return routers()
 
 
@@ -130,7 +137,19 @@ async def pcm_ops_startup(app: Any, settings: Any, config: Any) -> None:
     from pcm_aws_common.services.clients import AwsClients
     from pcm_aws_common.services.health import SourceHealth
 
+    if settings.demo:
+        from pcm_aws_common import demo
+
+        config = await demo.start(app, settings, config)  # moto and its fleet; config at it
     clients = AwsClients(app.state.database, config)
+    if settings.demo:
+        try:
+            await demo.register(app, clients)  # credential sources and accounts, once
+        except BaseException:
+            await clients.aclose()
+            await demo.stop(app)
+            raise
+        demo.announce(app)
     app.state.aws_clients = clients
     runtime.start(
         settings,
@@ -147,6 +166,10 @@ async def pcm_ops_shutdown(app: Any, settings: Any) -> None:
         await state.health.aclose()
         await state.clients.aclose()
     app.state.aws_clients = None
+    if getattr(app.state, "aws_demo", None) is not None:
+        from pcm_aws_common import demo
+
+        await demo.stop(app)
 
 
 @hookimpl

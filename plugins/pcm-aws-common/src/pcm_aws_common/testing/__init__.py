@@ -18,7 +18,9 @@ What the server adds to moto (see :mod:`~pcm_aws_common.testing.ssm`,
 - SSM: ``ListCommandInvocations`` (with details and paging), ``CancelCommand``,
   ``DescribeInstanceInformation`` for running instances, ``SendCommand`` that targets only
   the instances asked for, and a settable status, output and exit code per invocation
-  (:class:`~pcm_aws_common.testing.ssm.SsmControl`, or HTTP under ``/pcm-moto/``);
+  (:class:`~pcm_aws_common.testing.ssm.SsmControl`, or HTTP under ``/pcm-moto/``), reached
+  at once or after a delay, and chosen per instance by a rule (the instance's tags, with
+  :class:`~pcm_aws_common.testing.outcomes.TagOutcomes`);
 - STS: AssumeRole refuses roles that do not exist (AWS's AccessDenied) and durations above
   the role's maximum, and can hand out credentials that expire after a few seconds;
 - every request is authenticated as AWS does it: unknown access keys, wrong secrets and
@@ -35,27 +37,39 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pcm_aws_common.testing.outcomes import TagOutcomes
     from pcm_aws_common.testing.server import (
         DEFAULT_ACCOUNTS,
         MotoAccount,
         MotoAws,
     )
-    from pcm_aws_common.testing.ssm import InvocationOutcome, SsmControl
+    from pcm_aws_common.testing.ssm import (
+        InvocationContext,
+        InvocationOutcome,
+        ScheduledOutcome,
+        SsmControl,
+    )
 
 _EXPORTS = {
     "DEFAULT_ACCOUNTS": "pcm_aws_common.testing.server",
+    "InvocationContext": "pcm_aws_common.testing.ssm",
     "InvocationOutcome": "pcm_aws_common.testing.ssm",
     "MotoAccount": "pcm_aws_common.testing.server",
     "MotoAws": "pcm_aws_common.testing.server",
+    "ScheduledOutcome": "pcm_aws_common.testing.ssm",
     "SsmControl": "pcm_aws_common.testing.ssm",
+    "TagOutcomes": "pcm_aws_common.testing.outcomes",
 }
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
+    "InvocationContext",
     "InvocationOutcome",
     "MotoAccount",
     "MotoAws",
+    "ScheduledOutcome",
     "SsmControl",
+    "TagOutcomes",
 ]
 
 

@@ -244,7 +244,9 @@ def control(environ: dict[str, Any], start_response: StartResponse) -> list[byte
     GET    /pcm-moto/requests                     request counts by ``service.Operation``
     POST   /pcm-moto/reset                        controls back to defaults (not moto's data)
     POST   /pcm-moto/ssm/default-outcome          ``{"status", "output", "error", "exit_code",
-                                                  "instance_id"?}``
+                                                  "instance_id"?, "after"?}``
+    POST   /pcm-moto/ssm/outcome-rule             ``{"rule": "tags" | null, ...}``: the
+                                                  fields of ``TagOutcomes`` (seed, ...)
     POST   /pcm-moto/ssm/invocation               ``{"command_id", "instance_id", "status"?,
                                                   "output"?, "error"?, "exit_code"?}``
     GET    /pcm-moto/ssm/commands                 every command sent
@@ -278,7 +280,10 @@ def control(environ: dict[str, Any], start_response: StartResponse) -> list[byte
             ssm.reset()
         elif (method, path) == ("POST", "ssm/default-outcome"):
             instance_id = data.pop("instance_id", None)
-            ssm.set_default_outcome(instance_id=instance_id, **data)
+            after = float(data.pop("after", 0))
+            ssm.set_default_outcome(instance_id=instance_id, after=after, **data)
+        elif (method, path) == ("POST", "ssm/outcome-rule"):
+            ssm.set_outcome_rule(_outcome_rule(data))
         elif (method, path) == ("POST", "ssm/invocation"):
             result = ssm.set_invocation(data.pop("command_id"), data.pop("instance_id"), **data)
         elif (method, path) == ("GET", "ssm/commands"):
@@ -296,6 +301,21 @@ def control(environ: dict[str, Any], start_response: StartResponse) -> list[byte
     except (KeyError, TypeError, ValueError) as exc:
         return _json(start_response, 400, {"error": f"{type(exc).__name__}: {exc}"})
     return _json(start_response, 200, result)
+
+
+def _outcome_rule(data: dict[str, Any]) -> Any:
+    """The rule a control request names: ``tags`` (TagOutcomes with the other fields)."""
+    from pcm_aws_common.testing.outcomes import TagOutcomes
+
+    kind = data.pop("rule", None)
+    if kind is None:
+        return None
+    if kind != "tags":
+        raise ValueError(f"unknown outcome rule {kind!r}; known: 'tags', or null for none")
+    for name in ("progress_seconds", "slow_seconds"):
+        if name in data:
+            data[name] = tuple(data[name])
+    return TagOutcomes(**data)
 
 
 def _json(start_response: StartResponse, status: int, value: Any) -> list[bytes]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import urllib.request
 from dataclasses import dataclass, field
@@ -40,8 +41,11 @@ from pcm_aws_common.testing.ssm import SsmControl
 ROLE_NAME = "PcmOpsAccess"
 USER_NAME = "pcm-ops"
 HOME_REGIONS = {"aws": "us-east-1", "aws-us-gov": "us-gov-west-1"}
-#: How to find one of moto's Amazon Linux and Windows AMIs quickly (an unfiltered
-#: DescribeImages lists over a thousand and takes seconds).
+#: An Amazon Linux and a Windows AMI of moto's defaults, which every region has
+#: (moto/ec2/resources/amis.json): found by id, a lookup; a search by name or platform
+#: takes about a second in each new region.
+_KNOWN_IMAGES = {False: "ami-760aaa0f", True: "ami-b7e93bce"}
+#: How to find one where moto was given other AMIs (MOTO_AMIS_PATH).
 _IMAGE_FILTERS = {
     False: [{"Name": "name", "Values": ["amzn*"]}],
     True: [{"Name": "platform", "Values": ["windows"]}],
@@ -88,15 +92,21 @@ class PcmMotoServer(ThreadedMotoServer):
 
     ``_server_entry`` is ThreadedMotoServer's one method that builds the WSGI server; it is
     the only thing overridden, with the same server and request handler.
+
+    :param listening: a socket already bound and listening on the loopback, to serve on
+        instead of binding ``port`` (its address can be handed out before the server starts:
+        requests wait in its backlog).
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, listening: socket.socket | None = None) -> None:
         super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
+        self._listening = listening
 
     def _server_entry(self) -> None:
         app = PcmMotoMiddleware(DomainDispatcherApplication(create_backend_app))
+        fd = self._listening.fileno() if self._listening is not None else None
         self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=_QuietHandler
+            self._ip_address, self._port, app, True, request_handler=_QuietHandler, fd=fd
         )
         self._server_ready_event.set()
         self._server.serve_forever()
@@ -118,12 +128,19 @@ class MotoAws:
         controls: latency, authentication, assumed-role lifetimes, request counts
             (:class:`~pcm_aws_common.testing.controls.ServerControls`).
         accounts: the prepared accounts by account id.
+
+    :param port: the port to bind on 127.0.0.1 (0: a free one).
+    :param listening: or a socket bound on 127.0.0.1 and listening, to serve on: its
+        address can be handed out before moto starts. The server closes it when it stops.
     """
 
-    def __init__(self, port: int = 0) -> None:
-        self._server = PcmMotoServer(port)
+    def __init__(self, port: int = 0, *, listening: socket.socket | None = None) -> None:
+        self._listening = listening
+        self._server = PcmMotoServer(port, listening)
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._images: dict[tuple[str, bool], str] = {}
+        #: One botocore session for the harness's clients: it reads each service model once.
+        self._botocore_session: Any = None
         self._lock = threading.Lock()
         self.ssm = SsmControl()
         self.controls: ServerControls = CONTROLS
@@ -149,6 +166,8 @@ class MotoAws:
             client.close()
         self._clients.clear()
         self._server.stop()
+        if self._listening is not None:
+            self._listening.close()
 
     def __enter__(self) -> MotoAws:
         return self.start()
@@ -205,7 +224,9 @@ class MotoAws:
             if client is None:
                 import botocore.session
 
-                client = botocore.session.get_session().create_client(
+                if self._botocore_session is None:
+                    self._botocore_session = botocore.session.get_session()
+                client = self._botocore_session.create_client(
                     service,
                     region_name=region,
                     endpoint_url=self.endpoint_url,
@@ -325,7 +346,12 @@ class MotoAws:
         ec2 = self.harness_client("ec2", account_id, region)
         image = self._images.get((region, windows))
         if image is None:
-            found = ec2.describe_images(Owners=["amazon"], Filters=_IMAGE_FILTERS[windows])
+            found = ec2.describe_images(
+                Owners=["amazon"],
+                Filters=[{"Name": "image-id", "Values": [_KNOWN_IMAGES[windows]]}],
+            )
+            if not found["Images"]:
+                found = ec2.describe_images(Owners=["amazon"], Filters=_IMAGE_FILTERS[windows])
             image = self._images[(region, windows)] = found["Images"][0]["ImageId"]
         parameters: dict[str, Any] = {
             "ImageId": image,

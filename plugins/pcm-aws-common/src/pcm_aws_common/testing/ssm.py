@@ -13,6 +13,14 @@ moto's ``SendCommand`` has run, and keeps per-invocation outcomes that tests set
     moto_aws.ssm.set_invocation(command_id, instance_id,
                                 InvocationOutcome("Failed", output="boom", exit_code=2))
 
+Outcomes can also unfold in time, as on a real fleet: a :class:`ScheduledOutcome` reports
+``InProgress`` for ``after`` seconds from SendCommand and then its final outcome (checked
+whenever the server answers an SSM request, or a control reads an outcome). An *outcome
+rule* (:meth:`SsmControl.set_outcome_rule`) chooses the outcome of each new invocation from
+what it knows about it (:class:`InvocationContext`: the instance's tags, the command text,
+its timeouts); :class:`~pcm_aws_common.testing.outcomes.TagOutcomes` is the rule of demo
+mode. An outcome set for one instance wins over the rule, and the rule over the default.
+
 :func:`install` makes moto's server route SSM requests to :class:`PcmSsmResponse`; the
 server of :mod:`pcm_aws_common.testing.server` calls it before it starts.
 
@@ -24,11 +32,14 @@ characters of the output and ``ListCommandInvocations`` (with details) the first
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from moto.core.responses import ActionResult
+from moto.ec2.exceptions import InvalidInstanceIdError
 from moto.ssm.exceptions import SSMException, ValidationException
 from moto.ssm.responses import SimpleSystemManagerResponse
 
@@ -37,6 +48,8 @@ MAX_RESULTS = 50
 GET_OUTPUT_LIMIT = 24_000
 LIST_OUTPUT_LIMIT = 2_500
 ERROR_OUTPUT_LIMIT = 8_000
+#: What separates standard output from standard error in ListCommandInvocations' ``Output``.
+ERROR_MARKER = "----------ERROR-------"
 
 #: Invocation statuses after which nothing changes any more.
 TERMINAL = frozenset({"Success", "Failed", "Cancelled", "TimedOut", "Undeliverable", "Terminated"})
@@ -87,6 +100,75 @@ class InvocationOutcome:
         return self.status_details or _DETAILS.get(self.status, self.status)
 
 
+@dataclass(frozen=True)
+class ScheduledOutcome:
+    """An invocation that reports ``running`` for ``after`` seconds from SendCommand, then
+    ``outcome``.
+
+    Attributes:
+        outcome: the final outcome.
+        after: seconds until it is reached (0: at once).
+        running: what the invocation reports meanwhile; ``InProgress`` by default (use
+            ``Pending`` or ``Delayed`` for an instance that has not picked the command up).
+    """
+
+    outcome: InvocationOutcome
+    after: float = 0.0
+    running: InvocationOutcome = field(default_factory=lambda: InvocationOutcome("InProgress"))
+
+    def __post_init__(self) -> None:
+        if self.after < 0:
+            raise ValueError("a scheduled outcome cannot be in the past (after < 0)")
+
+
+@dataclass(frozen=True)
+class InvocationContext:
+    """What an outcome rule knows about one invocation when SendCommand creates it.
+
+    Attributes:
+        command_id, instance_id, account_id, region: which invocation.
+        document_name: ``AWS-RunShellScript``, ``AWS-RunPowerShellScript``, ...
+        commands: the ``commands`` parameter, lines joined with newlines.
+        execution_timeout: the ``executionTimeout`` parameter in seconds, if given.
+        delivery_timeout: SendCommand's ``TimeoutSeconds``.
+        tags: the instance's EC2 tags.
+        platform: ``Linux`` or ``Windows``.
+        ping_status: what DescribeInstanceInformation says (``Online``, ``ConnectionLost``).
+    """
+
+    command_id: str
+    instance_id: str
+    account_id: str
+    region: str
+    document_name: str
+    commands: str
+    execution_timeout: int | None
+    delivery_timeout: int
+    tags: Mapping[str, str]
+    platform: str = "Linux"
+    ping_status: str = "Online"
+
+    @property
+    def name(self) -> str:
+        """The instance's ``Name`` tag, or its id."""
+        return self.tags.get("Name") or self.instance_id
+
+
+AnyOutcome: TypeAlias = InvocationOutcome | ScheduledOutcome
+#: Chooses the outcome of a new invocation; ``None`` leaves it to the default outcome.
+OutcomeRule: TypeAlias = Callable[[InvocationContext], AnyOutcome | None]
+
+
+@dataclass
+class _Pending:
+    """A scheduled outcome not reached yet."""
+
+    due: float
+    command: Any
+    invocation: dict[str, Any]
+    outcome: InvocationOutcome
+
+
 class _State:
     """Outcomes and instance facts that tests set; shared by every server in the process
     (moto's backends are process-wide too)."""
@@ -97,11 +179,13 @@ class _State:
 
     def reset(self) -> None:
         with self.lock:
-            self.default = InvocationOutcome()
-            self.per_instance: dict[str, InvocationOutcome] = {}
+            self.default: AnyOutcome = InvocationOutcome()
+            self.per_instance: dict[str, AnyOutcome] = {}
+            self.rule: OutcomeRule | None = None
             self.unmanaged: set[str] = set()
             self.ping_status: dict[str, str] = {}
             self.outputs: dict[tuple[str, str], tuple[str, str]] = {}
+            self.pending: dict[tuple[str, str], _Pending] = {}
 
 
 STATE = _State()
@@ -162,8 +246,10 @@ def _now() -> str:
 
 
 def apply_outcome(command: Any, invocation: dict[str, Any], outcome: InvocationOutcome) -> None:
-    """Make one of moto's invocation records report ``outcome``."""
+    """Make one of moto's invocation records report ``outcome`` (from now on: an outcome
+    scheduled for it before is dropped)."""
     with STATE.lock:
+        STATE.pending.pop((command.command_id, invocation["InstanceId"]), None)
         invocation["Status"] = outcome.status
         invocation["StatusDetails"] = outcome.details
         invocation["ResponseCode"] = outcome.response_code
@@ -175,6 +261,31 @@ def apply_outcome(command: Any, invocation: dict[str, Any], outcome: InvocationO
             outcome.error,
         )
         refresh_command(command)
+
+
+def schedule_outcome(
+    command: Any, invocation: dict[str, Any], outcome: AnyOutcome, now: float | None = None
+) -> None:
+    """Make an invocation report ``outcome``: at once, or its running status until its time."""
+    if isinstance(outcome, InvocationOutcome) or outcome.after <= 0:
+        final = outcome if isinstance(outcome, InvocationOutcome) else outcome.outcome
+        apply_outcome(command, invocation, final)
+        return
+    with STATE.lock:
+        apply_outcome(command, invocation, outcome.running)
+        due = (time.monotonic() if now is None else now) + outcome.after
+        STATE.pending[(command.command_id, invocation["InstanceId"])] = _Pending(
+            due, command, invocation, outcome.outcome
+        )
+
+
+def advance() -> None:
+    """Bring every invocation whose scheduled outcome is due to that outcome."""
+    now = time.monotonic()
+    with STATE.lock:
+        due = [pending for pending in STATE.pending.values() if pending.due <= now]
+        for pending in sorted(due, key=lambda item: item.due):
+            apply_outcome(pending.command, pending.invocation, pending.outcome)
 
 
 def refresh_command(command: Any) -> None:
@@ -212,6 +323,10 @@ class PcmSsmResponse(SimpleSystemManagerResponse):
 
     _pcm_overrides: dict[str, Any] | None = None
 
+    def call_action(self) -> Any:
+        advance()  # every answer sees the scheduled outcomes that are due by now
+        return super().call_action()
+
     def _get_param(self, param_name: str, if_none: Any = None) -> Any:
         overrides = self._pcm_overrides
         if overrides is not None and param_name in overrides:
@@ -245,12 +360,24 @@ class PcmSsmResponse(SimpleSystemManagerResponse):
         command.targets = targets
         plugin = _plugin_name(command.document_name)
         command.invocations = [command.invocation_response(i, plugin) for i in resolved]
-        with STATE.lock:
-            outcomes = {i: STATE.per_instance.get(i, STATE.default) for i in resolved}
+        now = time.monotonic()
         for invocation in command.invocations:
-            apply_outcome(command, invocation, outcomes[invocation["InstanceId"]])
+            outcome = self._outcome_for(command, invocation["InstanceId"])
+            schedule_outcome(command, invocation, outcome, now)
         refresh_command(command)
         return ActionResult({"Command": command.response_object()})
+
+    def _outcome_for(self, command: Any, instance_id: str) -> AnyOutcome:
+        """The instance's own outcome, else the rule's, else the default."""
+        with STATE.lock:
+            own, rule, default = STATE.per_instance.get(instance_id), STATE.rule, STATE.default
+        if own is not None:
+            return own
+        if rule is not None:
+            chosen = rule(_context(command, instance_id, self.current_account, self.region))
+            if chosen is not None:
+                return chosen
+        return default
 
     def _resolve_targets(self, instance_ids: list[str], targets: list[dict[str, Any]]) -> list[str]:
         account, region = self.current_account, self.region
@@ -390,6 +517,41 @@ def _matches(row: tuple[Any, dict[str, Any]], filters: list[dict[str, str]]) -> 
     return True
 
 
+def _context(command: Any, instance_id: str, account_id: str, region: str) -> InvocationContext:
+    parameters = command.parameters or {}
+    lines = parameters.get("commands") or []
+    timeout = (parameters.get("executionTimeout") or [None])[0]
+    tags: dict[str, str] = {}
+    platform = "Linux"
+    try:
+        instance = _ec2_backend(account_id, region).get_instance(instance_id)
+    except InvalidInstanceIdError:
+        instance = None
+    if instance is not None:
+        tags = {tag["key"]: tag["value"] for tag in instance.get_tags()}
+        platform = "Windows" if (instance.platform or "").lower() == "windows" else "Linux"
+    with STATE.lock:
+        ping = STATE.ping_status.get(instance_id, "Online")
+    return InvocationContext(
+        command_id=command.command_id,
+        instance_id=instance_id,
+        account_id=account_id,
+        region=region,
+        document_name=command.document_name,
+        commands="\n".join(str(line) for line in lines),
+        execution_timeout=int(timeout) if timeout and str(timeout).isdigit() else None,
+        delivery_timeout=int(command.timeout_seconds),
+        tags=tags,
+        platform=platform,
+        ping_status=ping,
+    )
+
+
+def combined_output(output: str, error: str) -> str:
+    """Standard output and error as one text, the way ListCommandInvocations shows them."""
+    return f"{output}\n{ERROR_MARKER}\n{error}" if error else output
+
+
 def _invocation_summary(command: Any, invocation: dict[str, Any], details: bool) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "CommandId": command.command_id,
@@ -409,7 +571,7 @@ def _invocation_summary(command: Any, invocation: dict[str, Any], details: bool)
         "NotificationConfig": command.notification_config,
     }
     if details:
-        output, _ = STATE.outputs.get((command.command_id, invocation["InstanceId"]), ("", ""))
+        output, error = STATE.outputs.get((command.command_id, invocation["InstanceId"]), ("", ""))
         finished = invocation.get("ExecutionEndDateTime") or None
         plugin: dict[str, Any] = {
             "Name": invocation["PluginName"],
@@ -417,7 +579,7 @@ def _invocation_summary(command: Any, invocation: dict[str, Any], details: bool)
             "StatusDetails": invocation["StatusDetails"],
             "ResponseCode": invocation["ResponseCode"],
             "ResponseStartDateTime": command.requested_date_time,
-            "Output": output[:LIST_OUTPUT_LIMIT],
+            "Output": combined_output(output, error)[:LIST_OUTPUT_LIMIT],
             "StandardOutputUrl": "",
             "StandardErrorUrl": "",
             "OutputS3Region": command.output_s3_region,
@@ -455,19 +617,32 @@ class SsmControl:
 
     def set_default_outcome(
         self,
-        outcome: InvocationOutcome | None = None,
+        outcome: AnyOutcome | None = None,
         *,
         instance_id: str | None = None,
+        after: float = 0.0,
         **fields: Any,
     ) -> None:
         """The outcome of invocations of commands sent from now on: of every instance, or of
-        ``instance_id`` only. Give an :class:`InvocationOutcome` or its fields."""
-        chosen = outcome or InvocationOutcome(**fields)
+        ``instance_id`` only. Give an :class:`InvocationOutcome` (or its fields), or a
+        :class:`ScheduledOutcome`; ``after`` seconds > 0 make the invocations report
+        ``InProgress`` until then."""
+        chosen: AnyOutcome = outcome or InvocationOutcome(**fields)
+        if after > 0 and isinstance(chosen, InvocationOutcome):
+            chosen = ScheduledOutcome(chosen, after)
         with STATE.lock:
             if instance_id is None:
                 STATE.default = chosen
             else:
                 STATE.per_instance[instance_id] = chosen
+
+    def set_outcome_rule(self, rule: OutcomeRule | None) -> None:
+        """Choose the outcome of each invocation of commands sent from now on with ``rule``
+        (e.g. :class:`~pcm_aws_common.testing.outcomes.TagOutcomes`); ``None`` removes it.
+        Outcomes set for one instance still win; a rule returning ``None`` leaves the
+        invocation to the default outcome."""
+        with STATE.lock:
+            STATE.rule = rule
 
     def set_invocation(
         self,
@@ -495,6 +670,7 @@ class SsmControl:
 
     def outcome(self, command_id: str, instance_id: str) -> InvocationOutcome:
         """What one invocation reports now (with its whole output)."""
+        advance()
         command = find_command(command_id)
         invocation = next(item for item in command.invocations if item["InstanceId"] == instance_id)
         output, error = STATE.outputs.get((command_id, instance_id), ("", ""))
@@ -508,6 +684,7 @@ class SsmControl:
 
     def invocations(self, command_id: str) -> list[dict[str, Any]]:
         """Every invocation of a command: instance, status, exit code and whole output."""
+        advance()
         command = find_command(command_id)
         return [
             {
@@ -524,6 +701,7 @@ class SsmControl:
     def commands(self) -> list[dict[str, Any]]:
         """Every command sent so far: ``{"command_id", "account", "region", "instance_ids",
         "document_name", "status"}``."""
+        advance()
         return [
             {
                 "command_id": command.command_id,
@@ -547,8 +725,14 @@ class SsmControl:
         with STATE.lock:
             STATE.ping_status[instance_id] = status
 
+    def pending(self) -> int:
+        """How many invocations are still waiting for a scheduled outcome."""
+        with STATE.lock:
+            return len(STATE.pending)
+
     def reset(self) -> None:
-        """Forget outcomes and instance facts (not the commands, which are moto's)."""
+        """Forget outcomes, the rule, scheduled outcomes and instance facts (not the
+        commands, which are moto's)."""
         STATE.reset()
 
 
