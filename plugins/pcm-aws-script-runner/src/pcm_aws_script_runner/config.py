@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: SSM's limit on a document's content, which for AWS-RunShellScript and
 #: AWS-RunPowerShellScript includes the commands and the parameter values given at run time.
@@ -46,7 +46,7 @@ class ScriptRunnerSettings(BaseModel):
         default="50",
         pattern=r"^([1-9][0-9]{0,5}|([1-9][0-9]?|100)%)$",
         description="An execution's max concurrency when the request gives none: a number "
-        "of instances, or a percentage of its targets (\"10%\").",
+        'of instances, or a percentage of its targets ("10%").',
     )
     default_max_errors: str = Field(
         default="0",
@@ -62,8 +62,36 @@ class ScriptRunnerSettings(BaseModel):
         "the wait grows by half while nothing changes, up to max_poll_interval_seconds.",
     )
     max_poll_interval_seconds: float = Field(
-        default=15.0,
+        default=5.0,
         gt=0,
         le=300,
         description="The longest wait between two result polls of an execution.",
     )
+    # -- fleet inventory ------------------------------------------------------------------
+    inventory_sync_schedule: str = Field(
+        default="*/30 * * * *",
+        max_length=100,
+        description="When the inventory of every account and region is synced: a cron "
+        "expression in UTC (five fields, or six with seconds first); an empty string turns "
+        "the scheduled sync off (syncs on demand still work).",
+    )
+    inventory_sync_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="How many account-regions one inventory sync reads from AWS at once.",
+    )
+
+    @field_validator("inventory_sync_schedule")
+    @classmethod
+    def _cron_expression(cls, value: str) -> str:
+        from croniter import croniter
+
+        value = value.strip()
+        if value and not croniter.is_valid(value, second_at_beginning=True):
+            raise ValueError(
+                f"{value!r} is not a cron expression: use five fields ('*/30 * * * *': "
+                "minute, hour, day of month, month, day of week), six with seconds first, "
+                "or '' to turn the scheduled sync off"
+            )
+        return value

@@ -99,9 +99,7 @@ class AwsSrInventorySync(SQLModel, table=True):
     """The sync state of one account-region: shown next to the inventory."""
 
     __tablename__ = "aws_sr_inventory_sync"
-    __table_args__ = (
-        UniqueConstraint("account_id", "region", name="uq_aws_sr_inventory_sync"),
-    )
+    __table_args__ = (UniqueConstraint("account_id", "region", name="uq_aws_sr_inventory_sync"),)
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: str = Field(max_length=12)
@@ -157,9 +155,7 @@ class AwsSrExecution(SQLModel, table=True):
     language: str = Field(max_length=20)
     document_name: str = Field(max_length=100)
     #: Parameter values as validated, secret ones replaced by ``********``.
-    parameters: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSON, nullable=False)
-    )
+    parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     #: The secret parameters' values, as a JSON object, encrypted at rest; never returned.
     secret_parameters: str | None = Field(default=None, sa_type=EncryptedString)
     #: How the targets were chosen: ``{"kind": "instances"|"filter"|"saved_filter"|
@@ -186,9 +182,7 @@ class AwsSrExecution(SQLModel, table=True):
     counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     target_count: int = Field(default=0)
     #: The account-regions it reaches, ``["123456789012:us-east-1", ...]``.
-    account_regions: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
-    )
+    account_regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     requested_by: str = Field(max_length=200)
     requested_by_user_id: int | None = Field(default=None)
     job_id: str | None = Field(default=None, max_length=200)
@@ -206,9 +200,7 @@ class AwsSrExecutionBatch(SQLModel, table=True):
     """One ``SendCommand``: at most 50 instances of one account-region."""
 
     __tablename__ = "aws_sr_execution_batch"
-    __table_args__ = (
-        UniqueConstraint("execution_id", "number", name="uq_aws_sr_execution_batch"),
-    )
+    __table_args__ = (UniqueConstraint("execution_id", "number", name="uq_aws_sr_execution_batch"),)
 
     id: int | None = Field(default=None, primary_key=True)
     execution_id: int = Field(

@@ -179,7 +179,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_aws_sr_instance_tag_key_value", ["key", "value"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("aws_sr_instance_tag", schema=None) as batch_op:
         batch_op.drop_index("ix_aws_sr_instance_tag_key_value")
