@@ -139,7 +139,28 @@ async def test_a_viewer_sees_a_script_with_its_version_history(
     assert "simplify" in page.text
     assert f"{PAGES}/scripts/{created['id']}/diff?from=1&amp;to=2" in page.text
     assert "/edit" not in page.text
+    assert "executions/new" not in page.text
     assert_no_inline_code(page.text)
+
+
+@sqlite_only
+async def test_an_operator_runs_a_script_from_its_page(
+    pcm_auth_headers, pcm_running_app, create_script
+):
+    created = await create_script()
+    headers = await pcm_auth_headers("operator")
+    transport = httpx.ASGITransport(app=pcm_running_app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=headers
+    ) as operator:
+        page = await operator.get(f"{PAGES}/scripts/{created['id']}")
+        assert page.status_code == 200
+        run = f"{PAGES}/executions/new?script_id={created['id']}"
+        assert f'href="{run}"' in page.text
+        assert "/edit" not in page.text  # managing scripts is the admin's
+        form = await operator.get(run)
+        assert form.status_code == 200, form.text
+        assert re.search(rf'<option value="{created["id"]}"[^>]*selected', form.text)
 
 
 @sqlite_only

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pcm_aws_script_runner.api.errors import service_errors
 from pcm_aws_script_runner.dependencies import Config
-from pcm_aws_script_runner.plugin import MANAGE_SCRIPTS, READ, metadata
+from pcm_aws_script_runner.plugin import EXECUTE, MANAGE_SCRIPTS, READ, metadata
 from pcm_aws_script_runner.services import scripts
 from pcm_aws_script_runner.services.diff import diff_versions
 from pcm_aws_script_runner.services.errors import Conflict, InvalidInput
@@ -47,6 +47,7 @@ def page(request: Request, template: str, context: Mapping[str, Any], status: in
         "languages": LANGUAGES,
         "parameter_types": PARAMETER_TYPES,
         "manage_permission": MANAGE_SCRIPTS,
+        "execute_permission": EXECUTE,
         **context,
     }
     return render(request, TEMPLATES + template, values, status_code=status)

@@ -1,7 +1,794 @@
-"""The executions pages (being written)."""
+"""The executions pages, under ``/tools/aws/script-runner/executions``.
+
+- ``/executions``: the history, filtered by GET parameters, with export links;
+- ``/executions/new``: the run form, prefilled from its address (a script, instances or a
+  filter from the fleet page, or an execution to clone); Preview shows the plan, Run starts;
+- ``/executions/{id}``: one execution, updated live from its event stream while it runs,
+  with Cancel, Rerun failed and Clone.
+
+Pages go through the same services as the JSON API. Secret parameter values are never
+written into a page: a cloned run reuses the stored ones server-side.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from pcm_aws_script_runner.api.errors import service_errors
+from pcm_aws_script_runner.config import ScriptRunnerSettings
+from pcm_aws_script_runner.dependencies import Config, Registry
+from pcm_aws_script_runner.fleet_models import AwsSrSavedFilter
+from pcm_aws_script_runner.pages import BASE, page
+from pcm_aws_script_runner.plugin import EXECUTE, READ
+from pcm_aws_script_runner.services import executions, inventory, scripts
+from pcm_aws_script_runner.services.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ScriptRunnerError,
+)
+from pcm_aws_script_runner.services.executions import (
+    DEFAULT_DELIVERY_TIMEOUT,
+    DEFAULT_EXECUTION_TIMEOUT,
+    ERROR_STATUSES,
+    FINISHED,
+    Blocked,
+    ExecutionDraft,
+    ExecutionQuery,
+    Plan,
+)
+from pcm_aws_script_runner.services.scripts import Actor
+from pcm_ops.api.deps import DbSession
+from pcm_ops.security import Principal, require
+from pcm_ops.web import flash
 
 router = APIRouter()
+
+API = BASE.replace("/tools/", "/api/tools/", 1)
+ExecutionId = Annotated[int, Path(ge=1)]
+
+#: Executions per page of the history.
+HISTORY_PAGE = 50
+#: Instances per page of an execution.
+TARGETS_PAGE = 500
+EXECUTION_STATUSES = ("queued", "running", "cancelling", "succeeded", "failed", "cancelled")
+#: Instance statuses, in the order the counters show them.
+INSTANCE_STATUSES = (
+    "Pending",
+    "Sent",
+    "InProgress",
+    "Delayed",
+    "Success",
+    "Failed",
+    "TimedOut",
+    "Cancelling",
+    "Cancelled",
+    "Undeliverable",
+    "Terminated",
+    "NotSent",
+    "Skipped",
+)
+#: What rerun_draft reruns: the statuses counted as failed.
+RERUN_STATUSES = ERROR_STATUSES | {"Cancelled", "NotSent"}
+#: The prefix of the fleet page's "every instance matching" filter parameters (``f_region``).
+FILTER_PREFIX = "f_"
+_INSTANCE_ID = re.compile(r"(?:i|mi)-[0-9a-f]{8,17}")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_WHOLE_NUMBER = re.compile(r"^[+-]?\d{1,19}$")
+_PARAMETER_FIELD = "p_"
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key, "")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _all(data: Any, key: str) -> list[str]:
+    """Every non-empty value of ``key`` (query parameters and forms repeat keys)."""
+    return [v.strip() for v in data.getlist(key) if isinstance(v, str) and v.strip()]
+
+
+def _positive(text: str) -> int | None:
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+# -------------------------------------------------------------------------------------------
+# History
+# -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class HistoryFilters:
+    """The history's filters as typed, and the problems found with them."""
+
+    script_id: str = ""
+    user: str = ""
+    status: str = ""
+    account_id: str = ""
+    since: str = ""
+    until: str = ""
+    offset: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> HistoryFilters:
+        offset = _text(data, "offset")
+        filters = cls(
+            script_id=_text(data, "script_id"),
+            user=_text(data, "user")[:200],
+            status=_text(data, "status"),
+            account_id=_text(data, "account_id"),
+            since=_text(data, "since"),
+            until=_text(data, "until"),
+            offset=int(offset) if offset.isdigit() else 0,
+        )
+        filters.check()
+        return filters
+
+    def check(self) -> None:
+        if self.script_id and _positive(self.script_id) is None:
+            self.problems.append(("script_id", "choose a script from the list"))
+        if self.status and self.status not in EXECUTION_STATUSES:
+            self.problems.append(("status", f"use one of: {', '.join(EXECUTION_STATUSES)}"))
+        if self.account_id and not _ACCOUNT_ID.match(self.account_id):
+            self.problems.append(("account_id", "an account id has 12 digits"))
+        for name in ("since", "until"):
+            if getattr(self, name) and self._date(name) is None:
+                self.problems.append((name, "give a date as YYYY-MM-DD"))
+
+    def _date(self, name: str) -> date | None:
+        try:
+            return date.fromisoformat(getattr(self, name))
+        except ValueError:
+            return None
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set."""
+        return any(
+            (self.script_id, self.user, self.status, self.account_id, self.since, self.until)
+        )
+
+    def errors_for(self, name: str) -> list[str]:
+        return [message for where, message in self.problems if where == name]
+
+    def _valid(self, name: str) -> str:
+        return "" if self.errors_for(name) else getattr(self, name)
+
+    @property
+    def created_after(self) -> datetime | None:
+        day = self._date("since") if self._valid("since") else None
+        return datetime.combine(day, datetime.min.time(), UTC) if day else None
+
+    @property
+    def created_before(self) -> datetime | None:
+        """The day after ``until``: the range includes the whole of its last day."""
+        day = self._date("until") if self._valid("until") else None
+        return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) if day else None
+
+    def query(self) -> ExecutionQuery:
+        return ExecutionQuery(
+            script_id=_positive(self._valid("script_id")),
+            requested_by=self.user or None,
+            status=self._valid("status") or None,
+            account_id=self._valid("account_id") or None,
+            created_after=self.created_after,
+            created_before=self.created_before,
+        )
+
+    def api_query(self) -> dict[str, str]:
+        """The same filters as the API's ``/executions/export`` takes them."""
+        query = self.query()
+        params = {
+            "script_id": str(query.script_id or ""),
+            "requested_by": query.requested_by or "",
+            "status": query.status or "",
+            "account_id": query.account_id or "",
+            "since": query.created_after.isoformat() if query.created_after else "",
+            "until": query.created_before.isoformat() if query.created_before else "",
+        }
+        return {key: value for key, value in params.items() if value}
+
+    def page_url(self, offset: int) -> str:
+        params = {
+            "script_id": self.script_id,
+            "user": self.user,
+            "status": self.status,
+            "account_id": self.account_id,
+            "since": self.since,
+            "until": self.until,
+            "offset": str(offset) if offset else "",
+        }
+        query = urlencode({key: value for key, value in params.items() if value})
+        return f"{BASE}/executions" + (f"?{query}" if query else "")
+
+    def export_url(self, format: str) -> str:
+        return f"{API}/executions/export?" + urlencode({"format": format, **self.api_query()})
+
+
+@router.get("/executions", response_class=HTMLResponse, dependencies=[require(READ)])
+async def history(request: Request, session: DbSession) -> Any:
+    filters = HistoryFilters.of(request.query_params)
+    rows, total = await executions.list_executions(
+        session, filters.query(), limit=HISTORY_PAGE, offset=filters.offset
+    )
+    all_scripts = await scripts.list_scripts(session, include_archived=True, limit=10_000)
+    following = filters.offset + HISTORY_PAGE
+    return page(
+        request,
+        "executions.html",
+        {
+            "filters": filters,
+            "executions": rows,
+            "total": total,
+            "scripts": all_scripts,
+            "statuses": EXECUTION_STATUSES,
+            "previous_url": filters.page_url(max(filters.offset - HISTORY_PAGE, 0))
+            if filters.offset
+            else None,
+            "next_url": filters.page_url(following) if following < total else None,
+            "first": filters.offset + 1,
+            "last": filters.offset + len(rows),
+            "execute_permission": EXECUTE,
+        },
+        status=422 if filters.problems else 200,
+    )
+
+
+# -------------------------------------------------------------------------------------------
+# The run form
+# -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FixedTargets:
+    """Targets chosen before the form (on the fleet page, or by the execution cloned),
+    carried through the form in hidden fields.
+
+    Attributes:
+        targets: ``ExecutionDraft.targets``.
+        hidden: the hidden fields (name, value) that choose them again on submit.
+        summary: what the form says about them.
+        instance_ids: the instances, when they are listed.
+    """
+
+    targets: dict[str, Any]
+    hidden: list[tuple[str, str]]
+    summary: str
+    instance_ids: list[str] = field(default_factory=list)
+
+
+def describe_filter(fields: Mapping[str, Any]) -> str:
+    """``accounts 1234…; regions us-east-1; tag Team=web; search "web"``."""
+    parts = []
+    for name, label in (
+        ("account_ids", "accounts"),
+        ("regions", "regions"),
+        ("states", "states"),
+        ("platforms", "platforms"),
+        ("ping_statuses", "SSM ping statuses"),
+    ):
+        if fields.get(name):
+            parts.append(f"{label} {', '.join(map(str, fields[name]))}")
+    for tag in fields.get("tags") or ():
+        if isinstance(tag, Mapping):
+            value = tag.get("value")
+            parts.append(f"tag {tag.get('key', '')}" + ("" if value is None else f"={value}"))
+    if fields.get("search"):
+        parts.append(f"search “{fields['search']}”")
+    return "; ".join(parts) or "no condition (every instance of the inventory)"
+
+
+def describe_targets(targets: Mapping[str, Any], saved_name: str = "") -> str:
+    """One sentence about ``ExecutionDraft.targets`` (or an execution's ``target_spec``)."""
+    if targets.get("instance_ids"):
+        count = len(targets["instance_ids"])
+        return f"{count} instance{'s' if count != 1 else ''} chosen by id"
+    if targets.get("instances"):
+        count = len(targets["instances"])
+        return f"{count} instance{'s' if count != 1 else ''} with their account and region"
+    if targets.get("saved_filter_id"):
+        name = saved_name or targets.get("name") or ""
+        label = f"saved filter “{name}”" if name else f"saved filter #{targets['saved_filter_id']}"
+        return f"Every instance matching the {label}, resolved when the run starts"
+    if "filter" in targets:
+        return (
+            f"Every instance matching: {describe_filter(targets['filter'] or {})}; "
+            "resolved when the run starts"
+        )
+    if targets.get("source"):
+        source = targets["source"]
+        if isinstance(source, Mapping):
+            return f"Target source {source.get('name')}: {source.get('reference', '')}"
+        return f"Target source {source}: {targets.get('reference', '')}"
+    return "no targets"
+
+
+async def _fixed_targets(
+    session: Any, data: Any, clone: ExecutionDraft | None, problems: list[tuple[str, str]]
+) -> FixedTargets | None:
+    """The targets chosen by the page's address or the form's hidden fields, if any
+    (problems with them are added to ``problems``)."""
+    ids = list(dict.fromkeys(_all(data, "instance_id")))
+    if ids:
+        return FixedTargets(
+            {"instance_ids": ids},
+            [("instance_id", i) for i in ids],
+            describe_targets({"instance_ids": ids}),
+            ids,
+        )
+    saved = _text(data, "saved_filter")
+    if saved:
+        number = _positive(saved)
+        row = await session.get(AwsSrSavedFilter, number) if number else None
+        return FixedTargets(
+            {"saved_filter_id": number if number else saved},
+            [("saved_filter", saved)],
+            describe_targets({"saved_filter_id": saved}, row.name if row else ""),
+        )
+    prefixed = {
+        key: data.getlist(key)
+        for key in dict.fromkeys(data.keys())
+        if key.startswith(FILTER_PREFIX) and any(v.strip() for v in data.getlist(key))
+    }
+    if prefixed:
+        # ``f_search`` reads as the inventory's ``q``.
+        if "f_search" in prefixed:
+            prefixed.setdefault(f"{FILTER_PREFIX}q", prefixed.pop("f_search"))
+        try:
+            flt = inventory.filter_from_query(prefixed, prefix=FILTER_PREFIX)
+        except InvalidInput as exc:
+            problems.extend(
+                ("targets.filter", f"{where}: {message}") for where, message in exc.problems
+            )
+            hidden = [(key, value) for key, values in prefixed.items() for value in values]
+            return FixedTargets({"filter": {}}, hidden, "an inventory filter that is not valid")
+        fields = flt.model_dump(mode="json", exclude_defaults=True)
+        hidden = inventory.filter_to_query(flt, prefix=FILTER_PREFIX)
+        return FixedTargets({"filter": fields}, hidden, describe_targets({"filter": fields}))
+    if clone is not None:
+        targets = dict(clone.targets)
+        listed = targets.get("instance_ids") or [
+            t.get("instance_id", "") for t in targets.get("instances") or ()
+        ]
+        return FixedTargets(targets, [], describe_targets(targets), list(listed))
+    return None
+
+
+@dataclass
+class RunForm:
+    """The run form's values as typed, and the problems found with them."""
+
+    script_id: int | None = None
+    version: int | None = None
+    values: dict[str, str] = field(default_factory=dict)
+    instance_ids: str = ""
+    max_concurrency: str = ""
+    max_errors: str = ""
+    delivery_timeout_seconds: str = ""
+    execution_timeout_seconds: str = ""
+    output_s3_bucket: str = ""
+    output_s3_prefix: str = ""
+    cloudwatch_log_group: str = ""
+    comment: str = ""
+    change_reference: str = ""
+    clone_of: int | None = None
+    fixed: FixedTargets | None = None
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    OPTIONS = (
+        "max_concurrency",
+        "max_errors",
+        "delivery_timeout_seconds",
+        "execution_timeout_seconds",
+        "output_s3_bucket",
+        "output_s3_prefix",
+        "cloudwatch_log_group",
+        "comment",
+        "change_reference",
+    )
+
+    @classmethod
+    def of(cls, data: Any) -> RunForm:
+        script_id = _positive(_text(data, "script_id"))
+        version = _positive(_text(data, "version"))
+        # The version select belongs to the script it was filled for: after the script
+        # changes, the new script's current version is the default.
+        version_of = _text(data, "version_of")
+        if version_of and _positive(version_of) != script_id:
+            version = None
+        form = cls(
+            script_id=script_id,
+            version=version,
+            values={
+                key[len(_PARAMETER_FIELD) :]: value
+                for key, value in data.items()
+                if key.startswith(_PARAMETER_FIELD) and isinstance(value, str)
+            },
+            instance_ids=_text(data, "instance_ids"),
+            clone_of=_positive(_text(data, "clone")),
+        )
+        for name in cls.OPTIONS:
+            setattr(form, name, _text(data, name))
+        return form
+
+    def prefill(self, draft: ExecutionDraft, secret_names: set[str]) -> None:
+        """Take the values of an execution to clone (its secret values stay server-side)."""
+        self.script_id = draft.script_id
+        self.version = draft.script_version
+        self.values = {
+            name: _as_text(value)
+            for name, value in draft.parameters.items()
+            if name not in secret_names
+        }
+        for name in self.OPTIONS:
+            value = getattr(draft, name)
+            setattr(self, name, "" if value is None else str(value))
+
+    def draft(self, specs: list[dict[str, Any]], clone: ExecutionDraft | None) -> ExecutionDraft:
+        """The draft the services take: parameter text converted by the parameter's type
+        where it can be (what cannot stays text, and validation says what is wrong)."""
+        parameters: dict[str, Any] = {}
+        for spec in specs:
+            name = spec["name"]
+            text = self.values.get(name, "")
+            if text == "" and spec.get("secret") and clone is not None:
+                if clone.script_id == self.script_id and name in clone.parameters:
+                    parameters[name] = clone.parameters[name]
+                continue
+            if text != "":
+                parameters[name] = _typed(spec.get("type", "string"), text)
+        if self.fixed is not None:
+            targets = self.fixed.targets
+        else:
+            ids = self.instance_ids_list()
+            targets = {"instance_ids": ids} if ids else {}
+        return ExecutionDraft(
+            script_id=self.script_id or 0,
+            script_version=self.version,
+            parameters=parameters,
+            targets=targets,
+            max_concurrency=self.max_concurrency or None,
+            max_errors=self.max_errors or None,
+            delivery_timeout_seconds=_number(self.delivery_timeout_seconds),
+            execution_timeout_seconds=_number(self.execution_timeout_seconds),
+            output_s3_bucket=self.output_s3_bucket or None,
+            output_s3_prefix=self.output_s3_prefix or None,
+            cloudwatch_log_group=self.cloudwatch_log_group or None,
+            comment=self.comment,
+            change_reference=self.change_reference or None,
+        )
+
+    def instance_ids_list(self) -> list[str]:
+        return [item for item in re.split(r"[\s,;]+", self.instance_ids) if item]
+
+    def errors_for(self, name: str) -> list[str]:
+        """The messages about a field of the form (the services name the API's fields)."""
+        wanted = {
+            "version": ("script_version",),
+            "instance_ids": ("targets",),
+        }.get(name, (name,))
+        return [
+            message
+            for where, message in self.problems
+            if any(where == w or where.startswith((f"{w}.", f"{w}[")) for w in wanted)
+        ]
+
+    def label(self, where: str) -> str:
+        """A problem's field as the form names it."""
+        if where.startswith("parameters."):
+            return f"parameter {where.split('.', 1)[1]}"
+        if where.startswith("targets"):
+            return "targets"
+        return {
+            "script_id": "script",
+            "script_version": "version",
+        }.get(where, where.replace("_", " "))
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _typed(kind: str, text: str) -> Any:
+    if kind == "integer" and _WHOLE_NUMBER.match(text.strip()):
+        return int(text.strip())
+    if kind == "boolean" and text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def _number(text: str) -> Any:
+    """A whole number of seconds, or the text as typed (validation explains it)."""
+    if not text:
+        return None
+    return int(text) if _WHOLE_NUMBER.match(text) else text
+
+
+async def _clone_source(session: Any, form: RunForm) -> ExecutionDraft | None:
+    if form.clone_of is None:
+        return None
+    with service_errors():
+        return await executions.clone_draft(session, form.clone_of)
+
+
+async def _run_page(
+    request: Request,
+    session: Any,
+    config: ScriptRunnerSettings,
+    form: RunForm,
+    *,
+    plan: Plan | None = None,
+    blocked: Blocked | None = None,
+    status: int = 200,
+    submitted: bool = False,
+) -> Any:
+    runnable = await scripts.list_scripts(session, limit=10_000)
+    script = next((s for s in runnable if s.id == form.script_id), None)
+    versions: list[Any] = []
+    version = None
+    if script is not None:
+        versions = await scripts.list_versions(session, script.id or 0)
+        version = next((v for v in versions if v.number == form.version), None)
+        if version is None:
+            version = next(v for v in versions if v.number == script.current_version)
+    if form.script_id is not None and script is None and not form.errors_for("script_id"):
+        form.problems.append(
+            ("script_id", f"script {form.script_id} does not exist or is archived; choose another")
+        )
+    checks = plan.checks.results if plan is not None and plan.checks is not None else ()
+    if blocked is not None:
+        checks = blocked.report.results
+    return page(
+        request,
+        "execution_new.html",
+        {
+            "form": form,
+            "scripts": runnable,
+            "script": script,
+            "versions": versions,
+            "version": version,
+            "plan": plan,
+            "checks": checks,
+            "blocked": blocked is not None
+            or (plan is not None and plan.checks is not None and not plan.checks.passed),
+            "submitted": submitted,
+            "defaults": {
+                "max_concurrency": config.default_max_concurrency,
+                "max_errors": config.default_max_errors,
+                "delivery_timeout_seconds": DEFAULT_DELIVERY_TIMEOUT,
+                "execution_timeout_seconds": DEFAULT_EXECUTION_TIMEOUT,
+            },
+        },
+        # htmx swaps 2xx responses only: it gets the problems with a 200.
+        status=200 if _is_htmx(request) else status,
+    )
+
+
+@router.get("/executions/new", response_class=HTMLResponse, dependencies=[require(EXECUTE)])
+async def new_execution(request: Request, session: DbSession, config: Config) -> Any:
+    data = request.query_params
+    form = RunForm.of(data)
+    clone = await _clone_source(session, form)
+    if clone is not None and "script_id" not in data:
+        version = await scripts.get_version(session, clone.script_id, clone.script_version or 1)
+        form.prefill(clone, {s["name"] for s in version.parameters if s.get("secret")})
+    form.fixed = await _fixed_targets(session, data, clone, form.problems)
+    if form.script_id is None and "script_id" not in data:
+        # The first script of the list is what the select shows: fill its parameters.
+        first = await scripts.list_scripts(session, limit=1)
+        form.script_id = first[0].id if first else None
+    return await _run_page(request, session, config, form)
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _go(request: Request, url: str) -> Response:
+    """Redirect; htmx requests get ``HX-Redirect`` to leave the form for the new page."""
+    if _is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+@router.post("/executions/new", response_class=HTMLResponse)
+async def submit_execution(
+    request: Request,
+    session: DbSession,
+    config: Config,
+    registry: Registry,
+    principal: Annotated[Principal, require(EXECUTE)],
+) -> Any:
+    data = await request.form()
+    form = RunForm.of(data)
+    clone = await _clone_source(session, form)
+    form.fixed = await _fixed_targets(session, data, clone, form.problems)
+    specs: list[dict[str, Any]] = []
+    if form.script_id is not None:
+        try:
+            script = await scripts.get_script(session, form.script_id)
+            number = form.version or script.current_version
+            specs = list((await scripts.get_version(session, script.id or 0, number)).parameters)
+        except NotFound:
+            specs = []
+    draft = form.draft(specs, clone)
+    actor = Actor.of(principal, request)
+    action = _text(data, "action")
+    try:
+        if action == "run":
+            execution = await executions.start_execution(
+                session,
+                draft,
+                config,
+                actor,
+                registry=registry,
+                rerun_of=form.clone_of,
+                rerun_kind="clone" if form.clone_of else None,
+            )
+            await session.commit()
+            await executions.launch(session, execution)
+            flash(request, f"Execution #{execution.id} started.", "success")
+            return _go(request, f"{BASE}/executions/{execution.id}")
+        plan = await executions.plan_execution(
+            session, draft, config, registry=registry, actor=actor
+        )
+    except InvalidInput as exc:
+        form.problems = exc.problems
+        return await _run_page(request, session, config, form, status=422, submitted=True)
+    except Blocked as exc:
+        return await _run_page(
+            request, session, config, form, blocked=exc, status=409, submitted=True
+        )
+    except ScriptRunnerError as exc:
+        # A target source that failed or that no plugin supplies.
+        form.problems = [("targets", str(exc))]
+        return await _run_page(request, session, config, form, status=422, submitted=True)
+    return await _run_page(request, session, config, form, plan=plan, submitted=True)
+
+
+# -------------------------------------------------------------------------------------------
+# One execution
+# -------------------------------------------------------------------------------------------
+
+
+def output_link(location: str | None) -> str | None:
+    """The address a browser can open for a truncated output, if it is one."""
+    if location and location.startswith("https://"):
+        return location
+    return None
+
+
+@router.get("/executions/{execution_id}", response_class=HTMLResponse, dependencies=[require(READ)])
+async def execution_detail(request: Request, execution_id: ExecutionId, session: DbSession) -> Any:
+    with service_errors():
+        execution = await executions.get_execution(session, execution_id)
+    status_filter = _text(request.query_params, "instance_status")
+    if status_filter not in INSTANCE_STATUSES:
+        status_filter = ""
+    offset_text = _text(request.query_params, "offset")
+    offset = int(offset_text) if offset_text.isdigit() else 0
+    targets = await executions.targets_of(
+        session, execution_id, status=status_filter or None, limit=TARGETS_PAGE + 1, offset=offset
+    )
+    batches = await executions.batches_of(session, execution_id)
+    finished = execution.status in FINISHED
+    failures = sum(n for status, n in execution.counts.items() if status in RERUN_STATUSES)
+
+    def targets_url(new_offset: int) -> str:
+        params = {"instance_status": status_filter, "offset": str(new_offset) if new_offset else ""}
+        query = urlencode({key: value for key, value in params.items() if value})
+        return f"{BASE}/executions/{execution_id}" + (
+            f"?{query}#instances" if query else "#instances"
+        )
+
+    spec = execution.target_spec
+    saved_name = str(spec.get("name", ""))
+    return page(
+        request,
+        "execution.html",
+        {
+            "execution": execution,
+            "targets": targets[:TARGETS_PAGE],
+            "batches": batches,
+            "finished": finished,
+            "failures": failures,
+            "counters": _counters(execution.counts),
+            "instance_statuses": INSTANCE_STATUSES,
+            "status_filter": status_filter,
+            "previous_url": targets_url(max(offset - TARGETS_PAGE, 0)) if offset else None,
+            "next_url": targets_url(offset + TARGETS_PAGE) if len(targets) > TARGETS_PAGE else None,
+            "targets_summary": describe_targets(_spec_targets(spec), saved_name),
+            "events_url": f"{API}/executions/{execution_id}/events",
+            "api_url": f"{API}/executions/{execution_id}",
+            "execute_permission": EXECUTE,
+            "output_link": output_link,
+            "rerun_statuses": sorted(RERUN_STATUSES),
+        },
+    )
+
+
+def _spec_targets(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """An execution's ``target_spec`` in the shape of ``ExecutionDraft.targets``."""
+    kind = spec.get("kind", "instance_ids")
+    if kind == "source":
+        return {"source": {"name": spec.get("source"), "reference": spec.get("reference", "")}}
+    if kind == "saved_filter_id":
+        return {"saved_filter_id": spec.get("saved_filter_id"), "name": spec.get("name", "")}
+    if kind == "filter":
+        return {"filter": spec.get("filter") or {}}
+    return {kind: spec.get(kind) or []}
+
+
+def _counters(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """Every status with instances, in :data:`INSTANCE_STATUSES` order, then any other."""
+    known = [(status, counts.get(status, 0)) for status in INSTANCE_STATUSES if counts.get(status)]
+    others = sorted((s, n) for s, n in counts.items() if s not in INSTANCE_STATUSES and n)
+    return known + others
+
+
+@router.post("/executions/{execution_id}/cancel")
+async def cancel_execution(
+    request: Request,
+    execution_id: ExecutionId,
+    session: DbSession,
+    principal: Annotated[Principal, require(EXECUTE)],
+) -> Response:
+    try:
+        await executions.request_cancel(session, execution_id, Actor.of(principal, request))
+    except Conflict as exc:
+        flash(request, str(exc), "warning")
+    except NotFound as exc:
+        with service_errors():
+            raise exc from None
+    else:
+        await session.commit()
+        flash(request, f"Cancelling execution #{execution_id}.", "success")
+    return RedirectResponse(f"{BASE}/executions/{execution_id}", status_code=303)
+
+
+@router.post("/executions/{execution_id}/rerun")
+async def rerun_execution(
+    request: Request,
+    execution_id: ExecutionId,
+    session: DbSession,
+    config: Config,
+    registry: Registry,
+    principal: Annotated[Principal, require(EXECUTE)],
+) -> Response:
+    here = f"{BASE}/executions/{execution_id}"
+    try:
+        draft = await executions.rerun_draft(session, execution_id)
+        execution = await executions.start_execution(
+            session,
+            draft,
+            config,
+            Actor.of(principal, request),
+            registry=registry,
+            rerun_of=execution_id,
+            rerun_kind="failed",
+        )
+    except NotFound as exc:
+        with service_errors():
+            raise exc from None
+    except ScriptRunnerError as exc:
+        flash(request, f"Not rerun: {exc}", "error")
+        return RedirectResponse(here, status_code=303)
+    await session.commit()
+    await executions.launch(session, execution)
+    flash(
+        request,
+        f"Execution #{execution.id} reruns the failed instances of #{execution_id}.",
+        "success",
+    )
+    return RedirectResponse(f"{BASE}/executions/{execution.id}", status_code=303)

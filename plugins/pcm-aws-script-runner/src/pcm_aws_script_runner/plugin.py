@@ -18,6 +18,7 @@ from pcm_ops.plugin import (
     Permission,
     PluginMetadata,
     QueueDefinition,
+    Seed,
     WebPages,
 )
 
@@ -78,6 +79,31 @@ def pcm_ops_migrations() -> MigrationTree:
 
 
 @hookimpl
+def pcm_ops_seeds() -> list[Seed]:
+    from pcm_aws_script_runner.demo import seed_demo_scripts
+
+    return [
+        Seed(
+            "demo-scripts",
+            1,
+            seed_demo_scripts,
+            "Scripts to try in demo mode (disk usage, a service restart, patch checks, ...).",
+            demo_only=True,
+        )
+    ]
+
+
+@hookimpl
+async def pcm_ops_startup(settings: Any) -> None:
+    if settings.demo:
+        # After aws-common's start-up (plugins start in id order) has registered the demo
+        # accounts, and after the job engine (core starts it before the plugins).
+        from pcm_aws_script_runner.demo import sync_inventory
+
+        await sync_inventory()
+
+
+@hookimpl
 def pcm_ops_api_routers() -> list[Any]:
     from pcm_aws_script_runner.api import routers
 
@@ -104,16 +130,31 @@ def pcm_ops_web_pages() -> WebPages:
 EXECUTIONS_QUEUE = "aws-script-runner.executions"
 #: Inventory syncs (on demand and scheduled).
 INVENTORY_QUEUE = "aws-script-runner.inventory"
+#: The scheduled inventory sync (its jobs: ``sched-aws-script-runner:inventory-sync-<time>``).
+INVENTORY_SCHEDULE = "inventory-sync"
+INVENTORY_SCHEDULED_WORKFLOW = "aws-script-runner.inventory_sync_scheduled"
 
 
 @hookimpl
-def pcm_ops_jobs() -> JobDefinitions:
+def pcm_ops_jobs(config: Any) -> JobDefinitions:
+    from pcm_ops.plugin import ScheduleDefinition
+
+    cron = getattr(config, "inventory_sync_schedule", "*/30 * * * *")
     return JobDefinitions(
         modules=["pcm_aws_script_runner.jobs.inventory", "pcm_aws_script_runner.jobs.executions"],
         queues=[
             QueueDefinition(EXECUTIONS_QUEUE, worker_concurrency=20),
-            QueueDefinition(INVENTORY_QUEUE, concurrency=2),
+            # One sync at a time: two syncs of one account-region would race on its rows.
+            QueueDefinition(INVENTORY_QUEUE, concurrency=1),
         ],
+        # Every account and region of the registry; an empty setting turns it off.
+        schedules=[
+            ScheduleDefinition(
+                INVENTORY_SCHEDULE, INVENTORY_SCHEDULED_WORKFLOW, cron, queue=INVENTORY_QUEUE
+            )
+        ]
+        if cron
+        else [],
     )
 
 

@@ -1,0 +1,148 @@
+"""End to end in a real browser: an operator starts a run from the form, and the execution
+page turns its rows to Success as the results come in, without a reload.
+
+Debian's Chromium (``$PCM_TEST_CHROMIUM``, default ``/usr/bin/chromium``) driven by
+Playwright, against the application served by uvicorn on a free loopback port, in the test's
+event loop (the job engine and the database live there). Playwright never downloads a
+browser; the test is skipped without Chromium. The server sends its real
+Content-Security-Policy: a blocked inline script or style would be a console error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from pcm_aws_common.testing import InvocationOutcome
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(os.environ.get("PCM_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PAGES = "/tools/aws/script-runner"
+#: How long every invocation stays InProgress: long enough to see the page before the end.
+RUNNING_SECONDS = 4.0
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.is_file():
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: install Debian's (apt-get install chromium) or set "
+            "PCM_TEST_CHROMIUM to a Chromium executable"
+        )
+    return CHROMIUM
+
+
+@pytest.fixture
+async def live_server(pcm_running_app: Any) -> AsyncIterator[str]:
+    """The running application (its lifespan already started) served by uvicorn."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            pcm_running_app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1
+        )
+    )
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    for _ in range(300):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.05)
+    if not server.started:
+        pytest.fail("uvicorn did not start within 15 s")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+        listener.close()
+
+
+async def test_the_execution_page_follows_the_run_live(
+    make_fleet, moto_aws, pcm_migrated_database, live_server, chromium
+):
+    async_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
+    from pcm_ops.security.users import create_user
+
+    fleet = await make_fleet(us_east_1=3)
+    script_id = await fleet.script()
+    ids = fleet.all_ids()
+    moto_aws.ssm.set_default_outcome(
+        InvocationOutcome("Success", output="hello from the browser test"), after=RUNNING_SECONDS
+    )
+    async with pcm_migrated_database.session() as session:
+        await create_user(session, "pat", "a long enough password", "operator")
+    query = "&".join([f"script_id={script_id}", *(f"instance_id={i}" for i in ids)])
+
+    problems: list[str] = []
+    async with async_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page()
+            page.on(
+                "console",
+                lambda message: problems.append(message.text) if message.type == "error" else None,
+            )
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            expect = async_api.expect
+
+            await page.goto(f"{live_server}/login")
+            await page.get_by_label("User name").fill("pat")
+            await page.get_by_label("Password").fill("a long enough password")
+            await page.get_by_role("button", name="Log in").click()
+            await page.wait_for_url(f"{live_server}/")
+
+            await page.goto(f"{live_server}{PAGES}/executions/new?{query}")
+            await expect(page.get_by_text("3 instances chosen by id")).to_be_visible()
+            await page.get_by_label("Comment").fill("from Chromium")
+            await page.get_by_role("button", name="Run", exact=True).click()
+            await page.wait_for_url(f"{live_server}{PAGES}/executions/*")
+
+            # The page was rendered while the invocations were still running...
+            live = page.locator("#execution-live")
+            await expect(live).to_have_attribute("data-finished", "false")
+            rows = page.locator("tr[data-instance]")
+            await expect(rows).to_have_count(3)
+            assert await page.locator('tr[data-instance][data-status="Success"]').count() == 0
+            await page.evaluate("window.pcmNotReloaded = true")
+
+            # ...and follows them to the end without a reload.
+            success = page.locator('tr[data-instance][data-status="Success"]')
+            await expect(success).to_have_count(3, timeout=30_000)
+            for instance_id in ids:
+                row = page.locator(f'tr[data-instance="{instance_id}"]')
+                await expect(row.locator(".ex-instance-status")).to_have_text("Success")
+                await expect(row.locator('[data-field="exit_code"]')).to_have_text("0")
+                await expect(row.locator('[data-field="stdout"]')).to_contain_text(
+                    "hello from the browser test"
+                )
+            await expect(page.locator("#execution-status")).to_have_text(
+                "succeeded", timeout=15_000
+            )
+            await expect(page.locator('[data-count="Success"] .ex-counter__n')).to_have_text("3")
+            await expect(live).to_have_attribute("data-finished", "true")
+            await expect(page.locator("#cancel-form")).to_be_hidden()
+            assert await page.evaluate("window.pcmNotReloaded") is True
+        finally:
+            await browser.close()
+
+    assert problems == []
