@@ -154,3 +154,20 @@ def test_the_entry_point_prints_errors_as_one_line_without_traceback(
     error = capsys.readouterr().err
     assert error.startswith("Error: unknown migration tree 'nope': no plugin has this id")
     assert error.count("\n") == 1
+
+
+def test_a_command_on_a_database_never_upgraded_says_to_upgrade_it(
+    run: Run, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("db", "status")  # sets the test's database in the environment; creates no table
+    monkeypatch.setattr(pcm_ops.discovery, "installed_entry_points", list)
+
+    with pytest.raises(SystemExit) as exited:
+        main(["users", "list"])
+
+    assert exited.value.code == 1
+    error = capsys.readouterr().err
+    assert error.startswith("Error: the database is not up to date (")
+    assert "run `pcm-ops db upgrade` first" in error
+    assert "Traceback" not in error
+    assert error.count("\n") == 1

@@ -147,6 +147,19 @@ def version() -> None:
     click.echo(f"pcm-ops-core {__version__} (plugin API {PLUGIN_API_VERSION})")
 
 
+def database_problem(exc: BaseException) -> str | None:
+    """A one-line message for a database error a command met (unreachable server, tables
+    missing because the database was never upgraded), or ``None`` for any other error."""
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_exc is None or not isinstance(exc, sqlalchemy_exc.DBAPIError):
+        return None
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+    lowered = reason.lower()
+    if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
+        return f"the database is not up to date ({reason}); run `pcm-ops db upgrade` first"
+    return f"database error: {reason}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, turning user errors into one clear message."""
     try:
@@ -163,6 +176,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except PcmOpsError as exc:
         click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        message = database_problem(exc)
+        if message is None:
+            raise
+        click.echo(f"Error: {message}", err=True)
         sys.exit(1)
     else:
         sys.exit(exit_code if isinstance(exit_code, int) else 0)
