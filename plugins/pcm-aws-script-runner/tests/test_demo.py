@@ -226,6 +226,68 @@ def test_the_demo_scripts_are_in_the_library(admin):
     assert {s["language"] for s in scripts} == {"shell", "powershell"}
 
 
+def _synced_fleet(client: httpx.Client, limit: float = 60.0) -> dict[str, dict[str, Any]]:
+    """The demo's fleet by name, once the sync queued at start-up has filled the inventory."""
+    deadline = time.monotonic() + limit
+    while True:
+        page = _get(client, f"{RUNNER}/inventory/instances?limit=500")
+        status = _get(client, f"{RUNNER}/inventory/status")
+        if page["total"] >= 30 and status["oldest_success_at"] and not status["running"]:
+            return {item["name"]: item for item in page["items"]}
+        assert time.monotonic() < deadline, f"the demo inventory was not synced: {status}"
+        time.sleep(0.5)
+
+
+def test_an_execution_on_the_demo_fleet_streams_its_progress_and_ends_with_varied_results(
+    admin,
+):
+    fleet = _synced_fleet(admin)
+    assert fleet["prod-web-01"]["ping_status"] == "Online"
+    chosen = {
+        "prod-web-01": "Success",  # tagged pcm-demo:outcome=success
+        "prod-api-03": "Failed",  # fail
+        "prod-db-02": "TimedOut",  # timeout
+    }
+    assert [fleet[name]["tags"]["pcm-demo:outcome"] for name in chosen] == [
+        "success",
+        "fail",
+        "timeout",
+    ]
+    [uptime] = [s for s in _get(admin, f"{RUNNER}/scripts") if s["name"] == "Uptime and load"]
+
+    started = admin.post(
+        f"{RUNNER}/executions",
+        json={
+            "script_id": uptime["id"],
+            "targets": {"instance_ids": [fleet[name]["instance_id"] for name in chosen]},
+            "max_errors": "100%",
+            "comment": "demo end to end",
+        },
+    )
+    assert started.status_code == 201, started.text
+    execution = started.json()["execution"]
+
+    events: list[str] = []
+    with admin.stream("GET", f"{RUNNER}/executions/{execution['id']}/events", timeout=90) as sse:
+        assert sse.status_code == 200
+        for line in sse.iter_lines():
+            if line.startswith("event: "):
+                events.append(line.removeprefix("event: "))
+                if events[-1] == "end":
+                    break
+    assert "instances" in events, events
+    assert events[-1] == "end"
+
+    finished = _get(admin, f"{RUNNER}/executions/{execution['id']}")
+    assert finished["status"] == "failed"
+    assert finished["counts"] == {"Success": 1, "Failed": 1, "TimedOut": 1}
+    targets = _get(admin, f"{RUNNER}/executions/{execution['id']}/targets")
+    by_id = {row["instance_id"]: row for row in targets["items"]}
+    for name, status in chosen.items():
+        assert by_id[fleet[name]["instance_id"]]["status"] == status, name
+    assert "prod-web-01: done" in by_id[fleet["prod-web-01"]["instance_id"]]["stdout"]
+
+
 def test_a_restart_on_the_same_data_directory_adds_nothing_twice(server, admin, demo_dir):
     before = {
         "accounts": _names(admin, f"{COMMON}/accounts", "account_id"),
