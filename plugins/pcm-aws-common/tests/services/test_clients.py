@@ -154,6 +154,27 @@ async def test_assumed_credentials_are_cached_per_user_and_clients_reused(api, r
 
 
 @SQLITE_ONLY
+async def test_clients_of_one_account_asked_for_at_once_share_one_assume_role(api, registry):
+    async with _factory(api) as aws:
+        before = aws.api_calls.calls("sts", "AssumeRole")
+
+        async def regions_of(service: str, region: str) -> str:
+            async with aws.client(service, account="222222222222", region=region) as client:
+                return str(client.meta.region_name)
+
+        regions = await asyncio.gather(
+            *(
+                regions_of(service, region)
+                for service in ("ssm", "ec2")
+                for region in ("us-east-1", "us-west-2")
+            )
+        )
+
+    assert sorted(regions) == ["us-east-1", "us-east-1", "us-west-2", "us-west-2"]
+    assert aws.api_calls.calls("sts", "AssumeRole") - before == 1
+
+
+@SQLITE_ONLY
 async def test_clients_use_adaptive_retries_the_pool_size_and_the_endpoint(api, registry):
     aws = _factory(api, max_attempts=5, max_pool_connections=7)
     async with aws, aws.client("ssm", account="222222222222", region="us-west-2") as ssm:

@@ -260,6 +260,7 @@ class AwsClients:
         self._sessions: dict[tuple[Any, ...], AioSession] = {}
         self._clients: OrderedDict[tuple[Any, ...], _PooledClient] = OrderedDict()
         self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        self._session_locks: dict[tuple[Any, ...], asyncio.Lock] = {}
         self._accounts: dict[str, tuple[float, AccountInfo, _Source]] = {}
         #: Clients taken out of the pool while in use; closed with the factory.
         self._retired: list[_PooledClient] = []
@@ -687,11 +688,18 @@ class AwsClients:
         session = self._sessions.get(key)
         if session is not None:
             return session
-        if reach.role_arn is None:
-            session = self._source_session(reach.source)
-        else:
-            session = await self._role_session(reach, user)
-        self._sessions[key] = session
+        # One AssumeRole per credentials, however many clients (services, regions) of the
+        # same account ask for them at once: the others wait for the first one's session.
+        lock = self._session_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            session = self._sessions.get(key)
+            if session is not None:
+                return session
+            if reach.role_arn is None:
+                session = self._source_session(reach.source)
+            else:
+                session = await self._role_session(reach, user)
+            self._sessions[key] = session
         return session
 
     async def _role_session(self, reach: _Reach, user: str | None) -> AioSession:
