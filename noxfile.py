@@ -131,14 +131,26 @@ def install_workspace(session: nox.Session) -> None:
     not match the pyproject files is an error, locally uv updates it.
     """
     lock_flag = ["--locked"] if os.environ.get("CI") else []
+    # Bytecode is compiled at install time: with PYTHONDONTWRITEBYTECODE set (as on CI)
+    # every process would otherwise compile FastAPI, SQLAlchemy, botocore... from source
+    # again, and the suite starts many (CLI commands, workers, servers): 6 s each instead
+    # of 2.5 s. The workspace's own sources are installed editable, so compile them too.
     session.run_install(
         "uv",
         "sync",
         "--all-packages",
         "--group=dev",
+        "--compile-bytecode",
         *lock_flag,
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
     )
+    sources = [str(path.relative_to(ROOT)) for path in workspace_sources()]
+    session.run_install("python", "-m", "compileall", "-q", "-j", "0", *sources)
+
+
+def workspace_sources() -> list[Path]:
+    """The ``src`` folders of core and every plugin."""
+    return [ROOT / "core" / "src", *sorted(ROOT.glob("plugins/*/src"))]
 
 
 def has_paths(args: list[str]) -> bool:

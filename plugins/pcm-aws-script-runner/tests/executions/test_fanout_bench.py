@@ -18,6 +18,9 @@ _RUNS: dict[str, dict] = {}
 
 pytestmark = [
     pytest.mark.slow,
+    # The benchmark itself runs on both databases (`--backends`); checking its counts on
+    # one is enough here, and a run takes half a minute.
+    pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True),
     pytest.mark.skipif(not SCRIPT.exists(), reason="bench/ is not here (not a repository)"),
 ]
 
