@@ -60,6 +60,9 @@ from typing import Any
 
 API = "/api/tools/aws/script-runner"
 COMMON = "/api/tools/aws/common"
+#: ``jobs_queue_poll_seconds`` of the application under test (``--queue-poll``).
+QUEUE_POLL_SECONDS = 0.25
+
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "sa-east-1")
 MANAGEMENT_ACCOUNT = "100000000000"
 #: SSM's limits: instance ids per SendCommand, results per ListCommandInvocations page.
@@ -250,7 +253,7 @@ async def pcm_ops(
             database_url=url,
             plugins=["aws-common", "aws-script-runner"],
             executor_id=f"fanout-bench-{backend}",
-            jobs_queue_poll_seconds=0.05,
+            jobs_queue_poll_seconds=QUEUE_POLL_SECONDS,
             jobs_heartbeat_seconds=1.0,
         )
         registry = discover(settings)
@@ -659,6 +662,14 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.1, help="poll interval, seconds")
     parser.add_argument("--max-poll", type=float, default=1.0, help="longest poll interval")
     parser.add_argument(
+        "--queue-poll",
+        type=float,
+        default=0.25,
+        help="how often the job engine looks for queued jobs, seconds (the setting's "
+        "default is 1; each look is a transaction per queue, so a very short one costs CPU "
+        "and, on SQLite, the write lock)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 2 x 2 x 60 instances, one run each"
     )
     parser.add_argument(
@@ -676,6 +687,8 @@ def main() -> None:
         args.accounts, args.regions, args.per_region, args.runs = 2, 2, 60, 1
         args.baseline_runs = min(args.baseline_runs, 1)
     baseline_runs = args.baseline_runs
+    global QUEUE_POLL_SECONDS
+    QUEUE_POLL_SECONDS = args.queue_poll
 
     from pcm_ops.__about__ import __version__
 
@@ -688,7 +701,8 @@ def main() -> None:
         f"PCM-Ops {__version__}, Python {platform.python_version()}, {platform.machine()}, "
         f"{os.cpu_count()} CPUs; {args.runs} runs (baseline {baseline_runs}); "
         f"{args.accounts} accounts x {args.regions} regions x {args.per_region} instances, "
-        f"{args.latency * 1000:g} ms per AWS call, poll interval {args.poll:g} s",
+        f"{args.latency * 1000:g} ms per AWS call, poll interval {args.poll:g} s, "
+        f"queue poll {args.queue_poll:g} s",
         flush=True,
     )
     if not _postgres_url():
