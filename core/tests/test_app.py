@@ -187,3 +187,6 @@ async def test_startup_and_shutdown_hooks_run_around_the_applications_life(pcm_a
         assert not hasattr(pcm_app.state, "alpha_stopped")
 
     assert pcm_app.state.alpha_stopped is True
+    # Jobs can be enqueued from start-up hooks; none runs while shutdown hooks release things.
+    assert pcm_app.state.alpha_saw_engine_at_startup is True
+    assert pcm_app.state.alpha_saw_engine_at_shutdown is False

@@ -132,9 +132,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            # The job engine stops first: no job of this process runs on what the plugins'
+            # shutdown hooks release next (AWS clients, demo mode's fake AWS); unfinished
+            # jobs resume on the next start.
+            await stop_jobs(app)
             await registry.call_each_async(
                 "pcm_ops_shutdown", reverse=True, app=app, settings=settings
             )
     finally:
-        await stop_jobs(app)
+        await stop_jobs(app)  # does nothing when it already ran
         await database.dispose()

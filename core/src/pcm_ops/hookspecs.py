@@ -290,8 +290,9 @@ def pcm_ops_shutdown(app: FastAPI, settings: Settings, config: Any) -> Any:
     """Release what :func:`pcm_ops_startup` acquired.
 
     An ``async def`` implementation; awaited when the server stops, in the reverse of the
-    start-up order, for every plugin whose start-up succeeded. An exception is logged and
-    does not stop the other plugins' shutdown.
+    start-up order, for every plugin whose start-up succeeded, after core has stopped the
+    job engine (no job of this process still runs, and none can be enqueued from here). An
+    exception is logged and does not stop the other plugins' shutdown.
 
     :param app: the FastAPI application.
     :param settings: core's settings.

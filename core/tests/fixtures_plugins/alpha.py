@@ -62,8 +62,10 @@ def pcm_ops_cli_commands():
 @hookimpl
 async def pcm_ops_startup(app):
     app.state.alpha_started = True
+    app.state.alpha_saw_engine_at_startup = app.state.job_engine is not None
 
 
 @hookimpl
 async def pcm_ops_shutdown(app):
     app.state.alpha_stopped = True
+    app.state.alpha_saw_engine_at_shutdown = getattr(app.state, "job_engine", None) is not None
