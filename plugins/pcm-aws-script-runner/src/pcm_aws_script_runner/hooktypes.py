@@ -61,9 +61,12 @@ class TargetSource:
         resolve: an ``async`` function ``(reference, principal) -> Sequence[ResolvedTarget]``
             (``principal``: the :class:`~pcm_ops.security.Principal` who asks, ``None`` on
             the CLI) that turns a reference the operator types (a change number, a CI group, a tag
-            expression) into instances. It raises an exception with a message for the
-            operator when the reference is wrong (``LookupError("no change CHG0012345")``);
-            the message is shown, prefixed with the source and plugin.
+            expression) into instances. When the reference is wrong it raises
+            ``LookupError`` (or a subclass) with a message for the operator
+            (``LookupError("no change CHG0012345")``): the API answers 422 naming the
+            ``reference`` field. Any other exception means the source itself failed (its
+            system is down): 502. Either message is shown, prefixed with the source and
+            plugin.
         description: one sentence on what a reference is (``"A change number, e.g.
             CHG0012345: its configuration items become the targets."``).
     """

@@ -75,9 +75,22 @@ async def test_viewers_may_not_resolve_references(app_with_sources, running_clie
         (
             "static-fleet",
             "db",
+            422,
+            [
+                {
+                    "loc": ["body", "reference"],
+                    "msg": "target source 'static-fleet' (plugin 'sr-check-passes') cannot "
+                    "resolve 'db': there is no fleet 'db'",
+                    "type": "value_error",
+                }
+            ],
+        ),
+        (
+            "static-fleet",
+            "down",
             502,
-            "target source 'static-fleet' (plugin 'sr-check-passes') cannot resolve 'db': "
-            "there is no fleet 'db'",
+            "target source 'static-fleet' (plugin 'sr-check-passes') cannot resolve 'down': "
+            "the fleet database is down",
         ),
         (
             "static-fleet",

@@ -69,5 +69,7 @@ async def test_targets_from_another_plugins_source(make_fleet):
     assert done["status"] == "succeeded"
     assert done["counts"] == {"Success": 3}
     assert done["target_spec"] == {"kind": "source", "source": "test-group", "reference": "all"}
-    assert unknown.status_code == 502
-    assert "there is no group 'nope'" in unknown.json()["detail"]
+    assert unknown.status_code == 422
+    [problem] = unknown.json()["detail"]
+    assert problem["loc"] == ["body", "targets.source.reference"]
+    assert "there is no group 'nope'" in problem["msg"]

@@ -24,6 +24,8 @@ async def resolve_fleet(reference, principal):
         import asyncio
 
         await asyncio.sleep(5)
+    if reference == "down":
+        raise ConnectionError("the fleet database is down")
     if reference not in FLEETS:
         raise LookupError(f"there is no fleet {reference!r}")
     return FLEETS[reference]

@@ -64,15 +64,30 @@ async def test_an_unknown_source_names_the_known_ones(make_pcm_registry, hook_pl
         await resolve_targets(registry, "cmdb", "web", None)
 
 
-async def test_the_sources_error_is_shown_with_source_and_plugin(make_pcm_registry, hook_plugins):
+async def test_an_unknown_reference_is_the_operators_to_fix(make_pcm_registry, hook_plugins):
+    registry = make_pcm_registry("aws-script-runner", *hook_plugins("check_passes"))
+
+    with pytest.raises(InvalidInput) as raised:  # the source raised LookupError
+        await resolve_targets(registry, "static-fleet", "db", None)
+
+    assert raised.value.problems == [
+        (
+            "reference",
+            "target source 'static-fleet' (plugin 'sr-check-passes') cannot resolve 'db': "
+            "there is no fleet 'db'",
+        )
+    ]
+
+
+async def test_a_failing_source_is_shown_with_source_and_plugin(make_pcm_registry, hook_plugins):
     registry = make_pcm_registry("aws-script-runner", *hook_plugins("check_passes"))
 
     with pytest.raises(TargetResolutionError) as raised:
-        await resolve_targets(registry, "static-fleet", "db", None)
+        await resolve_targets(registry, "static-fleet", "down", None)
 
     assert str(raised.value) == (
-        "target source 'static-fleet' (plugin 'sr-check-passes') cannot resolve 'db': "
-        "there is no fleet 'db'"
+        "target source 'static-fleet' (plugin 'sr-check-passes') cannot resolve 'down': "
+        "the fleet database is down"
     )
 
 

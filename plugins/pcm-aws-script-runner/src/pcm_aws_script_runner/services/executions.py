@@ -457,13 +457,17 @@ async def _resolve(
         raise InvalidInput([(where, "must be {name: <target source>, reference: <text>}")])
     if registry is None:
         raise InvalidInput([(where, "target sources are not available here")])
-    resolved = await resolve_targets(
-        registry,
-        value["name"],
-        value.get("reference", ""),
-        principal,
-        time_limit=config.target_resolution_timeout_seconds,
-    )
+    try:
+        resolved = await resolve_targets(
+            registry,
+            value["name"],
+            value.get("reference", ""),
+            principal,
+            time_limit=config.target_resolution_timeout_seconds,
+        )
+    except InvalidInput as exc:  # the reference's problems, named within the request
+        problems = [(f"{where}.{field}", message) for field, message in exc.problems]
+        raise InvalidInput(problems) from None
     spec = {"kind": kind, "source": value["name"], "reference": value.get("reference", "")}
     return await _known(session, resolved, config, where), spec
 

@@ -131,8 +131,10 @@ async def resolve_targets(
 
     :return: the instances, each once, in the order the source gave them.
     :raises NotFound: no loaded plugin supplies that source.
-    :raises InvalidInput: the reference is empty or too long (field ``reference``).
-    :raises TargetResolutionError: the source raised (its message is kept), answered
+    :raises InvalidInput: the reference is empty or too long, or the source raised a
+        ``LookupError`` (it does not know the reference; its message is kept): field
+        ``reference``.
+    :raises TargetResolutionError: the source raised anything else (its message is kept), answered
         something malformed, or took longer than ``time_limit`` seconds; the message names
         the source and its plugin.
     """
@@ -154,6 +156,9 @@ async def resolve_targets(
         raise TargetResolutionError(
             f"{where} did not answer within {time_limit:g} seconds; try again later"
         ) from None
+    except LookupError as exc:
+        # The source's way of saying that the reference is wrong: the operator's to fix.
+        raise InvalidInput([("reference", f"{where} cannot resolve {text!r}: {exc}")]) from None
     except Exception as exc:
         logger.info("%s could not resolve %r", where, text, exc_info=True)
         raise TargetResolutionError(f"{where} cannot resolve {text!r}: {exc}") from None
