@@ -195,7 +195,6 @@ def run(
         execution = await service.start_execution(
             session, draft, config, _actor(), registry=registry
         )
-        await session.commit()
         await service.launch(session, execution, settings=settings)
         return execution
 
@@ -423,7 +422,6 @@ def rerun(obj: CliContext, execution_id: int, clone: bool, wait: bool) -> None:
             rerun_of=execution_id,
             rerun_kind="clone" if clone else "failed",
         )
-        await session.commit()
         await service.launch(session, execution, settings=settings)
         return execution
 

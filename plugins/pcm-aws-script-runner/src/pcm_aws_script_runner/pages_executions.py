@@ -636,7 +636,6 @@ async def submit_execution(
                 rerun_of=form.clone_of,
                 rerun_kind="clone" if form.clone_of else None,
             )
-            await session.commit()
             await executions.launch(session, execution)
             flash(request, f"Execution #{execution.id} started.", "success")
             return _go(request, f"{BASE}/executions/{execution.id}")
@@ -784,7 +783,6 @@ async def rerun_execution(
     except ScriptRunnerError as exc:
         flash(request, f"Not rerun: {exc}", "error")
         return RedirectResponse(here, status_code=303)
-    await session.commit()
     await executions.launch(session, execution)
     flash(
         request,

@@ -29,7 +29,6 @@ from pcm_aws_script_runner.services import inventory
 from pcm_aws_script_runner.services.errors import Conflict, InvalidInput
 from pcm_aws_script_runner.services.inventory import InventoryFilter
 from pcm_aws_script_runner.services.scripts import Actor
-from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash, render
@@ -155,19 +154,10 @@ async def sync_now(
     from pcm_ops.jobs import JobsError
 
     try:
-        job_id = await inventory.enqueue_sync(requested_by=principal.username)
+        job_id = await inventory.request_sync(session, Actor.of(principal, request))
     except JobsError as exc:
         flash(request, f"The sync could not start: {exc}", "error")
     else:
-        await audit.record(
-            session,
-            request,
-            "aws-script-runner.inventory.sync",
-            object_type="inventory",
-            object_id=job_id,
-            details={"account_regions": "all"},
-            principal=principal,
-        )
         flash(
             request,
             f"Sync of every account and region started (job {job_id}); reload to see it.",

@@ -388,7 +388,6 @@ async def _start(
         )
     except ScriptRunnerError as exc:
         raise _raise(exc) from None
-    await session.commit()
     job_id = await executions.launch(session, execution)
     batches = await executions.batches_of(session, execution.id or 0)
     return StartedOut(execution=_detail(request, execution, batches), job_id=job_id)

@@ -37,7 +37,6 @@ from pcm_aws_script_runner.services import inventory
 from pcm_aws_script_runner.services.errors import InvalidInput
 from pcm_aws_script_runner.services.inventory import InventoryFilter
 from pcm_aws_script_runner.services.scripts import Actor
-from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
 from pcm_ops.security import Principal, require
 
@@ -219,20 +218,11 @@ async def start_sync(
                     raise InvalidInput(problems)
     with service_errors():
         try:
-            job_id = await inventory.enqueue_sync(
-                account_regions=pairs, requested_by=principal.username
+            job_id = await inventory.request_sync(
+                session, Actor.of(principal, request), account_regions=pairs
             )
         except JobsError as exc:
             raise HTTPException(status_code=503, detail=str(exc)) from None
-    await audit.record(
-        session,
-        request,
-        "aws-script-runner.inventory.sync",
-        object_type="inventory",
-        object_id=job_id,
-        details={"account_regions": [f"{a}:{r}" for a, r in pairs] if pairs else "all"},
-        principal=principal,
-    )
     return SyncStarted(
         job_id=job_id,
         job_url=f"/api/jobs/{job_id}",

@@ -849,8 +849,9 @@ def _audit_details(plan: Plan) -> dict[str, Any]:
 async def launch(
     session: AsyncSession, execution: AwsSrExecution, *, settings: Settings | None = None
 ) -> str:
-    """Enqueue the workflow of a committed execution and record its job id (idempotent:
-    the job's key is the execution id).
+    """Commit ``session`` (the job must find the execution and its targets), enqueue the
+    execution's workflow and record its job id (idempotent: the job's key is the execution
+    id).
 
     In a server or a worker the running job engine enqueues it. Elsewhere (the CLI), give
     ``settings``: the job is written to the jobs database, for a server or worker to run.
@@ -858,6 +859,7 @@ async def launch(
     from pcm_aws_script_runner.plugin import EXECUTIONS_QUEUE
     from pcm_ops.jobs import JobsError, enqueue_async
 
+    await session.commit()
     key = f"execution-{execution.id}"
     try:
         job_id = await enqueue_async(WORKFLOW, execution.id, queue=EXECUTIONS_QUEUE, key=key)

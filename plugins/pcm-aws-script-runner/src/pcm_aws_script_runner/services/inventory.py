@@ -74,6 +74,7 @@ __all__ = [
     "matching_instances",
     "parse_filter",
     "query_instances",
+    "request_sync",
     "saved_filter_of",
     "update_saved_filter",
 ]
@@ -587,6 +588,30 @@ async def enqueue_sync(
             )
         pairs = [list(pair) for pair in cleaned]
     return await enqueue_async(SYNC_WORKFLOW, pairs, requested_by, queue=INVENTORY_QUEUE)
+
+
+async def request_sync(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    account_regions: list[tuple[str, str]] | None = None,
+) -> str:
+    """Queue a sync that someone asked for (API, page) and audit it in ``session``
+    (``aws-script-runner.inventory.sync``); return its job id. Raises as
+    :func:`enqueue_sync`."""
+    job_id = await enqueue_sync(account_regions=account_regions, requested_by=actor.name)
+    chosen = [f"{a}:{r}" for a, r in account_regions] if account_regions else "all"
+    await audit.record(
+        session,
+        actor.request,
+        "aws-script-runner.inventory.sync",
+        object_type="inventory",
+        object_id=job_id,
+        details={"account_regions": chosen},
+        principal=actor.principal,
+        actor=actor.name,
+    )
+    return job_id
 
 
 # -------------------------------------------------------------------------------------------
