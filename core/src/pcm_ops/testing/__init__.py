@@ -2,7 +2,7 @@
 
 The pytest fixtures live in :mod:`pcm_ops.testing.fixtures`, which pytest loads by itself
 (core registers it as the ``pcm_ops`` pytest plugin): install ``pcm-ops-core[testing]`` and
-request them by name. This package also offers :func:`app_client` and
+request them by name. This package also offers :func:`app_client`, :func:`serve` and
 :func:`issue_api_token`, for a test that builds an application of its own.
 
 Nothing heavy is imported at the top of this package: pytest imports it in every
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
 
-__all__ = ["app_client", "issue_api_token"]
+__all__ = ["app_client", "issue_api_token", "serve"]
 
 
 @asynccontextmanager
@@ -53,6 +53,49 @@ async def app_client(
             transport=transport, base_url=base_url, headers=headers
         ) as client:
             yield client
+
+
+@asynccontextmanager
+async def serve(app: Any) -> AsyncIterator[str]:
+    """Serve a *running* application (its lifespan already started, e.g. the
+    ``pcm_running_app`` fixture) with uvicorn on a free loopback port, in the test's own
+    event loop; yields its base URL (``http://127.0.0.1:<port>``).
+
+    Use it where in-process calls are not enough: a browser, a client in another process,
+    or behaviour that only real HTTP shows (keep-alive connections, when a response is sent
+    compared with when the route's work is done)::
+
+        async with serve(pcm_running_app) as url, httpx.AsyncClient(base_url=url) as client:
+            response = await client.get("/healthz")
+    """
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1)
+    )
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        for _ in range(300):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.05)
+        if not server.started:
+            if task.done():
+                task.result()  # the reason it stopped
+            raise RuntimeError("uvicorn did not start within 15 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(task, 15)
+        finally:
+            listener.close()
 
 
 def state_per_request(app: Any) -> Any:
