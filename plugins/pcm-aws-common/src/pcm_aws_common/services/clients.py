@@ -16,7 +16,8 @@ What it does for each ``client(...)``:
   session is named after the PCM-Ops user (``<prefix>-<user>``), and AssumeRole never
   crosses a partition boundary;
 - hands out an aiobotocore client from a pool of open clients (one per credentials,
-  service, region and endpoint), created with adaptive retries, a connection pool and the
+  service, region and endpoint), created with adaptive retries (none for calls that must
+  not happen twice: ``idempotent=False``), a connection pool and the
   configured endpoint URL;
 - limits the calls in flight per (account, region) across every caller in the process, and
   counts every call by service and operation (:data:`~pcm_aws_common.services.metrics.API_CALLS`).
@@ -325,6 +326,7 @@ class AwsClients:
         session_duration: int | None = None,
         user: str | None = None,
         owner_id: int | None = None,
+        idempotent: bool = True,
     ) -> AsyncIterator[Any]:
         """An aiobotocore client for ``service`` in ``region`` of ``account``.
 
@@ -340,6 +342,12 @@ class AwsClients:
             role session (and is the SourceIdentity when ``set_source_identity`` is on).
         :param owner_id: with ``source``: the PCM-Ops user id acting, needed to use a
             personal (not shared) source, which only its owner may use.
+        :param idempotent: ``False`` for calls that change the world and carry no
+            idempotency token (SSM's ``SendCommand``): the client then makes each call
+            exactly once, without botocore's retries. Resolve a failure whose outcome is
+            unknown with :func:`pcm_aws_common.services.once.call_at_most_once`, which asks
+            the service what happened before calling again. Every other call keeps
+            botocore's adaptive retries.
         :raises AccountNotFound: the account is not in the registry.
         :raises RegionNotAllowed: the region is not the account's.
         :raises PartitionBoundaryError: the role or source is in another partition.
@@ -356,7 +364,9 @@ class AwsClients:
             owner_id=owner_id,
         )
         chosen_region = self._region_for(reach, region)
-        entry = await self._pooled_client(reach, user, service, chosen_region, limited=True)
+        entry = await self._pooled_client(
+            reach, user, service, chosen_region, limited=True, retries=idempotent
+        )
         entry.in_use += 1
         try:
             yield entry.client
@@ -785,13 +795,15 @@ class AwsClients:
 
     # -- the client pool -----------------------------------------------------------------------
 
-    def _client_config(self) -> Any:
+    def _client_config(self, *, retries: bool = True) -> Any:
         from aiobotocore.config import AioConfig
 
         from pcm_aws_common import __version__
 
+        # Without retries, a call is made once: botocore never sends it again by itself.
+        attempts = self.config.max_attempts if retries else 1
         return AioConfig(
-            retries={"mode": "adaptive", "total_max_attempts": self.config.max_attempts},
+            retries={"mode": "adaptive", "total_max_attempts": attempts},
             max_pool_connections=self.config.max_pool_connections,
             connect_timeout=self.config.connect_timeout,
             read_timeout=self.config.read_timeout,
@@ -799,12 +811,19 @@ class AwsClients:
         )
 
     async def _pooled_client(
-        self, reach: _Reach, user: str | None, service: str, region: str, *, limited: bool
+        self,
+        reach: _Reach,
+        user: str | None,
+        service: str,
+        region: str,
+        *,
+        limited: bool,
+        retries: bool = True,
     ) -> _PooledClient:
         if self._closed:
             raise AwsAccessError("this AwsClients is closed")
         endpoint = self.config.endpoint_for(service)
-        key = (*self._credentials_key(reach, user), service, region, endpoint, limited)
+        key = (*self._credentials_key(reach, user), service, region, endpoint, limited, retries)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             entry = self._clients.get(key)
@@ -816,7 +835,7 @@ class AwsClients:
                     service,
                     region_name=region,
                     endpoint_url=endpoint,
-                    config=self._client_config(),
+                    config=self._client_config(retries=retries),
                 )
                 client = await context.__aenter__()
                 if limited:

@@ -9,7 +9,10 @@ For every request it
    refused (``InvalidClientTokenId``), a wrong secret too (``SignatureDoesNotMatch``), and
    assumed-role credentials after they expire (``ExpiredToken``), each in the error format
    of the service's protocol. moto itself accepts anything.
-4. counts it, and hands it to moto.
+4. counts it, and hands it to moto, unless an injected fault
+   (:meth:`~pcm_aws_common.testing.controls.ServerControls.inject`) answers instead: an
+   error, throttling, a read timeout or a reset connection, before moto sees the request or
+   after moto processed it (the answer is lost, the call happened).
 
 The signature check reuses moto's own (``moto.iam.access_control.IAMRequest``), the one
 moto runs when its IAM authorization is switched on; PCM-Ops' server authenticates without
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from pcm_aws_common.testing.controls import CONTROLS
+from pcm_aws_common.testing.controls import CONTROLS, Fault
 
 CONTROL_PREFIX = "/pcm-moto/"
 #: moto's header for naming the account of a request; the test harness's requests carry it.
@@ -216,7 +219,70 @@ class PcmMotoMiddleware:
                 )
                 return [payload]
         CONTROLS.count(info.service, info.operation)
-        return self.app(environ, start_response)
+        fault = CONTROLS.fault_for(info.service, info.operation)
+        if fault is None:
+            return self.app(environ, start_response)
+        return _inject(fault, self.app, environ, start_response, info.protocol)
+
+
+# -- faults ----------------------------------------------------------------------------------
+
+
+def _inject(
+    fault: Fault,
+    app: Callable[..., Iterable[bytes]],
+    environ: dict[str, Any],
+    start_response: StartResponse,
+    protocol: str,
+) -> Iterable[bytes]:
+    if fault.after:
+        # moto processes the request; its answer is what gets lost.
+        captured: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], *_: Any) -> Any:
+            captured[:] = [status, headers]
+            return lambda data: None
+
+        answer = b"".join(app(environ, capture))
+        if fault.kind == "timeout":
+            time.sleep(fault.seconds)
+            start_response(captured[0], captured[1])
+            return [answer]
+    elif fault.kind == "timeout":
+        time.sleep(fault.seconds)  # the client has given up; the request is dropped
+        _reset(environ)
+    if fault.kind == "reset":
+        _reset(environ)
+    refusal = (
+        _Refusal(400, "ThrottlingException", "Rate exceeded")
+        if fault.kind == "throttle"
+        else _Refusal(500, "InternalServerError", "An internal error occurred (injected).")
+    )
+    payload, content_type = _error_body(refusal, protocol)
+    reason = "Bad Request" if refusal.status == 400 else "Internal Server Error"
+    start_response(
+        f"{refusal.status} {reason}",
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(payload))),
+            ("x-amzn-ErrorType", refusal.code),
+        ],
+    )
+    return [payload]
+
+
+def _reset(environ: dict[str, Any]) -> None:
+    """Drop the request's connection without an answer, and end the request."""
+    import contextlib
+    import socket
+
+    connection = environ.get("werkzeug.socket")
+    if connection is not None:
+        with contextlib.suppress(OSError):  # the client went away already
+            connection.shutdown(socket.SHUT_RDWR)
+    # werkzeug takes a ConnectionError as a dropped connection: it writes nothing more
+    # and logs nothing.
+    raise ConnectionResetError("connection reset by the fault injection")
 
 
 def _buffer_body(environ: dict[str, Any]) -> bytes:
@@ -243,6 +309,10 @@ def control(environ: dict[str, Any], start_response: StartResponse) -> list[byte
     POST   /pcm-moto/sts/assume-role-seconds      ``{"seconds": int | null}``
     GET    /pcm-moto/requests                     request counts by ``service.Operation``
     POST   /pcm-moto/reset                        controls back to defaults (not moto's data)
+    POST   /pcm-moto/faults                       ``{"service", "operation", "kind", "after"?,
+                                                  "times"?, "rate"?, "seed"?, "seconds"?}``
+    DELETE /pcm-moto/faults                       remove every fault
+    GET    /pcm-moto/faults                       the requests faults struck, in order
     POST   /pcm-moto/ssm/default-outcome          ``{"status", "output", "error", "exit_code",
                                                   "instance_id"?, "after"?}``
     POST   /pcm-moto/ssm/outcome-rule             ``{"rule": "tags" | null, ...}``: the
@@ -275,6 +345,17 @@ def control(environ: dict[str, Any], start_response: StartResponse) -> list[byte
             CONTROLS.assume_role_seconds = None if seconds is None else int(seconds)
         elif (method, path) == ("GET", "requests"):
             result = CONTROLS.request_counts()
+        elif (method, path) == ("POST", "faults"):
+            CONTROLS.inject(
+                str(data.pop("service")),
+                str(data.pop("operation")),
+                str(data.pop("kind")),
+                **data,
+            )
+        elif (method, path) == ("DELETE", "faults"):
+            CONTROLS.clear_faults()
+        elif (method, path) == ("GET", "faults"):
+            result = [vars(fault) for fault in CONTROLS.injected()]
         elif (method, path) == ("POST", "reset"):
             CONTROLS.reset()
             ssm.reset()

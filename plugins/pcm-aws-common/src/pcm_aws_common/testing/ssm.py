@@ -699,8 +699,8 @@ class SsmControl:
         ]
 
     def commands(self) -> list[dict[str, Any]]:
-        """Every command sent so far: ``{"command_id", "account", "region", "instance_ids",
-        "document_name", "status"}``."""
+        """Every command sent so far: ``{"command_id",
+        "account", "region", "instance_ids", "document_name", "comment", "status"}``."""
         advance()
         return [
             {
@@ -710,6 +710,7 @@ class SsmControl:
                 "instance_ids": list(command.instance_ids),
                 "status": command.status,
                 "document_name": command.document_name,
+                "comment": command.comment,
             }
             for account, region, command in _all_commands()
         ]
