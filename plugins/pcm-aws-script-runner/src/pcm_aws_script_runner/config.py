@@ -67,6 +67,22 @@ class ScriptRunnerSettings(BaseModel):
         le=300,
         description="The longest wait between two result polls of an execution.",
     )
+    send_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="How many times a batch's SendCommand may be made when its outcome is "
+        "unknown (a 5xx, a timeout, a reset connection, throttling). SendCommand has no "
+        "idempotency token: before each new attempt SSM is asked (ListCommands, by the "
+        "batch's comment stamp) whether the last one ran, and a command found is adopted.",
+    )
+    send_retry_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How long to wait after a SendCommand with an unknown outcome before "
+        "asking SSM about it; doubled for each later attempt.",
+    )
     # -- fleet inventory ------------------------------------------------------------------
     inventory_sync_schedule: str = Field(
         default="*/30 * * * *",

@@ -28,7 +28,7 @@ import asyncio
 import json
 import logging
 import shlex
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dbos import DBOS
@@ -64,6 +64,8 @@ TRUNCATED_MARKERS = ("---Output truncated---", "--output truncated--")
 EVENT_OUTPUT_CHARS = 2000
 #: Polls after a cancel request before the workflow stops waiting for SSM to confirm.
 CANCEL_POLLS = 20
+#: How far AWS's clock may be behind ours when looking for a command sent since a time.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def render_command(language: str, body: str, values: dict[str, Any]) -> str:
@@ -145,10 +147,12 @@ async def begin(execution_id: int) -> dict[str, Any]:
 async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
     """Send one batch's ``SendCommand``, at most once.
 
-    Before calling AWS the batch is marked ``sending`` (committed). If this step runs again
-    after a crash and finds it ``sending``, the call may have reached AWS: it looks for a
-    command whose comment carries the batch's stamp (``ListCommands`` since the execution
-    was created) and adopts it instead of sending again.
+    Before calling AWS the batch is marked ``sending`` (committed). SendCommand goes through
+    a client that never retries; when its outcome is unknown (5xx, timeout, reset,
+    throttling), SSM is asked for a command whose comment carries the batch's stamp
+    (``ListCommands`` since the execution was created, every page) before it is sent again,
+    and a command found is adopted (see :func:`_send_once`). If this step runs again after
+    a crash and finds the batch ``sending``, it looks the same way before anything else.
     """
     rt = await runtime()
     async with rt.database.session() as session:
@@ -195,53 +199,18 @@ async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
             "created_at": execution.created_at,
         }
     stamp = comment_stamp(execution_id, number)
-    command_id: str | None = None
-    error = ""
-    try:
-        async with rt.aws.client(
-            "ssm", account=snapshot["account_id"], region=snapshot["region"], user=snapshot["user"]
-        ) as ssm:
-            if resumed:
-                command_id = await _find_sent(ssm, stamp, snapshot["created_at"])
-                if command_id is not None:
-                    logger.info(
-                        "execution %s batch %s: adopting command %s sent before a restart",
-                        execution_id,
-                        number,
-                        command_id,
-                    )
-            if command_id is None:
-                comment = f"{stamp}: {snapshot['comment']}" if snapshot["comment"] else stamp
-                arguments: dict[str, Any] = {
-                    "InstanceIds": snapshot["instance_ids"],
-                    "DocumentName": snapshot["document"],
-                    "Parameters": {
-                        "commands": [command],
-                        "executionTimeout": [str(snapshot["timeout"])],
-                    },
-                    "TimeoutSeconds": snapshot["delivery"],
-                    "Comment": comment[:100],
-                    "MaxConcurrency": str(len(snapshot["instance_ids"])),
-                    "MaxErrors": str(len(snapshot["instance_ids"])),
-                }
-                if snapshot["bucket"]:
-                    arguments["OutputS3BucketName"] = snapshot["bucket"]
-                    if snapshot["prefix"]:
-                        arguments["OutputS3KeyPrefix"] = snapshot["prefix"]
-                if snapshot["log_group"]:
-                    arguments["CloudWatchOutputConfig"] = {
-                        "CloudWatchLogGroupName": snapshot["log_group"],
-                        "CloudWatchOutputEnabled": True,
-                    }
-                response = await ssm.send_command(**arguments)
-                command_id = response["Command"]["CommandId"]
-    except Exception as exc:
-        from pcm_aws_common.services.clients import aws_error
-
-        code, message = aws_error(exc)
-        if not code:
-            raise  # a network error: the step is retried, and finds the batch ``sending``
-        error = f"SendCommand refused: {code}: {message}"[:2000]
+    command_id, error, adopted = await _send_once(
+        rt, snapshot, _send_arguments(snapshot, command, stamp), stamp, resumed=resumed
+    )
+    if adopted:
+        logger.info(
+            "execution %s batch %s: adopting command %s, which SSM ran although its answer "
+            "was lost (or sent before a restart)",
+            execution_id,
+            number,
+            command_id,
+        )
+    elif error:
         logger.warning("execution %s batch %s: %s", execution_id, number, error)
     now = utcnow()
     async with rt.database.session() as session:
@@ -262,7 +231,13 @@ async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
             )
             .values(status=new_status, status_details=details, updated_at=now)
         )
-    data = {"number": number, "status": batch.status, "command_id": command_id, "error": error}
+    data = {
+        "number": number,
+        "status": batch.status,
+        "command_id": command_id,
+        "error": error,
+        "adopted": adopted,
+    }
     await publish_async(stream_of(execution_id), "batch", data)
     return {
         "status": batch.status,
@@ -271,9 +246,95 @@ async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
     }
 
 
+def _send_arguments(snapshot: dict[str, Any], command: str, stamp: str) -> dict[str, Any]:
+    """SendCommand's arguments for one batch; its comment starts with the batch's stamp."""
+    comment = f"{stamp}: {snapshot['comment']}" if snapshot["comment"] else stamp
+    count = str(len(snapshot["instance_ids"]))
+    arguments: dict[str, Any] = {
+        "InstanceIds": snapshot["instance_ids"],
+        "DocumentName": snapshot["document"],
+        "Parameters": {"commands": [command], "executionTimeout": [str(snapshot["timeout"])]},
+        "TimeoutSeconds": snapshot["delivery"],
+        "Comment": comment[:100],
+        "MaxConcurrency": count,
+        "MaxErrors": count,
+    }
+    if snapshot["bucket"]:
+        arguments["OutputS3BucketName"] = snapshot["bucket"]
+        if snapshot["prefix"]:
+            arguments["OutputS3KeyPrefix"] = snapshot["prefix"]
+    if snapshot["log_group"]:
+        arguments["CloudWatchOutputConfig"] = {
+            "CloudWatchLogGroupName": snapshot["log_group"],
+            "CloudWatchOutputEnabled": True,
+        }
+    return arguments
+
+
+async def _send_once(
+    rt: Any, snapshot: dict[str, Any], arguments: dict[str, Any], stamp: str, *, resumed: bool
+) -> tuple[str | None, str, bool]:
+    """Make the batch's SendCommand at most once in effect: ``(command id, error, adopted)``.
+
+    SendCommand has no idempotency token, so it goes through a client that never retries,
+    and a failure whose outcome is unknown (5xx, timeout, reset, throttling) is resolved by
+    asking SSM for a command with the batch's stamp before sending again; a command found
+    is adopted. A refusal (a 4xx that SSM documents as "not processed") is recorded as the
+    batch's error. When SSM cannot even be asked, :class:`OutcomeUnknown` propagates: the
+    step is retried later, finds the batch ``sending`` and looks first.
+    """
+    from pcm_aws_common.services.clients import aws_error
+    from pcm_aws_common.services.once import (
+        CallNotMade,
+        CallRefused,
+        OutcomeUnknown,
+        call_at_most_once,
+    )
+
+    target = {
+        "account": snapshot["account_id"],
+        "region": snapshot["region"],
+        "user": snapshot["user"],
+    }
+    try:
+        async with (
+            rt.aws.client("ssm", **target, idempotent=False) as sender,
+            rt.aws.client("ssm", **target) as reader,
+        ):
+
+            async def send() -> str:
+                response = await sender.send_command(**arguments)
+                return str(response["Command"]["CommandId"])
+
+            sent = await call_at_most_once(
+                send,
+                lambda: _find_sent(reader, stamp, snapshot["created_at"]),
+                attempts=rt.config.send_attempts,
+                backoff=rt.config.send_retry_seconds,
+                look_first=resumed,
+            )
+    except CallRefused as exc:
+        return None, f"SendCommand refused: {exc.code}: {exc.message}"[:2000], False
+    except CallNotMade as exc:
+        tries = len(exc.unknown)
+        return (
+            None,
+            f"SendCommand failed {tries} time{'s' if tries != 1 else ''} ({exc.code}: "
+            f"{exc.message}) and SSM has no command for the batch: not sent"[:2000],
+            False,
+        )
+    except OutcomeUnknown:
+        raise
+    except Exception as exc:  # no client (account, credentials, role): nothing was sent
+        code, message = aws_error(exc)
+        return None, f"SendCommand not sent: {code}: {message}"[:2000], False
+    return sent.value, "", sent.adopted
+
+
 async def _find_sent(ssm: Any, stamp: str, since: datetime) -> str | None:
-    """The id of a command whose comment starts with ``stamp``, sent since ``since``."""
-    after = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The id of a command whose comment starts with ``stamp``, sent since ``since`` (less
+    a margin for the difference between our clock and AWS's), across every page."""
+    after = (since.astimezone(UTC) - CLOCK_SKEW).strftime("%Y-%m-%dT%H:%M:%SZ")
     arguments: dict[str, Any] = {
         "Filters": [{"key": "InvokedAfter", "value": after}],
         "MaxResults": 50,
@@ -489,9 +550,8 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
             if isinstance(results, BaseException):
                 from pcm_aws_common.services.clients import aws_error
 
+                # A read: the next poll asks again.
                 code, message = aws_error(results)
-                if not code:
-                    raise results
                 logger.warning(
                     "execution %s batch %s: polling failed: %s: %s",
                     execution_id,
@@ -607,10 +667,11 @@ async def cancel_batch(execution_id: int, number: int) -> str:
             await ssm.cancel_command(CommandId=command_id)
     except Exception as exc:
         from pcm_aws_common.services.clients import aws_error
+        from pcm_aws_common.services.once import outcome_unknown
 
+        if outcome_unknown(exc):
+            raise  # the step is retried: cancelling a command twice is harmless
         code, message = aws_error(exc)
-        if not code:
-            raise
         logger.warning(
             "execution %s batch %s: CancelCommand refused: %s: %s",
             execution_id,
