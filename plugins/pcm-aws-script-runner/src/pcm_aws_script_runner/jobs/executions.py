@@ -296,11 +296,13 @@ async def _send_once(
         "region": snapshot["region"],
         "user": snapshot["user"],
     }
+
+    async def find() -> str | None:  # a read: its client keeps botocore's retries
+        async with rt.aws.client("ssm", **target) as reader:
+            return await _find_sent(reader, stamp, snapshot["created_at"])
+
     try:
-        async with (
-            rt.aws.client("ssm", **target, idempotent=False) as sender,
-            rt.aws.client("ssm", **target) as reader,
-        ):
+        async with rt.aws.client("ssm", **target, idempotent=False) as sender:
 
             async def send() -> str:
                 response = await sender.send_command(**arguments)
@@ -308,7 +310,7 @@ async def _send_once(
 
             sent = await call_at_most_once(
                 send,
-                lambda: _find_sent(reader, stamp, snapshot["created_at"]),
+                find,
                 attempts=rt.config.send_attempts,
                 backoff=rt.config.send_retry_seconds,
                 look_first=resumed,
