@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 MASK = "[REDACTED]"
@@ -49,8 +50,23 @@ def redact(text: str) -> str:
     return text
 
 
+def _redacted_args(args: Any) -> Any:
+    """``args`` with every string among them redacted, in the same shape (tuple or mapping)."""
+    if isinstance(args, Mapping):
+        return {key: redact(v) if isinstance(v, str) else v for key, v in args.items()}
+    return tuple(redact(v) if isinstance(v, str) else v for v in args)
+
+
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message (arguments merged in) with secrets masked."""
+    """Masks the secrets in each record's message.
+
+    The arguments are redacted where they are, keeping the record's shape: formatters may
+    read ``record.args`` themselves (uvicorn's access log unpacks its five arguments, and a
+    record with ``args = None`` made it raise ``TypeError: cannot unpack non-iterable
+    NoneType object``). Only when that is not enough (a secret spanning the format string
+    and an argument, or inside an argument that is not a string) is the message merged and
+    the arguments dropped.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -59,11 +75,25 @@ class RedactingFilter(logging.Filter):
             return True
         cleaned = redact(message)
         if cleaned != message:
-            record.msg = cleaned
-            record.args = None
+            self._mask(record, cleaned)
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True
+
+    @staticmethod
+    def _mask(record: logging.LogRecord, cleaned: str) -> None:
+        if record.args:
+            original = record.args
+            record.args = _redacted_args(original)
+            try:
+                masked = record.getMessage()
+            except Exception:
+                masked = None
+            if masked is not None and redact(masked) == masked:
+                return
+            record.args = original
+        record.msg = cleaned
+        record.args = None
 
 
 def install_redaction(*loggers: Any) -> None:
@@ -73,3 +103,17 @@ def install_redaction(*loggers: Any) -> None:
         for handler in logger.handlers:
             if not any(isinstance(f, RedactingFilter) for f in handler.filters):
                 handler.addFilter(RedactingFilter())
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's own logging configuration with :class:`RedactingFilter` on every handler:
+    what ``pcm-ops serve`` runs with (pass it as ``uvicorn.Config(log_config=...)``)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = {**LOGGING_CONFIG}
+    config["filters"] = {"redact": {"()": f"{__name__}.RedactingFilter"}}
+    config["handlers"] = {
+        name: {**handler, "filters": ["redact"]}
+        for name, handler in LOGGING_CONFIG["handlers"].items()
+    }
+    return config

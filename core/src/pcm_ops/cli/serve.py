@@ -59,17 +59,11 @@ def serve(
             bold=True,
             err=True,
         )
-    from uvicorn.config import LOGGING_CONFIG
+    from pcm_ops.logs import uvicorn_log_config
 
-    log_config = {**LOGGING_CONFIG}
-    log_config["filters"] = {"redact": {"()": "pcm_ops.logs.RedactingFilter"}}
-    log_config["handlers"] = {
-        name: {**handler, "filters": ["redact"]}
-        for name, handler in LOGGING_CONFIG["handlers"].items()
-    }
     uvicorn.run(
         app,
-        log_config=log_config,
+        log_config=uvicorn_log_config(),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
