@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.params import Id
 from pcm_ops.security.auth import require
 from pcm_ops.security.principal import Principal
 
@@ -44,7 +45,7 @@ async def read_audit_log(
     outcome: Annotated[str | None, Query(pattern="^(success|failure|denied)$")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[Id | None, Query(description="Events older than this one.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     events = await audit.query(

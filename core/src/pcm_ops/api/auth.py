@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import field_error
+from pcm_ops.api.params import PathId
 from pcm_ops.security.auth import require
 from pcm_ops.security.permissions import AUTHENTICATED
 from pcm_ops.security.principal import Principal
@@ -248,7 +249,7 @@ async def create_my_token(
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke one of my tokens")
 async def revoke_my_token(
-    token_id: int,
+    token_id: PathId,
     request: Request,
     session: DbSession,
     principal: Annotated[Principal, require("core:tokens.manage")],

@@ -11,6 +11,7 @@ from starlette.responses import StreamingResponse
 
 from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.params import Int32, Offset
 from pcm_ops.jobs.service import STATES, JobInfo
 from pcm_ops.security.auth import require
 from pcm_ops.security.principal import Principal
@@ -127,7 +128,7 @@ async def list_jobs(
     ] = None,
     state: Annotated[str | None, Query(pattern=_STATE_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     jobs = await _run(request, "find", owner=plugin, state=state, limit=limit, offset=offset)
     return JobPage(
@@ -190,7 +191,7 @@ async def job_events(
     job_id: JobId,
     request: Request,
     _: Annotated[Principal, require("core:jobs.read")],
-    after: Annotated[int | None, Query(ge=0, description="Send events after this id.")] = None,
+    after: Annotated[Int32 | None, Query(ge=0, description="Send events after this id.")] = None,
 ) -> StreamingResponse:
     from pcm_ops.jobs.names import job_stream
     from pcm_ops.jobs.sse import event_stream_response
