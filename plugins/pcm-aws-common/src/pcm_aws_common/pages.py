@@ -22,6 +22,7 @@ from pcm_aws_common.services.credentials import Actor
 from pcm_aws_common.services.errors import AwsCommonError, FieldProblem
 from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.params import PathId
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash, render
 
@@ -181,7 +182,7 @@ async def add_credentials(
 
 @router.post("/credentials/{source_id}/refresh")
 async def refresh_credentials(
-    source_id: int,
+    source_id: PathId,
     request: Request,
     session: DbSession,
     aws: AwsClientsDep,
@@ -210,7 +211,7 @@ async def refresh_credentials(
 
 @router.post("/credentials/{source_id}/delete")
 async def delete_credentials(
-    source_id: int,
+    source_id: PathId,
     request: Request,
     session: DbSession,
     aws: AwsClientsDep,

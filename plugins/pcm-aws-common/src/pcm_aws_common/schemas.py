@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from pcm_ops.api.params import Id
+
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _ROLE_ARN = re.compile(
     r"^arn:(?P<partition>[a-z][a-z-]*):iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$"
@@ -196,7 +198,7 @@ class AccountIn(_AccountFields):
     partition: str = Field(description="`aws` (Commercial) or `aws-us-gov` (GovCloud).")
     regions: list[str] = Field(min_length=1, max_length=64, description="Enabled regions.")
     tags: dict[str, str] = Field(default_factory=dict)
-    credential_source_id: int = Field(description="A shared source of the same partition.")
+    credential_source_id: Id = Field(description="A shared source of the same partition.")
     role_arn: str | None = Field(
         default=None,
         description="Assume this role (in the account, same partition); none: use the "
@@ -218,7 +220,7 @@ class AccountPatch(_AccountFields):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     regions: list[str] | None = Field(default=None, min_length=1, max_length=64)
     tags: dict[str, str] | None = None
-    credential_source_id: int | None = None
+    credential_source_id: Id | None = None
     role_arn: str | None = None
     external_id: str | None = None
     session_duration_seconds: int | None = Field(default=None, ge=900, le=43200)
@@ -260,7 +262,7 @@ class AccountCheckOut(BaseModel):
 class ImportIn(_AccountFields):
     """Where to read the organization, and how the imported accounts will be reached."""
 
-    credential_source_id: int = Field(description="A shared source in the management account.")
+    credential_source_id: Id = Field(description="A shared source in the management account.")
     management_role_arn: str | None = Field(
         default=None, description="Assume this role to reach the management account."
     )

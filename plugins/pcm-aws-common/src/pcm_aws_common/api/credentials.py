@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 
 from pcm_aws_common.api.convert import source_out
 from pcm_aws_common.api.errors import RESPONSES, service_errors
@@ -19,11 +19,13 @@ from pcm_aws_common.services import credentials
 from pcm_aws_common.services.credentials import Actor
 from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.params import PathId
 from pcm_ops.security import Principal, require
 
 router = APIRouter()
 
 ACTION = "aws-common.credentials"
+SourceId = Annotated[PathId, Path(description="The credential source's id.")]
 
 
 def _actor(principal: Principal) -> Actor:
@@ -90,7 +92,7 @@ async def create_source(
     responses=RESPONSES,
 )
 async def get_source(
-    source_id: int, session: DbSession, principal: Annotated[Principal, require(READ)]
+    source_id: SourceId, session: DbSession, principal: Annotated[Principal, require(READ)]
 ) -> Any:
     with service_errors():
         return source_out(await credentials.get_source(session, _actor(principal), source_id))
@@ -103,7 +105,7 @@ async def get_source(
     responses=RESPONSES,
 )
 async def update_source(
-    source_id: int,
+    source_id: SourceId,
     body: CredentialSourcePatch,
     request: Request,
     session: DbSession,
@@ -133,7 +135,7 @@ async def update_source(
     responses=RESPONSES,
 )
 async def delete_source(
-    source_id: int,
+    source_id: SourceId,
     request: Request,
     session: DbSession,
     aws: AwsClientsDep,
@@ -158,7 +160,7 @@ async def delete_source(
     responses=RESPONSES,
 )
 async def refresh_source(
-    source_id: int,
+    source_id: SourceId,
     request: Request,
     session: DbSession,
     aws: AwsClientsDep,
