@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pcm_aws_script_runner.api.errors import service_errors
@@ -28,6 +28,7 @@ from pcm_aws_script_runner.services.validation import (
     ScriptDraft,
 )
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.params import Id, PathId
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash, render
 
@@ -35,7 +36,6 @@ router = APIRouter()
 
 BASE = metadata.page_prefix
 TEMPLATES = f"{metadata.id}/"
-ScriptId = Annotated[int, Path(ge=1)]
 
 _PARAMETER_FIELD = re.compile(r"^parameters-(\d{1,3})-([a-z]+)$")
 _ROW_KEYS = ("name", "type", "description", "default", "required", "secret", "choices")
@@ -105,7 +105,8 @@ def _typed_default(kind: str, text: str) -> Any:
     text = text.strip()
     if not text:
         return None
-    if kind == "integer" and re.fullmatch(r"[+-]?\d+", text):
+    # 19 digits at most: int() refuses thousands of them, and a longer number is no int64.
+    if kind == "integer" and re.fullmatch(r"[+-]?\d{1,19}", text):
         return int(text)
     if kind == "boolean" and text.lower() in ("true", "false"):
         return text.lower() == "true"
@@ -281,7 +282,7 @@ async def create_script(
 
 
 @router.get("/scripts/{script_id}", response_class=HTMLResponse, dependencies=[require(READ)])
-async def script_detail(request: Request, script_id: ScriptId, session: DbSession) -> Any:
+async def script_detail(request: Request, script_id: PathId, session: DbSession) -> Any:
     with service_errors():
         script = await scripts.get_script(session, script_id)
         version = await scripts.current_version(session, script)
@@ -302,7 +303,7 @@ async def script_detail(request: Request, script_id: ScriptId, session: DbSessio
     response_class=HTMLResponse,
     dependencies=[require(MANAGE_SCRIPTS)],
 )
-async def edit_script(request: Request, script_id: ScriptId, session: DbSession) -> Any:
+async def edit_script(request: Request, script_id: PathId, session: DbSession) -> Any:
     with service_errors():
         script = await scripts.get_script(session, script_id)
         version = await scripts.current_version(session, script)
@@ -315,7 +316,7 @@ async def edit_script(request: Request, script_id: ScriptId, session: DbSession)
 @router.post("/scripts/{script_id}/edit", response_class=HTMLResponse)
 async def save_script(
     request: Request,
-    script_id: ScriptId,
+    script_id: PathId,
     session: DbSession,
     config: Config,
     principal: Annotated[Principal, require(MANAGE_SCRIPTS)],
@@ -362,7 +363,7 @@ async def _set_archived(
 @router.post("/scripts/{script_id}/archive")
 async def archive_script(
     request: Request,
-    script_id: ScriptId,
+    script_id: PathId,
     session: DbSession,
     principal: Annotated[Principal, require(MANAGE_SCRIPTS)],
 ) -> Response:
@@ -374,7 +375,7 @@ async def archive_script(
 @router.post("/scripts/{script_id}/unarchive")
 async def unarchive_script(
     request: Request,
-    script_id: ScriptId,
+    script_id: PathId,
     session: DbSession,
     principal: Annotated[Principal, require(MANAGE_SCRIPTS)],
 ) -> Response:
@@ -389,7 +390,7 @@ async def unarchive_script(
     dependencies=[require(READ)],
 )
 async def version_detail(
-    request: Request, script_id: ScriptId, number: Annotated[int, Path(ge=1)], session: DbSession
+    request: Request, script_id: PathId, number: PathId, session: DbSession
 ) -> Any:
     with service_errors():
         script = await scripts.get_script(session, script_id)
@@ -400,10 +401,10 @@ async def version_detail(
 @router.get("/scripts/{script_id}/diff", response_class=HTMLResponse, dependencies=[require(READ)])
 async def diff_page(
     request: Request,
-    script_id: ScriptId,
+    script_id: PathId,
     session: DbSession,
-    from_version: Annotated[int | None, Query(alias="from", ge=1)] = None,
-    to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
+    from_version: Annotated[Id | None, Query(alias="from")] = None,
+    to_version: Annotated[Id | None, Query(alias="to")] = None,
 ) -> Any:
     with service_errors():
         script = await scripts.get_script(session, script_id)

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pcm_aws_script_runner.api.errors import service_errors
@@ -47,13 +47,13 @@ from pcm_aws_script_runner.services.executions import (
 )
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.params import Offset, PathId, parse_id
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash
 
 router = APIRouter()
 
 API = BASE.replace("/tools/", "/api/tools/", 1)
-ExecutionId = Annotated[int, Path(ge=1)]
 
 #: Executions per page of the history.
 HISTORY_PAGE = 50
@@ -96,10 +96,6 @@ def _all(data: Any, key: str) -> list[str]:
     return [v.strip() for v in data.getlist(key) if isinstance(v, str) and v.strip()]
 
 
-def _positive(text: str) -> int | None:
-    return int(text) if text.isdigit() and int(text) > 0 else None
-
-
 # -------------------------------------------------------------------------------------------
 # History
 # -------------------------------------------------------------------------------------------
@@ -119,8 +115,7 @@ class HistoryFilters:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, data: Mapping[str, Any]) -> HistoryFilters:
-        offset = _text(data, "offset")
+    def of(cls, data: Mapping[str, Any], offset: int = 0) -> HistoryFilters:
         filters = cls(
             script_id=_text(data, "script_id"),
             user=_text(data, "user")[:200],
@@ -128,13 +123,13 @@ class HistoryFilters:
             account_id=_text(data, "account_id"),
             since=_text(data, "since"),
             until=_text(data, "until"),
-            offset=int(offset) if offset.isdigit() else 0,
+            offset=offset,
         )
         filters.check()
         return filters
 
     def check(self) -> None:
-        if self.script_id and _positive(self.script_id) is None:
+        if self.script_id and parse_id(self.script_id) is None:
             self.problems.append(("script_id", "choose a script from the list"))
         if self.status and self.status not in EXECUTION_STATUSES:
             self.problems.append(("status", f"use one of: {', '.join(EXECUTION_STATUSES)}"))
@@ -176,7 +171,7 @@ class HistoryFilters:
 
     def query(self) -> ExecutionQuery:
         return ExecutionQuery(
-            script_id=_positive(self._valid("script_id")),
+            script_id=parse_id(self._valid("script_id")),
             requested_by=self.user or None,
             status=self._valid("status") or None,
             account_id=self._valid("account_id") or None,
@@ -215,8 +210,8 @@ class HistoryFilters:
 
 
 @router.get("/executions", response_class=HTMLResponse, dependencies=[require(READ)])
-async def history(request: Request, session: DbSession) -> Any:
-    filters = HistoryFilters.of(request.query_params)
+async def history(request: Request, session: DbSession, offset: Offset = 0) -> Any:
+    filters = HistoryFilters.of(request.query_params, offset)
     rows, total = await executions.list_executions(
         session, filters.query(), limit=HISTORY_PAGE, offset=filters.offset
     )
@@ -327,7 +322,7 @@ async def _fixed_targets(
         )
     saved = _text(data, "saved_filter")
     if saved:
-        number = _positive(saved)
+        number = parse_id(saved)
         row = await session.get(AwsSrSavedFilter, number) if number else None
         return FixedTargets(
             {"saved_filter_id": number if number else saved},
@@ -398,12 +393,12 @@ class RunForm:
 
     @classmethod
     def of(cls, data: Any) -> RunForm:
-        script_id = _positive(_text(data, "script_id"))
-        version = _positive(_text(data, "version"))
+        script_id = parse_id(_text(data, "script_id"))
+        version = parse_id(_text(data, "version"))
         # The version select belongs to the script it was filled for: after the script
         # changes, the new script's current version is the default.
         version_of = _text(data, "version_of")
-        if version_of and _positive(version_of) != script_id:
+        if version_of and parse_id(version_of) != script_id:
             version = None
         form = cls(
             script_id=script_id,
@@ -414,7 +409,7 @@ class RunForm:
                 if key.startswith(_PARAMETER_FIELD) and isinstance(value, str)
             },
             instance_ids=_text(data, "instance_ids"),
-            clone_of=_positive(_text(data, "clone")),
+            clone_of=parse_id(_text(data, "clone")),
         )
         for name in cls.OPTIONS:
             setattr(form, name, _text(data, name))
@@ -669,14 +664,14 @@ def output_link(location: str | None) -> str | None:
 
 
 @router.get("/executions/{execution_id}", response_class=HTMLResponse, dependencies=[require(READ)])
-async def execution_detail(request: Request, execution_id: ExecutionId, session: DbSession) -> Any:
+async def execution_detail(
+    request: Request, execution_id: PathId, session: DbSession, offset: Offset = 0
+) -> Any:
     with service_errors():
         execution = await executions.get_execution(session, execution_id)
     status_filter = _text(request.query_params, "instance_status")
     if status_filter not in INSTANCE_STATUSES:
         status_filter = ""
-    offset_text = _text(request.query_params, "offset")
-    offset = int(offset_text) if offset_text.isdigit() else 0
     targets = await executions.targets_of(
         session, execution_id, status=status_filter or None, limit=TARGETS_PAGE + 1, offset=offset
     )
@@ -739,7 +734,7 @@ def _counters(counts: Mapping[str, int]) -> list[tuple[str, int]]:
 @router.post("/executions/{execution_id}/cancel")
 async def cancel_execution(
     request: Request,
-    execution_id: ExecutionId,
+    execution_id: PathId,
     session: DbSession,
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> Response:
@@ -759,7 +754,7 @@ async def cancel_execution(
 @router.post("/executions/{execution_id}/rerun")
 async def rerun_execution(
     request: Request,
-    execution_id: ExecutionId,
+    execution_id: PathId,
     session: DbSession,
     config: Config,
     registry: Registry,

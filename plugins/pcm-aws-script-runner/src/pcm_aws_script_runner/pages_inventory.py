@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from pcm_aws_script_runner.api.errors import service_errors
@@ -30,6 +30,7 @@ from pcm_aws_script_runner.services.errors import Conflict, InvalidInput
 from pcm_aws_script_runner.services.inventory import InventoryFilter
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.params import Offset, PathId
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash, render
 
@@ -73,7 +74,7 @@ async def fleet(
     sort: str = "name",
     order: str = "asc",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     params = _multi(request)
     problems: list[tuple[str, str]] = []
@@ -199,9 +200,7 @@ async def save_filter(
 @router.get(
     "/inventory/filters/{filter_id}", dependencies=[require(READ)], response_class=HTMLResponse
 )
-async def apply_saved_filter(
-    filter_id: Annotated[int, Path(ge=1)], session: DbSession
-) -> RedirectResponse:
+async def apply_saved_filter(filter_id: PathId, session: DbSession) -> RedirectResponse:
     with service_errors():
         row = await inventory.get_saved_filter(session, filter_id)
         flt = inventory.saved_filter_of(row)
@@ -211,7 +210,7 @@ async def apply_saved_filter(
 @router.post("/inventory/filters/{filter_id}/delete")
 async def delete_filter(
     request: Request,
-    filter_id: Annotated[int, Path(ge=1)],
+    filter_id: PathId,
     session: DbSession,
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> RedirectResponse:

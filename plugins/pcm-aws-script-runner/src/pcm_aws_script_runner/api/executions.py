@@ -30,11 +30,12 @@ from pcm_aws_script_runner.services.errors import ScriptRunnerError
 from pcm_aws_script_runner.services.executions import Blocked, ExecutionDraft, ExecutionQuery
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.params import Id, Int32, Offset, PathId
 from pcm_ops.security import Principal, require
 
 router = APIRouter()
 
-ExecutionId = Annotated[int, Path(ge=1, description="The execution's id.")]
+ExecutionId = Annotated[PathId, Path(description="The execution's id.")]
 EXECUTION_RESPONSES: dict[int | str, dict[str, Any]] = {
     **RESPONSES,
     404: {"description": "No such execution."},
@@ -78,14 +79,14 @@ class TargetsIn(BaseModel):
         description="An inventory filter (the fields of `GET /inventory/instances`): every "
         "instance matching it when the run starts.",
     )
-    saved_filter_id: int | None = Field(default=None, description="A saved inventory filter.")
+    saved_filter_id: Id | None = Field(default=None, description="A saved inventory filter.")
     source: SourceRef | None = Field(default=None, description="Another plugin's target source.")
 
 
 class ExecutionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    script_id: int = Field(description="The script to run.")
-    script_version: int | None = Field(
+    script_id: Id = Field(description="The script to run.")
+    script_version: Id | None = Field(
         default=None, description="The version to run; default: the current one."
     )
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -442,14 +443,14 @@ StatusFilter = Literal["queued", "running", "cancelling", "succeeded", "failed",
 )
 async def history(
     session: DbSession,
-    script_id: Annotated[int | None, Query(ge=1)] = None,
+    script_id: Id | None = None,
     requested_by: Annotated[str | None, Query(max_length=200, description="A username.")] = None,
     status: StatusFilter | None = None,
     account_id: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
     since: Annotated[datetime | None, Query(description="Started at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Started before (ISO 8601).")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     query = _query(script_id, requested_by, status, account_id, since, until)
     rows, total = await executions.list_executions(session, query, limit=limit, offset=offset)
@@ -513,7 +514,7 @@ def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
 async def export_history(
     session: DbSession,
     format: Literal["csv", "json"] = "csv",
-    script_id: Annotated[int | None, Query(ge=1)] = None,
+    script_id: Id | None = None,
     requested_by: Annotated[str | None, Query(max_length=200)] = None,
     status: StatusFilter | None = None,
     account_id: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
@@ -564,7 +565,7 @@ async def targets(
     session: DbSession,
     status: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     try:
         await executions.get_execution(session, execution_id)
@@ -628,7 +629,7 @@ async def execution_events(
     execution_id: ExecutionId,
     request: Request,
     session: DbSession,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[Int32 | None, Query(ge=0, description="Send events after this id.")] = None,
 ) -> Any:
     from pcm_aws_script_runner.jobs.streams import stream_of
     from pcm_ops.jobs import event_stream_response

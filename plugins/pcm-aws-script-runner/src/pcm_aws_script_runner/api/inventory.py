@@ -38,11 +38,12 @@ from pcm_aws_script_runner.services.errors import InvalidInput
 from pcm_aws_script_runner.services.inventory import InventoryFilter
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.params import Offset, PathId
 from pcm_ops.security import Principal, require
 
 router = APIRouter()
 
-FilterId = Annotated[int, Path(ge=1, description="The saved filter's id.")]
+FilterId = Annotated[PathId, Path(description="The saved filter's id.")]
 
 
 @contextmanager
@@ -114,7 +115,7 @@ async def list_instances(
     sort: Annotated[str, Query(description=", ".join(inventory.SORTS))] = "name",
     order: Literal["asc", "desc"] = "asc",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     flt = _filter(account_id, region, state, platform, ping_status, tag, q)
     with query_errors():

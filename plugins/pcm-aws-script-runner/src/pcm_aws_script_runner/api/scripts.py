@@ -36,12 +36,13 @@ from pcm_aws_script_runner.services.errors import InvalidInput
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_aws_script_runner.services.validation import ScriptDraft
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.params import Id, Offset, PathId
 from pcm_ops.security import Principal, require
 
 router = APIRouter()
 
-ScriptId = Annotated[int, Path(ge=1, description="The script's id.")]
-VersionNumber = Annotated[int, Path(ge=1, description="The version number (1, 2, …).")]
+ScriptId = Annotated[PathId, Path(description="The script's id.")]
+VersionNumber = Annotated[PathId, Path(description="The version number (1, 2, …).")]
 
 
 @router.get(
@@ -59,7 +60,7 @@ async def list_scripts(
     tag: Annotated[str | None, Query(max_length=50, description="A tag the script has.")] = None,
     include_archived: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     rows = await scripts.list_scripts(
         session,
@@ -231,8 +232,8 @@ async def get_version(script_id: ScriptId, number: VersionNumber, session: DbSes
 async def diff(
     script_id: ScriptId,
     session: DbSession,
-    from_version: Annotated[int | None, Query(alias="from", ge=1)] = None,
-    to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
+    from_version: Annotated[Id | None, Query(alias="from")] = None,
+    to_version: Annotated[Id | None, Query(alias="to")] = None,
 ) -> Any:
     with service_errors():
         script = await scripts.get_script(session, script_id)
