@@ -56,7 +56,7 @@ async def app_client(
 
 
 @asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
+async def serve(app: Any, **options: Any) -> AsyncIterator[str]:
     """Serve a *running* application (its lifespan already started, e.g. the
     ``pcm_running_app`` fixture) with uvicorn on a free loopback port, in the test's own
     event loop; yields its base URL (``http://127.0.0.1:<port>``).
@@ -67,6 +67,11 @@ async def serve(app: Any) -> AsyncIterator[str]:
 
         async with serve(pcm_running_app) as url, httpx.AsyncClient(base_url=url) as client:
             response = await client.get("/healthz")
+
+    ``options`` go to ``uvicorn.Config`` (default: warnings only, uvicorn's own log
+    configuration); to log as ``pcm-ops serve`` does, access lines included::
+
+        serve(app, log_config=pcm_ops.logs.uvicorn_log_config(), log_level="info")
     """
     import asyncio
     import socket
@@ -76,9 +81,8 @@ async def serve(app: Any) -> AsyncIterator[str]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1)
-    )
+    config: dict[str, Any] = {"log_level": "warning", "timeout_graceful_shutdown": 1, **options}
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", **config))
     task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         for _ in range(300):
