@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -213,3 +214,75 @@ def test_discovery_logs_how_long_each_plugin_took_at_debug_level(
     messages = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert any(m.startswith("discovered plugin 'alpha'") and " ms: loaded" in m for m in messages)
     assert registry.get("alpha").discovery_seconds > 0
+
+
+def test_tryfirst_and_trylast_implementations_are_called_first_and_last_whatever_their_ids(
+    make_pcm_settings, fixture_plugins
+):
+    entry_points = fixture_plugins("alpha", "beta", "zz_first", "aa_last")
+
+    registry = discover(make_pcm_settings(plugins=None), entry_points_=entry_points)
+
+    called = [record.id for record, _ in registry.call_each("pcm_ops_permissions")]
+    assert called == ["zz-first", "alpha", "beta", "aa-last"]
+    assert registry.call_order()["pcm_ops_permissions"] == called
+    assert [record.id for record in registry.implementers("pcm_ops_permissions")] == called
+
+
+async def test_start_up_hooks_are_awaited_in_the_same_order(make_pcm_settings, fixture_plugins):
+    entry_points = fixture_plugins("zz_first", "aa_last")
+    registry = discover(make_pcm_settings(plugins=None), entry_points_=entry_points)
+    app = SimpleNamespace(state=SimpleNamespace())
+
+    await registry.call_each_async("pcm_ops_startup", app=app, settings=None)
+
+    assert app.state.started == ["zz-first", "aa-last"]
+
+
+def test_a_plugins_own_hooks_are_listed_in_the_same_order_by_implementations(
+    make_pcm_settings, fixture_plugins
+):
+    entry_points = fixture_plugins("greeter", "greeted", "zz_first", "aa_last")
+    registry = discover(make_pcm_settings(plugins=None), entry_points_=entry_points)
+
+    implementations = registry.implementations("greeter_names")
+
+    assert [each.plugin.id for each in implementations] == [
+        "zz-first",
+        "greeted",
+        "greeter",
+        "aa-last",
+    ]
+    assert [each.call(greeting="hi") for each in implementations] == [
+        "hi, zz-first",
+        "hi, greeted",
+        "hi, greeter",
+        "hi, aa-last",
+    ]
+
+
+def test_a_wrapper_implementation_is_refused_naming_the_plugin_the_hook_and_the_option(
+    make_pcm_settings, fixture_plugins
+):
+    entry_points = fixture_plugins("alpha", "hook_wrapper")
+
+    registry = discover(make_pcm_settings(plugins=None), entry_points_=entry_points)
+
+    record = registry.get("hook-wrapper")
+    assert record.state is PluginState.FAILED
+    assert "hook pcm_ops_permissions is marked @hookimpl(wrapper=True)" in record.error
+    assert "hook pcm_ops_startup is marked @hookimpl(hookwrapper=True)" in record.error
+    assert "runs no hook wrappers" in record.error
+    assert not registry.manager.is_registered(sys.modules["fixtures_plugins.hook_wrapper"])
+    assert registry.get("alpha").state is PluginState.LOADED
+    assert registry.call_order()["pcm_ops_permissions"] == ["alpha"]
+
+
+def test_in_strict_mode_a_wrapper_implementation_stops_discovery(
+    make_pcm_settings, fixture_plugins
+):
+    entry_points = fixture_plugins("alpha", "hook_wrapper")
+
+    refused = r"plugin 'hook-wrapper': hook pcm_ops_permissions is marked @hookimpl\(wrapper=True\)"
+    with pytest.raises(PluginError, match=refused):
+        discover(make_pcm_settings(plugins=None, strict_plugins=True), entry_points_=entry_points)

@@ -169,7 +169,9 @@ def discover(settings: Settings, entry_points_: list[EntryPoint] | None = None) 
             record.state.value,
         )
     # pluggy calls implementations last-registered-first: registering in reverse id order
-    # makes plugin-defined hooks run in id order, the same order core uses for its own hooks.
+    # makes a plugin's own hooks, called through plugin_manager.hook.<name>(...), run in id
+    # order, as core's do (pluggy puts tryfirst and trylast ones first and last itself, but
+    # orders two trylast ones the other way round: registry.implementations() does not).
     for record in reversed(registry.loaded()):
         _register(registry, record)
     _add_plugin_hookspecs(registry)
@@ -236,7 +238,41 @@ def _overlapping_table_prefix(metadata: PluginMetadata, others: Any) -> str | No
     return None
 
 
+# pluggy options that only pluggy's own call loop can honour; core calls implementations
+# itself (see pcm_ops.registry), so it refuses them rather than ignore them.
+_REFUSED_HOOKIMPL_OPTIONS = ("wrapper", "hookwrapper")
+
+
+def _refused_hookimpl_options(registry: PluginRegistry, module: Any) -> str | None:
+    """Why ``module``'s hook implementations cannot be registered, or ``None``.
+
+    Each implementation marked ``@hookimpl(wrapper=True)`` or ``hookwrapper=True`` is named
+    with its hook and option.
+    """
+    marked: list[str] = []
+    for name in dir(module):
+        options = registry.manager.parse_hookimpl_opts(module, name)
+        if not options:
+            continue
+        hook = options.get("specname") or name
+        marked.extend(
+            f"hook {hook} is marked @hookimpl({option}=True)"
+            for option in _REFUSED_HOOKIMPL_OPTIONS
+            if options.get(option)
+        )
+    if not marked:
+        return None
+    return (
+        f"{'; '.join(marked)}: core calls each plugin's implementation itself and runs no "
+        "hook wrappers; remove the option (tryfirst=True and trylast=True are honoured)"
+    )
+
+
 def _register(registry: PluginRegistry, record: PluginRecord) -> None:
+    refused = _refused_hookimpl_options(registry, record.module)
+    if refused is not None:
+        registry.fail(record, refused)
+        return
     try:
         registry.manager.register(record.module, name=record.id)
     except Exception as exc:  # pluggy names the hook and the offending signature

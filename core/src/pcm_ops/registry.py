@@ -1,11 +1,18 @@
-"""The plugins core knows about, their states, and calling their hooks one plugin at a time."""
+"""The plugins core knows about, their states, and calling their hooks one plugin at a time.
+
+Core calls each plugin's implementation of a hook itself, rather than through
+``plugin_manager.hook.<name>(...)``, so that it knows which plugin returned what and can
+fail that plugin alone. Of pluggy's ``@hookimpl`` options it honours ``tryfirst`` and
+``trylast`` (see :meth:`PluginRegistry.implementations`); discovery refuses ``wrapper`` and
+``hookwrapper``, which only pluggy's own call loop could run.
+"""
 
 from __future__ import annotations
 
 import enum
 import inspect
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +51,48 @@ class PluginRecord:
     @property
     def loaded(self) -> bool:
         return self.state is PluginState.LOADED
+
+
+@dataclass(frozen=True, eq=False)
+class HookImplementation:
+    """One loaded plugin's implementation of one hook, as core calls it.
+
+    Attributes:
+        plugin: the implementing plugin's record (``plugin.id``, ``plugin.config``...).
+        hook_name: the hook it implements.
+        function: the implementing function.
+        argnames: the arguments it asks for, a subset of the spec's, in its own order.
+        tryfirst: marked ``@hookimpl(tryfirst=True)``: called before the unmarked ones.
+        trylast: marked ``@hookimpl(trylast=True)``: called after the unmarked ones.
+    """
+
+    plugin: PluginRecord
+    hook_name: str
+    function: Callable[..., Any]
+    argnames: tuple[str, ...]
+    tryfirst: bool = False
+    trylast: bool = False
+
+    @property
+    def rank(self) -> int:
+        """0 for ``tryfirst``, 1 for unmarked, 2 for ``trylast``: the group it is called in."""
+        return 0 if self.tryfirst else 2 if self.trylast else 1
+
+    def call(self, /, **arguments: Any) -> Any:
+        """Call the function with the arguments it asks for, taken by name from
+        ``arguments``; ``config`` is the plugin's own settings unless given.
+
+        :raises TypeError: it asks for an argument that is not given (naming both).
+        """
+        available = {"config": self.plugin.config, **arguments}
+        missing = [name for name in self.argnames if name not in available]
+        if missing:
+            raise TypeError(
+                f"plugin {self.plugin.id!r}: hook {self.hook_name} asks for "
+                f"{', '.join(map(repr, missing))}, which the caller did not give"
+            )
+        # Positionally, in the function's own order, as pluggy calls implementations.
+        return self.function(*(available[name] for name in self.argnames))
 
 
 class PluginRegistry:
@@ -94,36 +143,57 @@ class PluginRegistry:
 
     # -- calling hooks ----------------------------------------------------------------------
 
-    def implementers(self, hook_name: str) -> list[PluginRecord]:
-        """The loaded plugins that implement ``hook_name``, in call order (by id)."""
+    def implementations(self, hook_name: str) -> list[HookImplementation]:
+        """The loaded plugins' implementations of ``hook_name``, in the order core calls them.
+
+        That order is: implementations marked ``@hookimpl(tryfirst=True)``, then unmarked
+        ones, then those marked ``trylast=True``; by plugin id within each group. A plugin
+        that calls a hook of its own one implementation at a time uses this, so that it
+        keeps the order core uses for its hooks. Empty for a hook nobody specifies.
+        """
         caller = getattr(self.manager.hook, hook_name, None)
         if caller is None:
             return []
-        implementing = {id(impl.plugin) for impl in caller.get_hookimpls()}
-        return [record for record in self.loaded() if id(record.module) in implementing]
+        loaded = {id(record.module): record for record in self.loaded()}
+        found = [
+            HookImplementation(
+                plugin=loaded[id(impl.plugin)],
+                hook_name=hook_name,
+                function=impl.function,
+                argnames=tuple(impl.argnames),
+                tryfirst=impl.tryfirst,
+                trylast=impl.trylast,
+            )
+            for impl in caller.get_hookimpls()
+            if id(impl.plugin) in loaded
+        ]
+        return sorted(found, key=lambda each: (each.rank, each.plugin.id))
 
-    def _implementation(self, record: PluginRecord, hook_name: str) -> Any:
-        caller = getattr(self.manager.hook, hook_name)
-        for impl in caller.get_hookimpls():
-            if impl.plugin is record.module:
-                return impl
-        raise LookupError(hook_name)
+    def implementers(self, hook_name: str) -> list[PluginRecord]:
+        """The loaded plugins that implement ``hook_name``, in the order core calls them
+        (see :meth:`implementations`)."""
+        records: list[PluginRecord] = []
+        for implementation in self.implementations(hook_name):
+            if implementation.plugin not in records:
+                records.append(implementation.plugin)
+        return records
 
     def call_each(
         self, hook_name: str, /, *, isolate: bool = True, **kwargs: Any
     ) -> list[tuple[PluginRecord, Any]]:
         """Call ``hook_name`` on each loaded plugin in order; return ``(record, result)`` pairs.
 
-        ``config`` is filled in per plugin. With ``isolate`` an exception marks that plugin
-        failed (naming the hook and the error) and the call goes on with the next plugin.
-        ``None`` results are left out.
+        The order is :meth:`implementations`'. ``config`` is filled in per plugin. With
+        ``isolate`` an exception marks that plugin failed (naming the hook and the error)
+        and the call goes on with the next plugin. ``None`` results are left out.
         """
         results: list[tuple[PluginRecord, Any]] = []
-        for record in self.implementers(hook_name):
-            impl = self._implementation(record, hook_name)
-            arguments = {**kwargs, "config": record.config}
+        for implementation in self.implementations(hook_name):
+            record = implementation.plugin
+            if not record.loaded:  # failed by an earlier implementation of this call
+                continue
             try:
-                result = impl.function(*(arguments[name] for name in impl.argnames))
+                result = implementation.call(**kwargs)
             except Exception as exc:
                 if not isolate:
                     raise
@@ -136,13 +206,18 @@ class PluginRegistry:
     async def call_each_async(
         self, hook_name: str, /, *, reverse: bool = False, **kwargs: Any
     ) -> None:
-        """Await ``hook_name`` on each loaded plugin (startup/shutdown), isolating failures."""
-        records = self.implementers(hook_name)
-        for record in reversed(records) if reverse else records:
-            impl = self._implementation(record, hook_name)
-            arguments = {**kwargs, "config": record.config}
+        """Await ``hook_name`` on each loaded plugin (startup/shutdown), isolating failures.
+
+        The order is :meth:`implementations`', or the reverse of it with ``reverse``
+        (shutdown: the plugin started last stops first).
+        """
+        implementations = self.implementations(hook_name)
+        for implementation in reversed(implementations) if reverse else implementations:
+            record = implementation.plugin
+            if not record.loaded:
+                continue
             try:
-                outcome = impl.function(*(arguments[name] for name in impl.argnames))
+                outcome = implementation.call(**kwargs)
                 if inspect.isawaitable(outcome):
                     await outcome
             except Exception as exc:

@@ -128,3 +128,13 @@ async def test_checks_may_take_the_principal_as_an_argument(make_pcm_registry, h
     )
 
     assert report.results == (CheckResult(True, "", "sr-check-fails"),)
+
+
+async def test_checks_are_reported_in_the_order_core_calls_hooks_trylast_ones_last(
+    make_pcm_registry, hook_plugins
+):
+    registry = make_pcm_registry("aws-script-runner", *hook_plugins("a_last_check", "check_passes"))
+
+    report = await run_pre_execution_checks(registry, execution_request(), None)
+
+    assert [result.plugin for result in report.results] == ["sr-check-passes", "sr-a-last-check"]

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pcm_aws_script_runner.hooktypes import CheckResult, ExecutionRequest
-from pcm_aws_script_runner.services.plugin_hooks import Implementation, implementations
 
 if TYPE_CHECKING:
-    from pcm_ops.registry import PluginRegistry
+    from pcm_ops.registry import HookImplementation, PluginRegistry
     from pcm_ops.security.principal import Principal
 
 __all__ = ["CheckReport", "run_pre_execution_checks"]
@@ -31,7 +30,8 @@ HOOK = "aws_sr_pre_execution_checks"
 
 @dataclass(frozen=True)
 class CheckReport:
-    """The outcome of every pre-execution check, in plugin-id order.
+    """The outcome of every pre-execution check, in the order core calls hooks (plugin id,
+    after those marked ``tryfirst`` and before those marked ``trylast``).
 
     Checks that answered ``None`` (they do not apply to the run) are not listed.
     """
@@ -91,11 +91,11 @@ async def _await_check(
 
 
 async def _run_one(
-    implementation: Implementation, arguments: dict[str, Any], time_limit: float
+    implementation: HookImplementation, arguments: dict[str, Any], time_limit: float
 ) -> CheckResult | None:
-    plugin = implementation.plugin
+    plugin = implementation.plugin.id
     try:
-        returned = implementation.call(arguments)
+        returned = implementation.call(**arguments)
     except Exception as exc:
         return _raised(plugin, exc)
     if inspect.isawaitable(returned):
@@ -118,6 +118,6 @@ async def run_pre_execution_checks(
     :return: a :class:`CheckReport`; the run may start only when ``report.passed``.
     """
     arguments = {"execution_request": execution_request, "principal": principal}
-    checks = [_run_one(each, arguments, time_limit) for each in implementations(registry, HOOK)]
+    checks = [_run_one(each, arguments, time_limit) for each in registry.implementations(HOOK)]
     outcomes = await asyncio.gather(*checks)
     return CheckReport(tuple(result for result in outcomes if result is not None))

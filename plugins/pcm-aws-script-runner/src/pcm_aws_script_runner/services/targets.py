@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from pcm_aws_script_runner.hooktypes import ResolvedTarget, TargetSource
 from pcm_aws_script_runner.services.errors import InvalidInput, NotFound, TargetResolutionError
-from pcm_aws_script_runner.services.plugin_hooks import implementations
 
 if TYPE_CHECKING:
     from pcm_ops.registry import PluginRegistry
@@ -40,7 +39,8 @@ class RegisteredSource:
 
 
 async def target_sources(registry: PluginRegistry) -> list[RegisteredSource]:
-    """Every target source of the loaded plugins, in plugin-id order, then as returned.
+    """Every target source of the loaded plugins, in the order core calls hooks (plugin id,
+    after those marked ``tryfirst`` and before those marked ``trylast``), then as returned.
 
     A plugin whose implementation raises or returns something else than ``TargetSource``
     objects contributes nothing (logged); a source whose name another plugin took first,
@@ -48,10 +48,10 @@ async def target_sources(registry: PluginRegistry) -> list[RegisteredSource]:
     """
     found: list[RegisteredSource] = []
     owners: dict[str, str] = {}
-    for implementation in implementations(registry, HOOK):
-        plugin = implementation.plugin
+    for implementation in registry.implementations(HOOK):
+        plugin = implementation.plugin.id
         try:
-            returned = implementation.call({})
+            returned = implementation.call()
             if inspect.isawaitable(returned):
                 returned = await returned
         except Exception:
