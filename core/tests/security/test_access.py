@@ -89,9 +89,42 @@ async def test_token_without_the_needed_scope_gets_403(platform: Any) -> None:
         "/api/tools/test/vault/secrets", json={"name": "x", "value": "y"}, headers=narrow
     )
     assert denied.status_code == 403
-    assert "vault:write" in denied.json()["detail"]
+    assert denied.json()["detail"] == (
+        "permission 'vault:write' is required, and this API token's scopes do not include it "
+        "(role 'operator' has it: use a token with that scope)"
+    )
     allowed = await platform.client.get("/api/tools/test/vault/secrets/x", headers=narrow)
     assert allowed.status_code == 200
+
+
+async def test_a_viewers_token_is_refused_for_what_the_role_lacks_naming_the_role(
+    platform: Any,
+) -> None:
+    denied = await platform.client.put(
+        "/api/tools/test/vault/secrets",
+        json={"name": "x", "value": "y"},
+        headers=platform.auth("vera"),
+    )
+
+    assert denied.status_code == 403
+    assert denied.json()["detail"] == (
+        "permission 'vault:write' is required, and role 'viewer' does not have it"
+    )
+
+
+async def test_a_viewers_session_is_refused_naming_the_role(platform: Any) -> None:
+    client, csrf = await platform.session_login("vera")
+
+    denied = await client.put(
+        "/api/tools/test/vault/secrets",
+        json={"name": "x", "value": "y"},
+        headers={"X-CSRF-Token": csrf},
+    )
+
+    assert denied.status_code == 403
+    assert denied.json()["detail"] == (
+        "permission 'vault:write' is required, and role 'viewer' does not have it"
+    )
 
 
 async def test_token_cannot_carry_scopes_its_user_lacks(platform: Any) -> None:

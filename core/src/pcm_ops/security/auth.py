@@ -153,19 +153,33 @@ def require(permission: str) -> Any:
     """A dependency that lets the request through only with ``permission``; gives the
     :class:`Principal`. Use it on every route (core refuses plugin routes without one)."""
 
-    async def dependency(principal: Principal | None = Depends(authenticate)) -> Principal:
+    async def dependency(
+        request: Request, principal: Principal | None = Depends(authenticate)
+    ) -> Principal:
         if principal is None:
             raise LoginRequired()
         if not principal.can(permission):
-            how = "the token's scopes" if principal.via == "token" else f"role {principal.role}"
+            role_permissions = request.app.state.permissions.for_role(principal.role)
             raise HTTPException(
-                status_code=403,
-                detail=f"permission {permission!r} is required; {how} does not include it",
+                status_code=403, detail=_refusal(principal, permission, role_permissions)
             )
         return principal
 
     dependency.pcm_permission = permission  # type: ignore[attr-defined]
     return Depends(dependency)
+
+
+def _refusal(principal: Principal, permission: str, role_permissions: frozenset[str]) -> str:
+    """Why ``principal`` may not use ``permission``: its role lacks it, or (the role has
+    it) the API token it came with was not given that scope."""
+    if permission not in role_permissions:
+        return (
+            f"permission {permission!r} is required, and role {principal.role!r} does not have it"
+        )
+    return (
+        f"permission {permission!r} is required, and this API token's scopes do not include "
+        f"it (role {principal.role!r} has it: use a token with that scope)"
+    )
 
 
 def declared_permission(route: Any) -> str | None:
