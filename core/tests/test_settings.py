@@ -207,3 +207,34 @@ def test_a_table_for_a_plugin_without_settings_is_refused(
         )
 
     assert raised.value.problems == [("beta", "this plugin has no settings")]
+
+
+def test_an_empty_database_url_in_the_environment_means_unset(clean_environment, monkeypatch):
+    monkeypatch.setenv("PCM_DATABASE_URL", "")
+
+    settings = load_settings()
+
+    assert settings.database_url is None
+    assert settings.is_sqlite
+
+
+def test_an_empty_database_url_in_the_environment_leaves_the_config_files_value(
+    clean_environment, write_config, monkeypatch
+):
+    path = write_config('database_url = "postgresql://pcm@db.example.com/pcm"\n')
+    monkeypatch.setenv("PCM_DATABASE_URL", "")
+
+    settings = load_settings(path)
+
+    assert settings.database_url == "postgresql+psycopg://pcm@db.example.com/pcm"
+
+
+def test_empty_data_dir_and_executor_id_mean_unset_too(clean_environment, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", "/srv/data")
+    monkeypatch.setenv("PCM_DATA_DIR", " ")
+    monkeypatch.setenv("PCM_EXECUTOR_ID", "")
+
+    settings = load_settings()
+
+    assert settings.data_dir == Path("/srv/data/pcm-ops")
+    assert settings.executor_id is None

@@ -21,9 +21,10 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     InitSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
@@ -36,6 +37,12 @@ ENV_PREFIX = "PCM_"
 CONFIG_ENV = "PCM_CONFIG"
 
 CommaList = Annotated[list[str], NoDecode]
+
+# Settings for which an empty value (``PCM_DATABASE_URL=``, ``database_url = ""``) means
+# "not set": a deployment template that passes a variable through unconditionally
+# (``PCM_DATABASE_URL=${PCM_DATABASE_URL:-}``) gets the default, or the config file's value,
+# rather than an error (database URL, executor id) or the current directory (data dir).
+_UNSET_WHEN_EMPTY = ("data_dir", "database_url", "executor_id")
 
 
 def default_data_dir() -> Path:
@@ -181,6 +188,14 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator(*_UNSET_WHEN_EMPTY, mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip():
+            field = cls.model_fields[info.field_name or ""]
+            return field.get_default(call_default_factory=True)
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
@@ -208,6 +223,19 @@ class Settings(BaseSettings):
 
 class _FileSource(InitSettingsSource):
     """The TOML file's core keys, ranked below the environment."""
+
+
+class _EnvironmentSource(EnvSettingsSource):
+    """``PCM_*`` variables, leaving out the empty ones of ``_UNSET_WHEN_EMPTY``, so that the
+    config file's value (or the default) applies as if the variable were not there."""
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        for name in _UNSET_WHEN_EMPTY:
+            value = values.get(name)
+            if isinstance(value, str) and not value.strip():
+                del values[name]
+        return values
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -259,7 +287,11 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, env_settings, _FileSource(settings_cls, file_values))
+            return (
+                init_settings,
+                _EnvironmentSource(settings_cls),
+                _FileSource(settings_cls, file_values),
+            )
 
     try:
         layered = _Layered(**overrides, plugin_sections=plugin_sections)
