@@ -334,3 +334,60 @@ def test_every_core_setting_is_documented() -> None:
         if name not in internal and f"`{ENV_PREFIX}{name.upper()}`" not in documented
     ]
     assert missing == [], f"add these settings to docs/configuration.md: {missing}"
+
+
+# -- plugins use core's public API only --------------------------------------------------------
+
+#: Core modules that are internals although their names are not private.
+INTERNAL_CORE_MODULES = ("pcm_ops.jobs.service", "pcm_ops.jobs.names")
+
+
+def private_core_imports(source: str) -> list[str]:
+    """The ``pcm_ops`` names a module imports that are not core's public API: a module or
+    name starting with ``_``, or one of :data:`INTERNAL_CORE_MODULES` (anywhere in the
+    module, imports inside functions included)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+            names: list[str] = []
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] != "pcm_ops":
+                continue
+            private = [n for n in [*parts, *names] if n.startswith("_")]
+            if private or module.startswith(INTERNAL_CORE_MODULES):
+                found.append(f"{module}: {', '.join(names) or '*'}")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("from pcm_ops.cli._db import run_in_session", ["pcm_ops.cli._db: run_in_session"]),
+        (
+            "def f():\n    from pcm_ops.jobs.service import JobStore",
+            ["pcm_ops.jobs.service: JobStore"],
+        ),
+        ("from pcm_ops.settings import _secret", ["pcm_ops.settings: _secret"]),
+        ("import pcm_ops._internal", ["pcm_ops._internal: *"]),
+        ("from pcm_ops.cli.session import run_in_session", []),
+        ("from pcm_aws_common._x import y", []),
+    ],
+)
+def test_checker_finds_private_core_imports(source: str, found: list[str]) -> None:
+    assert private_core_imports(source) == found
+
+
+def test_plugins_import_only_cores_public_api() -> None:
+    offending = {
+        str(path.relative_to(REPO)): names
+        for path in sorted(REPO.glob("plugins/*/src/**/*.py"))
+        if (names := private_core_imports(path.read_text()))
+    }
+    assert offending == {}

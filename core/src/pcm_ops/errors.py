@@ -2,6 +2,12 @@
 
 The CLI prints these as one line (or one line per problem) and exits non-zero; it never
 shows a traceback for them.
+
+Plugins' services raise the :class:`ServiceError` kinds (or subclasses of their own): they
+import nothing of FastAPI, and every caller shows them the same way. A route may simply let
+one propagate: core answers with its :attr:`~ServiceError.status_code` (the API as JSON,
+``{"detail": message}``, or, for :class:`InvalidInput`, FastAPI's 422 shape naming each
+field; pages as the error page), and the CLI prints its message.
 """
 
 from __future__ import annotations
@@ -27,6 +33,73 @@ class ConfigError(PcmOpsError):
         lines = [f"{len(self.problems)} invalid settings:"]
         lines += [f"  {key}: {message}" for key, message in self.problems]
         return "\n".join(lines)
+
+
+class ServiceError(PcmOpsError):
+    """An error a service raises for its caller to show: the request cannot be done as
+    asked. The HTTP answer is :attr:`status_code` (400 unless a subclass says otherwise)."""
+
+    status_code: int = 400
+
+
+class NotFoundError(ServiceError):
+    """The object does not exist (or the caller may not see it): 404."""
+
+    status_code = 404
+
+
+class ForbiddenError(ServiceError):
+    """The caller may not do this to this object: 403."""
+
+    status_code = 403
+
+
+class ConflictError(ServiceError):
+    """The change contradicts the state of the object or of others (a duplicate name, an
+    object in use): 409."""
+
+    status_code = 409
+
+
+class UpstreamError(ServiceError):
+    """A system the service depends on failed or refused (AWS, ServiceNow): 502. The
+    message names the system and what it said."""
+
+    status_code = 502
+
+
+class InvalidInput(ServiceError):
+    """One or more values are not acceptable; each problem names its field: 422, in
+    FastAPI's validation shape (``{"detail": [{"loc": ["body", field], "msg", "type"}]}``).
+
+    ``problems`` holds ``(field, message)`` pairs; ``field`` is the path in the request
+    body (``name``, ``parameters[1].default``).
+    """
+
+    status_code = 422
+
+    def __init__(self, problems: Iterable[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        if not self.problems:
+            raise ValueError("InvalidInput needs at least one problem")
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        if len(self.problems) == 1:
+            field, message = self.problems[0]
+            return f"{field}: {message}"
+        lines = [f"{len(self.problems)} problems:"]
+        lines += [f"  {field}: {message}" for field, message in self.problems]
+        return "\n".join(lines)
+
+    def for_field(self, field: str) -> list[str]:
+        """The messages about ``field`` and its sub-fields (``parameters`` gives
+        ``parameters[0].name`` too)."""
+        return [
+            message
+            for name, message in self.problems
+            if name == field or name.startswith((f"{field}[", f"{field}."))
+        ]
 
 
 class PluginError(PcmOpsError):

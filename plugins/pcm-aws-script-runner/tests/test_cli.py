@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pcm_ops.cli._db import cli_actor
 from pcm_ops.cli.main import main
+from pcm_ops.cli.session import cli_actor
 
 
 @dataclass

@@ -7,8 +7,8 @@ import time
 
 import click
 
-from pcm_ops.cli._db import run_in_session
 from pcm_ops.cli.main import CliContext
+from pcm_ops.cli.session import run_in_session
 
 
 @click.group()

@@ -133,7 +133,7 @@ def show_job(obj: CliContext, job_id: str, as_json: bool) -> None:
 def cancel_job(obj: CliContext, job_id: str) -> None:
     """Cancel a job: a queued job never starts, a running one stops before its next step."""
     from pcm_ops import audit
-    from pcm_ops.cli._db import cli_actor, run_in_session
+    from pcm_ops.cli.session import cli_actor, run_in_session
     from pcm_ops.jobs.names import owner_of
 
     settings = obj.settings()

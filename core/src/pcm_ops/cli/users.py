@@ -6,8 +6,8 @@ import json
 
 import click
 
-from pcm_ops.cli._db import cli_actor, run_in_session
 from pcm_ops.cli.main import CliContext
+from pcm_ops.cli.session import cli_actor, run_in_session
 from pcm_ops.errors import PcmOpsError
 
 ROLE_CHOICE = click.Choice(["admin", "operator", "viewer"])

@@ -57,6 +57,11 @@ _engine: JobEngine | None = None
 _engine_lock = threading.Lock()
 
 
+def running_engine() -> JobEngine | None:
+    """The engine running in this process, or ``None`` (a CLI command, a script)."""
+    return _engine
+
+
 def current_engine() -> JobEngine:
     """The engine running in this process.
 

@@ -1,5 +1,6 @@
 """Enqueueing jobs: a workflow, its arguments and a queue, from a route, a job or anywhere the
-engine runs.
+engine runs, and, given the settings, from a process where it does not run (a CLI command):
+the job is then written to the jobs database for a server or worker to run.
 
 Jobs are enqueued by workflow *name*, without an application version: whichever executor
 runs the newest version of the code takes them, and a server that only enqueues (with
@@ -10,10 +11,13 @@ the system database, so they must be serialisable (plain data; never secrets).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pcm_ops.jobs.engine import current_engine
+from pcm_ops.jobs.engine import current_engine, running_engine
 from pcm_ops.jobs.names import CORE_DEFAULT_QUEUE, new_job_id
+
+if TYPE_CHECKING:
+    from pcm_ops.settings import Settings
 
 
 def _workflow_name(workflow: Callable[..., Any] | str) -> str:
@@ -56,12 +60,42 @@ def _options(
     return options
 
 
+def _detached_options(
+    workflow: Callable[..., Any] | str,
+    queue: str | None,
+    partition_key: str | None,
+    key: str | None,
+) -> dict[str, Any]:
+    """The options of a job enqueued where no engine runs: the queue's name says its owner
+    (queues are named ``<plugin-id>.<name>``)."""
+    name = queue or CORE_DEFAULT_QUEUE
+    owner = name.partition(".")[0] if "." in name else "core"
+    options: dict[str, Any] = {
+        "workflow_name": _workflow_name(workflow),
+        "queue_name": name,
+        "workflow_id": new_job_id(owner, key),
+    }
+    if partition_key:
+        options["queue_partition_key"] = partition_key
+    return options
+
+
+def _no_engine(settings: Settings | None) -> bool:
+    """True when no engine runs here and ``settings`` allow writing to the jobs database."""
+    if running_engine() is not None:
+        return False
+    if settings is None:
+        current_engine()  # raises the JobsError that explains where jobs can be enqueued
+    return True
+
+
 def enqueue(
     workflow: Callable[..., Any] | str,
     *args: Any,
     queue: str | None = None,
     partition_key: str | None = None,
     key: str | None = None,
+    settings: Settings | None = None,
     **kwargs: Any,
 ) -> str:
     """Put a job on a queue and return its id (``<owner>:<key>``).
@@ -77,9 +111,25 @@ def enqueue(
     :param partition_key: required on a partitioned queue (``"123456789012:eu-west-1"``).
     :param key: makes the job id ``<owner>:<key>`` instead of random: enqueueing the same
         key again returns the existing job instead of starting another.
-    :raises pcm_ops.jobs.JobsError: the engine does not run here, or the queue is unknown.
+    :param settings: where no engine runs (a CLI command), the installation's settings: the
+        job is written to its jobs database and a server or worker runs it. The queue is
+        then not checked against the plugins' declarations (pass ``workflow`` by name, and
+        the plugin's own queue).
+    :raises pcm_ops.jobs.JobsError: the engine does not run here and no ``settings`` were
+        given, the jobs database does not exist yet, or the queue is unknown.
     :raises ValueError: a partition key missing or not expected; a bad key.
     """
+    if _no_engine(settings):
+        assert settings is not None
+        from pcm_ops.jobs.service import JobStore
+
+        options = _detached_options(workflow, queue, partition_key, key)
+        store = JobStore(settings)
+        try:
+            store.client_for_enqueue().enqueue(options, *args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            store.close()
+        return str(options["workflow_id"])
     options = _options(workflow, queue, partition_key, key)
     engine = current_engine()
     if engine.launched:
@@ -98,9 +148,22 @@ async def enqueue_async(
     queue: str | None = None,
     partition_key: str | None = None,
     key: str | None = None,
+    settings: Settings | None = None,
     **kwargs: Any,
 ) -> str:
-    """:func:`enqueue` for ``async`` code (routes, async workflows)."""
+    """:func:`enqueue` for ``async`` code (routes, async workflows, CLI work)."""
+    if _no_engine(settings):
+        assert settings is not None
+        from pcm_ops.jobs.service import JobStore
+
+        options = _detached_options(workflow, queue, partition_key, key)
+        store = JobStore(settings)
+        try:
+            client = store.client_for_enqueue()
+            await client.enqueue_async(options, *args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            store.close()
+        return str(options["workflow_id"])
     options = _options(workflow, queue, partition_key, key)
     engine = current_engine()
     if engine.launched:

@@ -183,8 +183,21 @@ async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
         return HTMLResponse(FALLBACK_500, status_code=500)
 
 
+async def handle_service_error(request: Request, exc: Exception) -> Response:
+    """A service error that a route let propagate: the HTTP error it stands for."""
+    from pcm_ops.api.errors import http_error
+    from pcm_ops.errors import ServiceError
+
+    assert isinstance(exc, ServiceError)
+    return await handle_http_exception(request, http_error(exc))
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Install the HTML-or-JSON handlers for HTTP errors, validation errors and crashes."""
+    """Install the HTML-or-JSON handlers for HTTP errors, validation errors, service errors
+    and crashes."""
+    from pcm_ops.errors import ServiceError
+
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
+    app.add_exception_handler(ServiceError, handle_service_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(Exception, handle_unexpected_error)

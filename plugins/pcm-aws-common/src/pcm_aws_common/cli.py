@@ -7,16 +7,18 @@ a hidden prompt or an environment variable, never from an argument (which ``ps``
 
 from __future__ import annotations
 
-import asyncio
-import getpass
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from pcm_ops.cli.main import CliContext
+from pcm_ops.cli.session import cli_actor, run_with_database
+
+if TYPE_CHECKING:
+    from pcm_ops.db.engine import Database
 
 T = TypeVar("T")
 
@@ -42,28 +44,19 @@ def _run(obj: CliContext, work: Callable[[_Context], Awaitable[T]]) -> T:
         reason = record.error if record is not None else "not installed"
         raise click.ClickException(f"the aws-common plugin is not loaded: {reason}")
 
-    async def main() -> T:
+    async def main(database: Database) -> T:
         from pcm_aws_common.services.clients import AwsClients
         from pcm_aws_common.services.credentials import Actor
-        from pcm_ops.db.engine import Database
-        from pcm_ops.security import secrets
 
-        secrets.configure(settings.data_dir)
-        actor_name = f"cli:{getpass.getuser()}"
-        database = Database(settings)
-        try:
-            async with (
-                AwsClients(database, record.config) as clients,
-                database.session() as session,
-            ):
-                return await work(
-                    _Context(session, clients, Actor(None, actor_name, True), actor_name)
-                )
-        finally:
-            await database.dispose()
+        actor_name = cli_actor()
+        async with (
+            AwsClients(database, record.config) as clients,
+            database.session() as session,
+        ):
+            return await work(_Context(session, clients, Actor(None, actor_name, True), actor_name))
 
     try:
-        return asyncio.run(main())
+        return run_with_database(settings, main)
     except ValidationError as exc:
         problems = "; ".join(
             ".".join(str(part) for part in error["loc"])

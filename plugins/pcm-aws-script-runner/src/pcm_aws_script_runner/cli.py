@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcm_ops.cli._db import cli_actor, run_in_session
 from pcm_ops.cli.main import CliContext
+from pcm_ops.cli.session import cli_actor, run_in_session
 
 if TYPE_CHECKING:
     from pcm_aws_script_runner.config import ScriptRunnerSettings

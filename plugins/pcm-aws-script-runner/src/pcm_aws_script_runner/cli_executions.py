@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from pcm_ops.cli._db import cli_actor, run_in_session
 from pcm_ops.cli.main import CliContext
+from pcm_ops.cli.session import cli_actor, run_in_session
 
 STATUSES = ["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
 
@@ -132,7 +132,12 @@ def _counts(counts: dict[str, int]) -> str:
 @click.option("--log-group", help="Full output to this CloudWatch log group.")
 @click.option("--comment", default="", help="Why: recorded with the run.")
 @click.option("--change", "change_reference", help="A change ticket for pre-execution checks.")
-@click.option("--preview", is_flag=True, help="Only show what would run; send nothing.")
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Only show what would run; send nothing. Exits 1 when a pre-execution check "
+    "blocks the run.",
+)
 @click.option("--wait", is_flag=True, help="Follow the run until it ends.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
@@ -201,6 +206,14 @@ def run(
     result = run_in_session(settings, work)
     if preview:
         _print_plan(result, as_json)
+        if result.checks is not None and not result.checks.passed:
+            # The same status as running it would give: scripts can gate on the preview.
+            click.echo(
+                f"Error: the run would be blocked by pre-execution checks: "
+                f"{result.checks.reason()}",
+                err=True,
+            )
+            sys.exit(1)
         return
     if not wait:
         if as_json:

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from pcm_ops.cli._db import cli_actor, run_in_session
 from pcm_ops.cli.main import CliContext
+from pcm_ops.cli.session import cli_actor, run_in_session
 
 STATE_CHOICES = ("pending", "running", "stopping", "stopped", "shutting-down")
 

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from pcm_aws_script_runner.api.errors import service_errors
 from pcm_aws_script_runner.dependencies import Config
 from pcm_aws_script_runner.plugin import EXECUTE, MANAGE_SCRIPTS, READ, metadata
 from pcm_aws_script_runner.services import scripts
@@ -28,6 +27,7 @@ from pcm_aws_script_runner.services.validation import (
     ScriptDraft,
 )
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import Id, PathId
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash, render

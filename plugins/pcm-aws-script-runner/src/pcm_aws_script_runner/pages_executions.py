@@ -22,7 +22,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from pcm_aws_script_runner.api.errors import service_errors
 from pcm_aws_script_runner.config import ScriptRunnerSettings
 from pcm_aws_script_runner.dependencies import Config, Registry
 from pcm_aws_script_runner.fleet_models import AwsSrSavedFilter
@@ -47,6 +46,7 @@ from pcm_aws_script_runner.services.executions import (
 )
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import Offset, PathId, parse_id
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash

@@ -22,7 +22,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from pcm_aws_script_runner.api.errors import service_errors
 from pcm_aws_script_runner.dependencies import Config
 from pcm_aws_script_runner.plugin import EXECUTE, READ, metadata
 from pcm_aws_script_runner.services import inventory
@@ -30,6 +29,7 @@ from pcm_aws_script_runner.services.errors import Conflict, InvalidInput
 from pcm_aws_script_runner.services.inventory import InventoryFilter
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import Offset, PathId
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash, render

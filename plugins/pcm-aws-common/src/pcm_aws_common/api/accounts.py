@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from pcm_aws_common.api.convert import account_out
-from pcm_aws_common.api.errors import RESPONSES, service_errors
+from pcm_aws_common.api.errors import RESPONSES
 from pcm_aws_common.dependencies import AwsClientsDep
 from pcm_aws_common.plugin import MANAGE_ACCOUNTS, READ
 from pcm_aws_common.schemas import (
@@ -26,6 +26,7 @@ from pcm_aws_common.services import accounts
 from pcm_aws_common.services.errors import FieldProblem
 from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.errors import service_errors
 from pcm_ops.security import Principal, require
 
 router = APIRouter()

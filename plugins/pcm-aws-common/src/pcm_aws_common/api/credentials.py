@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 
 from pcm_aws_common.api.convert import source_out
-from pcm_aws_common.api.errors import RESPONSES, service_errors
+from pcm_aws_common.api.errors import RESPONSES
 from pcm_aws_common.dependencies import AwsClientsDep
 from pcm_aws_common.plugin import MANAGE_CREDENTIALS, READ, SHARE_CREDENTIALS
 from pcm_aws_common.schemas import CredentialSourceIn, CredentialSourceOut, CredentialSourcePatch
@@ -19,6 +19,7 @@ from pcm_aws_common.services import credentials
 from pcm_aws_common.services.credentials import Actor
 from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import PathId
 from pcm_ops.security import Principal, require
 

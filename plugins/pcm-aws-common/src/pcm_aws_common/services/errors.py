@@ -1,18 +1,32 @@
-"""What the services raise. Each message says what went wrong and what to do next; the API
-turns them into HTTP errors (:mod:`pcm_aws_common.api.errors`), the CLI prints them."""
+"""What the services raise. Each message says what went wrong and what to do next.
+
+They are core's :class:`pcm_ops.errors.ServiceError` kinds: a route lets them propagate and
+core answers with their status (a :class:`FieldProblem` is a 422 naming its field; an AWS
+that cannot be reached, or refuses the platform's credentials, a 502), and the CLI prints
+them.
+"""
 
 from __future__ import annotations
 
+from pcm_ops.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInput,
+    NotFoundError,
+    ServiceError,
+    UpstreamError,
+)
 
-class AwsCommonError(Exception):
+
+class AwsCommonError(ServiceError):
     """Base class of every error of this plugin."""
 
 
-class FieldProblem(AwsCommonError):
+class FieldProblem(AwsCommonError, InvalidInput):
     """A value is not acceptable; ``field`` names it as the API's request body does."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__([(field, message)])
         self.field = field
         self.message = message
 
@@ -28,28 +42,32 @@ class CredentialsRejected(FieldProblem):
         self.status = status
 
 
-class NotFound(AwsCommonError):
+class NotFound(AwsCommonError, NotFoundError):
     """The object does not exist, or the caller may not see it."""
 
 
-class Conflict(AwsCommonError):
+class Conflict(AwsCommonError, ConflictError):
     """The change contradicts the state of other objects (a duplicate, a reference)."""
 
 
-class Forbidden(AwsCommonError):
+class Forbidden(AwsCommonError, ForbiddenError):
     """The caller's permissions do not allow this change."""
 
 
-class AwsAccessError(AwsCommonError):
+class AwsAccessError(AwsCommonError, UpstreamError):
     """The client factory could not get credentials for a call."""
 
 
 class AccountNotFound(AwsAccessError, NotFound):
     """The account is not in the registry."""
 
+    status_code = NotFound.status_code
+
 
 class SourceNotFound(AwsAccessError, NotFound):
     """The credential source does not exist, or belongs to someone else."""
+
+    status_code = NotFound.status_code
 
 
 class RegionNotAllowed(AwsAccessError):
@@ -75,5 +93,5 @@ class AssumeRoleError(AwsAccessError):
         self.aws_message = aws_message
 
 
-class AwsUnavailable(AwsCommonError):
+class AwsUnavailable(AwsCommonError, UpstreamError):
     """AWS (or the configured endpoint) could not be reached."""

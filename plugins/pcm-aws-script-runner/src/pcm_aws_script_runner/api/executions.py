@@ -13,11 +13,11 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from pcm_aws_script_runner.api.errors import RESPONSES, http_error
+from pcm_aws_script_runner.api.errors import RESPONSES
 from pcm_aws_script_runner.dependencies import Config, Registry
 from pcm_aws_script_runner.fleet_models import (
     AwsSrExecution,
@@ -27,9 +27,10 @@ from pcm_aws_script_runner.fleet_models import (
 from pcm_aws_script_runner.plugin import EXECUTE, READ
 from pcm_aws_script_runner.services import executions
 from pcm_aws_script_runner.services.errors import ScriptRunnerError
-from pcm_aws_script_runner.services.executions import Blocked, ExecutionDraft, ExecutionQuery
+from pcm_aws_script_runner.services.executions import ExecutionDraft, ExecutionQuery
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.errors import http_error
 from pcm_ops.api.params import Id, Int32, Offset, PathId
 from pcm_ops.security import Principal, require
 
@@ -305,12 +306,6 @@ def _actor(principal: Principal, request: Request) -> Actor:
     return Actor.of(principal, request)
 
 
-def _raise(exc: ScriptRunnerError) -> HTTPException:
-    if isinstance(exc, Blocked):
-        return HTTPException(status_code=409, detail=str(exc))
-    return http_error(exc)
-
-
 # -------------------------------------------------------------------------------------------
 # Routes
 # -------------------------------------------------------------------------------------------
@@ -336,7 +331,7 @@ async def preview(
             session, body.draft(), config, registry=registry, actor=_actor(principal, request)
         )
     except ScriptRunnerError as exc:
-        raise _raise(exc) from None
+        raise http_error(exc) from None
     checks = plan.checks.results if plan.checks is not None else ()
     return PreviewOut(
         script_id=plan.script.id or 0,
@@ -388,7 +383,7 @@ async def _start(
             rerun_kind=rerun_kind,
         )
     except ScriptRunnerError as exc:
-        raise _raise(exc) from None
+        raise http_error(exc) from None
     job_id = await executions.launch(session, execution)
     batches = await executions.batches_of(session, execution.id or 0)
     return StartedOut(execution=_detail(request, execution, batches), job_id=job_id)
@@ -549,7 +544,7 @@ async def get_one(execution_id: ExecutionId, request: Request, session: DbSessio
     try:
         execution = await executions.get_execution(session, execution_id)
     except ScriptRunnerError as exc:
-        raise _raise(exc) from None
+        raise http_error(exc) from None
     return _detail(request, execution, await executions.batches_of(session, execution_id))
 
 
@@ -570,7 +565,7 @@ async def targets(
     try:
         await executions.get_execution(session, execution_id)
     except ScriptRunnerError as exc:
-        raise _raise(exc) from None
+        raise http_error(exc) from None
     rows = await executions.targets_of(
         session, execution_id, status=status, limit=limit + 1, offset=offset
     )
@@ -595,7 +590,7 @@ async def export_results(
     try:
         await executions.get_execution(session, execution_id)
     except ScriptRunnerError as exc:
-        raise _raise(exc) from None
+        raise http_error(exc) from None
     data = [
         _target(row).model_dump(mode="json")
         for row in await executions.targets_of(session, execution_id)
@@ -637,7 +632,7 @@ async def execution_events(
     try:
         await executions.get_execution(session, execution_id)
     except ScriptRunnerError as exc:
-        raise _raise(exc) from None
+        raise http_error(exc) from None
     database = request.app.state.database
 
     async def finished() -> dict[str, Any] | None:
@@ -671,7 +666,7 @@ async def cancel(
             session, execution_id, _actor(principal, request)
         )
     except ScriptRunnerError as exc:
-        raise _raise(exc) from None
+        raise http_error(exc) from None
     return ExecutionSummary(**_summary(execution))
 
 
@@ -694,7 +689,7 @@ async def rerun(
     try:
         draft = await executions.rerun_draft(session, execution_id)
     except ScriptRunnerError as exc:
-        raise _raise(exc) from None
+        raise http_error(exc) from None
     return await _start(
         request,
         session,
@@ -726,7 +721,7 @@ async def clone(
     try:
         draft = await executions.clone_draft(session, execution_id)
     except ScriptRunnerError as exc:
-        raise _raise(exc) from None
+        raise http_error(exc) from None
     return await _start(
         request,
         session,

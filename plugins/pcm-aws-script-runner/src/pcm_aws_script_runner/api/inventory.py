@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
-from pcm_aws_script_runner.api.errors import RESPONSES, service_errors
+from pcm_aws_script_runner.api.errors import RESPONSES
 from pcm_aws_script_runner.dependencies import Config
 from pcm_aws_script_runner.plugin import EXECUTE, READ
 from pcm_aws_script_runner.schemas_inventory import (
@@ -38,6 +38,7 @@ from pcm_aws_script_runner.services.errors import InvalidInput
 from pcm_aws_script_runner.services.inventory import InventoryFilter
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import Offset, PathId
 from pcm_ops.security import Principal, require
 

@@ -18,7 +18,7 @@ from pcm_aws_script_runner.api.convert import (
     version_out,
     version_summary,
 )
-from pcm_aws_script_runner.api.errors import RESPONSES, service_errors
+from pcm_aws_script_runner.api.errors import RESPONSES
 from pcm_aws_script_runner.dependencies import Config
 from pcm_aws_script_runner.plugin import MANAGE_SCRIPTS, READ
 from pcm_aws_script_runner.schemas import (
@@ -36,6 +36,7 @@ from pcm_aws_script_runner.services.errors import InvalidInput
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_aws_script_runner.services.validation import ScriptDraft
 from pcm_ops.api.deps import DbSession
+from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import Id, Offset, PathId
 from pcm_ops.security import Principal, require
 

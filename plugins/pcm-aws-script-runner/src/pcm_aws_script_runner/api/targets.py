@@ -11,11 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from pcm_aws_script_runner.api.errors import RESPONSES, service_errors
+from pcm_aws_script_runner.api.errors import RESPONSES
 from pcm_aws_script_runner.dependencies import Config, Registry
 from pcm_aws_script_runner.plugin import EXECUTE, READ
 from pcm_aws_script_runner.schemas import ResolvedTargetOut, ResolveIn, TargetSourceOut
 from pcm_aws_script_runner.services import targets
+from pcm_ops.api.errors import service_errors
 from pcm_ops.security import Principal, require
 
 router = APIRouter()

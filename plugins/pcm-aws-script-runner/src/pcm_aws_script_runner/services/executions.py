@@ -46,6 +46,7 @@ from pcm_aws_script_runner.services.scripts import Actor
 from pcm_aws_script_runner.services.validation import LANGUAGES, masked, validate_run_parameters
 from pcm_ops import audit
 from pcm_ops.db.types import utcnow
+from pcm_ops.errors import ConflictError
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -107,8 +108,8 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _TARGET_KINDS = ("instance_ids", "instances", "filter", "saved_filter_id", "source")
 
 
-class Blocked(ScriptRunnerError):
-    """A pre-execution check refused the run; the message holds every reason."""
+class Blocked(ScriptRunnerError, ConflictError):
+    """A pre-execution check refused the run (409); the message holds every reason."""
 
     def __init__(self, report: CheckReport) -> None:
         self.report = report
@@ -857,25 +858,13 @@ async def launch(
     ``settings``: the job is written to the jobs database, for a server or worker to run.
     """
     from pcm_aws_script_runner.plugin import EXECUTIONS_QUEUE
-    from pcm_ops.jobs import JobsError, enqueue_async
+    from pcm_ops.jobs import enqueue_async
 
     await session.commit()
     key = f"execution-{execution.id}"
-    try:
-        job_id = await enqueue_async(WORKFLOW, execution.id, queue=EXECUTIONS_QUEUE, key=key)
-    except JobsError:
-        if settings is None:
-            raise
-        from pcm_ops.jobs.names import new_job_id
-        from pcm_ops.jobs.service import JobStore
-
-        job_id = new_job_id("aws-script-runner", key)
-        options = {"workflow_name": WORKFLOW, "queue_name": EXECUTIONS_QUEUE, "workflow_id": job_id}
-        store = JobStore(settings)
-        try:
-            await store.client_for_enqueue().enqueue_async(options, execution.id)  # type: ignore[arg-type]
-        finally:
-            store.close()
+    job_id = await enqueue_async(
+        WORKFLOW, execution.id, queue=EXECUTIONS_QUEUE, key=key, settings=settings
+    )
     execution.job_id = job_id
     session.add(execution)
     await session.commit()
