@@ -20,16 +20,39 @@ FAST = {
 }
 
 
-async def cli(settings: Any, moto: Any, *args: str) -> subprocess.CompletedProcess[str]:
+TESTS_DIR = Path(__file__).parents[1]
+
+
+def install_test_plugins(folder: Path, *modules: str) -> str:
+    """Make modules of ``tests/pcm_sr_test_plugins`` installed plugins for a process started
+    with the returned ``PYTHONPATH``: ``folder`` gets a distribution's ``.dist-info`` whose
+    entry points name them (``check_fails`` is plugin ``sr-check-fails``)."""
+    info = folder / "pcm_sr_test_plugins-0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pcm-sr-test-plugins\nVersion: 0\n")
+    lines = [f"sr-{m.replace('_', '-')} = pcm_sr_test_plugins.{m}" for m in modules]
+    (info / "entry_points.txt").write_text("[pcm_ops.plugins]\n" + "\n".join(lines) + "\n")
+    return os.pathsep.join([str(folder), str(TESTS_DIR)])
+
+
+async def cli(
+    settings: Any,
+    moto: Any,
+    *args: str,
+    plugins: tuple[str, ...] = (),
+    pythonpath: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PCM_")}
     env.update(
         {
             "PCM_DATA_DIR": str(settings.data_dir),
-            "PCM_PLUGINS": "aws-common,aws-script-runner",
+            "PCM_PLUGINS": ",".join(["aws-common", "aws-script-runner", *plugins]),
             "PCM_AWS_COMMON__ENDPOINT_URL": moto.endpoint_url,
             **FAST,
         }
     )
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     if settings.database_url:
         env["PCM_DATABASE_URL"] = settings.database_url
     command = [str(Path(sys.executable).with_name("pcm-ops")), "script-runner", "executions", *args]
@@ -111,3 +134,31 @@ async def test_bad_input_on_the_cli_is_a_clear_message(make_fleet, moto_aws, pcm
     assert unknown.returncode == 1
     assert "nope" in unknown.stderr
     assert "parameters.colour: unknown parameter" in param.stderr
+
+
+async def test_a_preview_that_a_check_blocks_exits_1_with_the_reason(
+    make_fleet, moto_aws, pcm_settings, tmp_path
+):
+    fleet = await make_fleet(us_east_1=1)
+    await fleet.script("hello")
+    target = fleet.all_ids()[0]
+    path = install_test_plugins(tmp_path / "site", "check_fails")
+    preview = ("run", "hello", "--instance", target, "--preview")
+    options = {"plugins": ("sr-check-fails",), "pythonpath": path}
+
+    blocked = await cli(pcm_settings, moto_aws, *preview, **options)
+    blocked_json = await cli(pcm_settings, moto_aws, *preview, "--json", **options)
+    approved = await cli(pcm_settings, moto_aws, *preview, "--change", "CHG0000001", **options)
+
+    reason = "change CHG0000042 is not approved"
+    assert blocked.returncode == 1, blocked.stderr
+    assert f"check sr-check-fails: BLOCKS: {reason}" in blocked.stdout
+    assert blocked.stderr.strip() == (
+        f"Error: the run would be blocked by pre-execution checks: sr-check-fails: {reason}"
+    )
+    assert blocked_json.returncode == 1
+    assert json.loads(blocked_json.stdout)["checks"] == [
+        {"plugin": "sr-check-fails", "ok": False, "reason": reason}
+    ]
+    assert approved.returncode == 0, approved.stderr
+    assert "check sr-check-fails: ok" in approved.stdout
