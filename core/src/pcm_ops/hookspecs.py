@@ -140,6 +140,20 @@ def pcm_ops_models() -> list[type[SQLModel]]:
     ``create_all`` outside tests: tables come from migrations.
 
     :return: a list of ``SQLModel`` subclasses declared with ``table=True``.
+
+    Example::
+
+        # models.py
+        class ExampleNote(SQLModel, table=True):
+            __tablename__ = "example_note"  # starts with the plugin's table_prefix
+            id: int | None = Field(default=None, primary_key=True)
+            title: str = Field(max_length=200)
+
+        # plugin.py
+        @hookimpl
+        def pcm_ops_models():
+            from pcm_example.models import ExampleNote
+            return [ExampleNote]
     """
 
 
@@ -155,6 +169,12 @@ def pcm_ops_migrations() -> MigrationTree | None:
     with ``pcm-ops db revision <plugin-id> -m "..."``.
 
     :return: a :class:`pcm_ops.plugin.MigrationTree`, or ``None``.
+
+    Example::
+
+        @hookimpl
+        def pcm_ops_migrations():
+            return MigrationTree(directory=Path(__file__).parent / "migrations" / "versions")
     """
 
 
@@ -169,6 +189,16 @@ def pcm_ops_seeds(settings: Settings, config: Any) -> list[Seed]:
     :param settings: core's settings.
     :param config: this plugin's settings, or ``None``.
     :return: a list of :class:`pcm_ops.plugin.Seed`.
+
+    Example::
+
+        async def add_welcome_note(context: SeedContext) -> None:
+            context.session.add(ExampleNote(title="Welcome", body=context.config.greeting))
+
+        @hookimpl
+        def pcm_ops_seeds():
+            return [Seed("welcome-note", 1, add_welcome_note, "A first note that says hello."),
+                    Seed("demo-notes", 1, add_demo_notes, demo_only=True)]
     """
 
 
@@ -192,6 +222,25 @@ def pcm_ops_api_routers(settings: Settings, config: Any) -> list[APIRouter]:
     :param settings: core's settings.
     :param config: this plugin's settings, or ``None``.
     :return: a list of ``fastapi.APIRouter``.
+
+    Example::
+
+        # api.py
+        from pcm_ops.api.deps import DbSession
+        from pcm_ops.security import require
+
+        router = APIRouter()
+
+        @router.get("/notes", response_model=list[NoteOut],
+                    dependencies=[require("example:notes.read")])
+        async def list_notes(session: DbSession) -> Any:  # GET /api/tools/example/notes/notes
+            return await services.list_notes(session)
+
+        # plugin.py
+        @hookimpl
+        def pcm_ops_api_routers():
+            from pcm_example.api import router
+            return [router]
     """
 
 
@@ -209,6 +258,19 @@ def pcm_ops_web_pages(settings: Settings, config: Any) -> WebPages | None:
     :param settings: core's settings.
     :param config: this plugin's settings, or ``None``.
     :return: a :class:`pcm_ops.plugin.WebPages`, or ``None``.
+
+    Example::
+
+        @hookimpl
+        def pcm_ops_web_pages():
+            from pcm_example.pages import router  # renders "example/index.html"
+            package = Path(__file__).parent
+            return WebPages(
+                routers=[router],
+                templates=package / "templates",
+                static=package / "static",
+                nav=[NavEntry("Notes", "", order=10, permission="example:notes.read")],
+            )
     """
 
 
@@ -223,6 +285,17 @@ def pcm_ops_health_checks(settings: Settings, config: Any) -> list[HealthCheck]:
     :param settings: core's settings.
     :param config: this plugin's settings, or ``None``.
     :return: a list of :class:`pcm_ops.plugin.HealthCheck`.
+
+    Example::
+
+        @hookimpl
+        def pcm_ops_health_checks(config):
+            async def greeting_is_set():
+                if not config.greeting.strip():
+                    return HealthResult(False, "set [example] greeting in the config file")
+                return HealthResult(True)
+
+            return [HealthCheck("greeting", greeting_is_set, timeout=1.0)]
     """
 
 
@@ -282,6 +355,13 @@ def pcm_ops_startup(app: FastAPI, settings: Settings, config: Any) -> Any:
     :param settings: core's settings.
     :param config: this plugin's settings, or ``None``.
     :return: an awaitable; its result is ignored.
+
+    Example::
+
+        @hookimpl
+        async def pcm_ops_startup(app, config):
+            import httpx
+            app.state.servicenow = httpx.AsyncClient(base_url=config.instance_url, timeout=10)
     """
 
 
@@ -298,6 +378,12 @@ def pcm_ops_shutdown(app: FastAPI, settings: Settings, config: Any) -> Any:
     :param settings: core's settings.
     :param config: this plugin's settings, or ``None``.
     :return: an awaitable; its result is ignored.
+
+    Example::
+
+        @hookimpl
+        async def pcm_ops_shutdown(app):
+            await app.state.servicenow.aclose()  # opened by pcm_ops_startup
     """
 
 
@@ -316,4 +402,22 @@ def pcm_ops_cli_commands() -> list[click.Command]:
     Import heavy modules inside the command functions, so that ``--help`` stays fast.
 
     :return: a list of ``click.Command`` (``click.Group`` is one).
+
+    Example::
+
+        # cli.py
+        @click.group(help="Commands of the example plugin.")
+        def example():
+            pass
+
+        @example.command()
+        @click.option("--name", default="operator")
+        def hello(name):  # pcm-ops example hello --name Ada
+            click.echo(f"Hello, {name}!")
+
+        # plugin.py
+        @hookimpl
+        def pcm_ops_cli_commands():
+            from pcm_example.cli import example
+            return [example]
     """

@@ -2,7 +2,7 @@
 
 Everything here is a plain frozen dataclass from the standard library, so that importing it
 from a plugin's entry-point module costs nothing. Core validates these values in one place
-(:func:`pcm_ops.discovery.check_metadata`) and reports every problem with the plugin's id.
+(``pcm_ops.discovery.check_metadata``) and reports every problem with the plugin's id.
 
 A minimal plugin module::
 

@@ -19,4 +19,10 @@ def example_greeting(name: str) -> str | None:
 
     :param name: who to greet.
     :return: one line of text, or ``None``.
+
+    Example::
+
+        @hookimpl(optionalhook=True)
+        def example_greeting(name):
+            return f"Good morning, {name}."
     """
