@@ -250,3 +250,88 @@ def test_strict_mode_refuses_to_serve_with_a_broken_plugin(with_plugins):
     assert completed.returncode != 0
     assert completed.stderr.startswith("Error: plugin 'broken': import of pcm_broken.plugin")
     assert "Traceback" not in completed.stderr
+
+
+# -- a plugin from the scaffold, as a new tool author makes one --------------------------------
+
+REPO_DIR = CORE_DIR.parent
+
+
+@pytest.fixture(scope="session")
+def scaffolded(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Environment:
+    """``pcm-ops plugins new`` run from core's wheel, the new plugin's wheel built and
+    installed with its test dependencies, beside core's, aws-common's and the script
+    runner's wheels (its plugin builds on the script runner)."""
+    root = tmp_path_factory.mktemp("scaffolded")
+    author = _environment(root / "author", wheels.core)
+    written = subprocess.run(
+        [
+            str(author.bin / "pcm-ops"),
+            "plugins",
+            "new",
+            "change-gate",
+            "--provider",
+            "acme",
+            "--script-runner",
+            "--directory",
+            str(root / "pcm-change-gate"),
+        ],
+        env=author.variables(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert written.returncode == 0, written.stderr
+    out_dir = root / "wheels"
+    out_dir.mkdir()
+    plugin = _build_wheel(root / "pcm-change-gate", out_dir)
+    common = _build_wheel(REPO_DIR / "plugins" / "pcm-aws-common", out_dir)
+    runner = _build_wheel(REPO_DIR / "plugins" / "pcm-aws-script-runner", out_dir)
+    return _environment(
+        root / "env",
+        Path(f"{wheels.core}[testing,postgres]"),
+        Path(f"{common}[testing]"),
+        Path(f"{runner}[testing]"),
+        Path(f"{plugin}[test]"),
+    )
+
+
+def test_a_scaffolded_plugin_passes_its_own_tests_from_its_wheel(scaffolded):
+    project = scaffolded.data_dir.parent.parent / "pcm-change-gate"
+    variables = scaffolded.variables()
+    if os.environ.get("PCM_TEST_POSTGRES_URL"):
+        variables["PCM_TEST_POSTGRES_URL"] = os.environ["PCM_TEST_POSTGRES_URL"]
+    # The installed wheel is tested, not the source folder: pytest runs the tests only.
+    completed = subprocess.run(
+        [str(scaffolded.bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=project,
+        env={**variables, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]
+    assert " passed" in completed.stdout
+    assert " failed" not in completed.stdout
+
+
+def test_a_scaffolded_plugin_loads_in_the_server(scaffolded):
+    listed = scaffolded.pcm_ops("plugins", "list", "--json")
+    upgraded = scaffolded.pcm_ops("db", "upgrade", timeout=120)
+
+    assert listed.returncode == 0, listed.stderr
+    plugins = {plugin["id"]: plugin for plugin in json.loads(listed.stdout)["plugins"]}
+    assert plugins["change-gate"]["state"] == "loaded", plugins["change-gate"]
+    assert "POST /api/tools/acme/change-gate/items" in plugins["change-gate"]["routes"]
+    assert upgraded.returncode == 0, upgraded.stderr
+    for server in _serve(scaffolded):
+        page = httpx.get(
+            f"{server.url}/tools/acme/change-gate/",
+            headers={"Accept": "text/html"},
+            follow_redirects=False,
+        )
+        api = httpx.get(f"{server.url}/api/tools/acme/change-gate/items")
+        assert page.status_code == 303  # a browser is sent to log in
+        assert page.headers["location"].startswith("/login")
+        assert api.status_code == 401

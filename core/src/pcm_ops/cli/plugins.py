@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -67,3 +68,57 @@ def check_plugins(obj: CliContext, as_json: bool) -> None:
         click.echo(f"ok: {loaded} plugin(s) loaded")
     if failing:
         raise SystemExit(1)
+
+
+@plugins.command("new")
+@click.argument("plugin_id", metavar="ID")
+@click.option(
+    "--provider",
+    default="custom",
+    show_default=True,
+    help="The first part of its URLs: /api/tools/<provider>/<tool>.",
+)
+@click.option("--tool", default="", help="The second part of its URLs (default: the id).")
+@click.option("--name", "display_name", default="", help="What the UI calls it.")
+@click.option(
+    "--script-runner",
+    is_flag=True,
+    help="Depend on pcm-aws-script-runner: add a pre-execution check and a target source.",
+)
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write it (default: ./pcm-<id>); must not exist or be empty.",
+)
+def new_plugin(
+    plugin_id: str,
+    provider: str,
+    tool: str,
+    display_name: str,
+    script_runner: bool,
+    directory: Path | None,
+) -> None:
+    """Write a new plugin distribution named pcm-ID, ready to test and build.
+
+    It has a table and its first migration, a seed, an API, a page with a form, a CLI
+    command, settings, tests on core's fixtures and a README, all on core's public API.
+    """
+    from pcm_ops.scaffold import PluginSpec, ScaffoldError, render_plugin
+
+    try:
+        spec = PluginSpec(
+            plugin_id,
+            provider=provider,
+            tool=tool,
+            display_name=display_name,
+            script_runner=script_runner,
+        )
+        target = directory or Path(spec.distribution)
+        written = render_plugin(spec, target)
+    except ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Wrote {len(written)} files to {target}/ (plugin {spec.plugin_id!r}).")
+    click.echo("Next:")
+    click.echo(f"  cd {target}")
+    click.echo("  pip install -e '.[test]' && pytest")
+    click.echo("  pcm-ops db upgrade && pcm-ops serve")
