@@ -5,7 +5,7 @@ shows a traceback for them.
 
 Plugins' services raise the :class:`ServiceError` kinds (or subclasses of their own): they
 import nothing of FastAPI, and every caller shows them the same way. A route may simply let
-one propagate: core answers with its :attr:`~ServiceError.status_code` (the API as JSON,
+one propagate: core answers with its ``status_code`` (the API as JSON,
 ``{"detail": message}``, or, for :class:`InvalidInput`, FastAPI's 422 shape naming each
 field; pages as the error page), and the CLI prints its message.
 """
@@ -37,7 +37,7 @@ class ConfigError(PcmOpsError):
 
 class ServiceError(PcmOpsError):
     """An error a service raises for its caller to show: the request cannot be done as
-    asked. The HTTP answer is :attr:`status_code` (400 unless a subclass says otherwise)."""
+    asked. The HTTP answer is ``status_code`` (400 unless a subclass says otherwise)."""
 
     status_code: int = 400
 

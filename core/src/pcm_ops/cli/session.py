@@ -51,7 +51,7 @@ def cli_actor() -> str:
 
 
 def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run ``work`` with a :class:`~pcm_ops.db.engine.Database` on ``settings`` (its own
+    """Run ``work`` with a ``pcm_ops.db.engine.Database`` on ``settings`` (its own
     engine, disposed afterwards; secrets at rest configured) and return its result.
 
     For work that opens sessions itself, or hands the database to something that does

@@ -12,12 +12,31 @@ import csv
 import json
 import sys
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
 
 from pcm_ops.cli.main import CliContext
-from pcm_ops.cli.session import cli_actor, run_in_session
+from pcm_ops.cli.session import cli_actor, run_in_session, run_with_database
+
+T = TypeVar("T")
+
+
+def _with_contexts(obj: CliContext, work: Callable[[Any, Any], Awaitable[T]]) -> T:
+    """Run ``work(session, contexts)`` in one transaction; ``contexts`` gives the other
+    plugins' checks and target sources their :class:`~pcm_ops.context.PluginContext`."""
+    from pcm_ops.context import PluginContext
+
+    settings, registry = obj.settings(), obj.registry()
+
+    async def main(database: Any) -> T:
+        contexts = PluginContext.factory(settings=settings, registry=registry, database=database)
+        async with database.session() as session:
+            return await work(session, contexts)
+
+    return run_with_database(settings, main)
+
 
 STATUSES = ["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
 
@@ -174,7 +193,7 @@ def run(
     raw_params = _pairs(params, "--param")
     targets = _targets(instance_ids, filter_json, saved_filter, source, reference)
 
-    async def work(session: Any) -> Any:
+    async def work(session: Any, contexts: Any) -> Any:
         row = await scripts_service.find_script(session, script)
         assert row.id is not None
         version = await scripts_service.get_version(session, row.id, number or row.current_version)
@@ -195,15 +214,15 @@ def run(
         )
         if preview:
             return await service.plan_execution(
-                session, draft, config, registry=registry, actor=_actor()
+                session, draft, config, registry=registry, actor=_actor(), contexts=contexts
             )
         execution = await service.start_execution(
-            session, draft, config, _actor(), registry=registry
+            session, draft, config, _actor(), registry=registry, contexts=contexts
         )
         await service.launch(session, execution, settings=settings)
         return execution
 
-    result = run_in_session(settings, work)
+    result = _with_contexts(obj, work)
     if preview:
         _print_plan(result, as_json)
         if result.checks is not None and not result.checks.passed:
@@ -424,7 +443,7 @@ def rerun(obj: CliContext, execution_id: int, clone: bool, wait: bool) -> None:
     config = _config(obj)
     registry = obj.registry()
 
-    async def work(session: Any) -> Any:
+    async def work(session: Any, contexts: Any) -> Any:
         draft = await (service.clone_draft if clone else service.rerun_draft)(session, execution_id)
         execution = await service.start_execution(
             session,
@@ -432,13 +451,14 @@ def rerun(obj: CliContext, execution_id: int, clone: bool, wait: bool) -> None:
             config,
             _actor(),
             registry=registry,
+            contexts=contexts,
             rerun_of=execution_id,
             rerun_kind="clone" if clone else "failed",
         )
         await service.launch(session, execution, settings=settings)
         return execution
 
-    execution = run_in_session(settings, work)
+    execution = _with_contexts(obj, work)
     click.echo(
         f"execution {execution.id} queued: {'clone' if clone else 'rerun of the failed instances'} "
         f"of {execution_id}, {execution.target_count} instances"

@@ -28,6 +28,7 @@ from pcm_ops import hookspec
 
 if TYPE_CHECKING:
     from pcm_aws_script_runner.hooktypes import CheckResult, ExecutionRequest, TargetSource
+    from pcm_ops.context import PluginContext
     from pcm_ops.security.principal import Principal
 
 
@@ -66,8 +67,9 @@ def aws_sr_target_sources() -> Sequence[TargetSource] | Awaitable[Sequence[Targe
 
         from pcm_aws_script_runner.hooktypes import ResolvedTarget, TargetSource
 
-        async def resolve_change(reference, principal):
-            cis = await servicenow.configuration_items_of(reference)  # raises LookupError
+        async def resolve_change(reference, principal, context):
+            # context (optional): the plugin's PluginContext: config, settings, session()
+            cis = await servicenow.configuration_items_of(context.config, reference)
             return [ResolvedTarget(ci.instance_id, ci.account_id, ci.region, ci.name)
                     for ci in cis]
 
@@ -85,7 +87,7 @@ def aws_sr_target_sources() -> Sequence[TargetSource] | Awaitable[Sequence[Targe
 
 @hookspec
 def aws_sr_pre_execution_checks(
-    execution_request: ExecutionRequest, principal: Principal | None
+    execution_request: ExecutionRequest, principal: Principal | None, context: PluginContext
 ) -> CheckResult | Awaitable[CheckResult | None] | None:
     """Decide whether a requested run may start.
 
@@ -109,6 +111,9 @@ def aws_sr_pre_execution_checks(
     :param principal: the :class:`~pcm_ops.security.Principal` who asked, or ``None`` when
         the run was asked for outside a request (the CLI; ``execution_request.requested_by``
         then says who).
+    :param context: the implementing plugin's :class:`~pcm_ops.context.PluginContext`: its
+        ``config``, core's ``settings``, the ``registry`` and ``session()`` for a database
+        session of its own, the same in the server and the CLI.
     :return: a :class:`~pcm_aws_script_runner.hooktypes.CheckResult` (its ``plugin`` is
         filled in by the script runner), ``None`` when the check does not apply to this
         run, or an awaitable of either.
@@ -118,7 +123,9 @@ def aws_sr_pre_execution_checks(
         from pcm_aws_script_runner.hooktypes import CheckResult
 
         @hookimpl(optionalhook=True)
-        async def aws_sr_pre_execution_checks(execution_request):
+        async def aws_sr_pre_execution_checks(execution_request, context):
+            if not context.config.gate_runs:  # the plugin's own settings
+                return None
             ticket = execution_request.change_reference
             if ticket is None:
                 return CheckResult(False, "name an approved change ticket for this run")

@@ -45,7 +45,9 @@ class ResolvedTarget:
 
 
 #: ``async def resolve(reference: str, principal: Principal | None) -> Sequence[ResolvedTarget]``;
-#: ``principal`` is who asks, or ``None`` outside a request (the CLI).
+#: ``principal`` is who asks, or ``None`` outside a request (the CLI). A resolver that also
+#: takes a third argument named ``context`` gets the supplying plugin's
+#: :class:`~pcm_ops.context.PluginContext` (its config, settings, a database session).
 TargetResolver = Callable[[str, "Principal | None"], Awaitable[Sequence[ResolvedTarget]]]
 
 

@@ -48,6 +48,7 @@ from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import Offset, PathId, parse_id
+from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash
 
@@ -628,6 +629,7 @@ async def submit_execution(
                 config,
                 actor,
                 registry=registry,
+                contexts=PluginContext.request_factory(request),
                 rerun_of=form.clone_of,
                 rerun_kind="clone" if form.clone_of else None,
             )
@@ -635,7 +637,12 @@ async def submit_execution(
             flash(request, f"Execution #{execution.id} started.", "success")
             return _go(request, f"{BASE}/executions/{execution.id}")
         plan = await executions.plan_execution(
-            session, draft, config, registry=registry, actor=actor
+            session,
+            draft,
+            config,
+            registry=registry,
+            actor=actor,
+            contexts=PluginContext.request_factory(request),
         )
     except InvalidInput as exc:
         form.problems = exc.problems
@@ -769,6 +776,7 @@ async def rerun_execution(
             config,
             Actor.of(principal, request),
             registry=registry,
+            contexts=PluginContext.request_factory(request),
             rerun_of=execution_id,
             rerun_kind="failed",
         )

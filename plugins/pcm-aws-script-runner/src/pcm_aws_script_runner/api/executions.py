@@ -32,6 +32,7 @@ from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import http_error
 from pcm_ops.api.params import Id, Int32, Offset, PathId
+from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
 
 router = APIRouter()
@@ -328,7 +329,12 @@ async def preview(
 ) -> Any:
     try:
         plan = await executions.plan_execution(
-            session, body.draft(), config, registry=registry, actor=_actor(principal, request)
+            session,
+            body.draft(),
+            config,
+            registry=registry,
+            actor=_actor(principal, request),
+            contexts=PluginContext.request_factory(request),
         )
     except ScriptRunnerError as exc:
         raise http_error(exc) from None
@@ -379,6 +385,7 @@ async def _start(
             config,
             _actor(principal, request),
             registry=registry,
+            contexts=PluginContext.request_factory(request),
             rerun_of=rerun_of,
             rerun_kind=rerun_kind,
         )

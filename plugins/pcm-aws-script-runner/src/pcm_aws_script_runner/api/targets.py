@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from pcm_aws_script_runner.api.errors import RESPONSES
 from pcm_aws_script_runner.dependencies import Config, Registry
@@ -17,6 +17,7 @@ from pcm_aws_script_runner.plugin import EXECUTE, READ
 from pcm_aws_script_runner.schemas import ResolvedTargetOut, ResolveIn, TargetSourceOut
 from pcm_aws_script_runner.services import targets
 from pcm_ops.api.errors import service_errors
+from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
 
 router = APIRouter()
@@ -55,6 +56,7 @@ async def list_target_sources(registry: Registry) -> Any:
 async def resolve(
     name: SourceName,
     body: ResolveIn,
+    request: Request,
     registry: Registry,
     config: Config,
     principal: Annotated[Principal, require(EXECUTE)],
@@ -66,6 +68,7 @@ async def resolve(
             body.reference,
             principal,
             time_limit=config.target_resolution_timeout_seconds,
+            contexts=PluginContext.request_factory(request),
         )
     return [
         ResolvedTargetOut(

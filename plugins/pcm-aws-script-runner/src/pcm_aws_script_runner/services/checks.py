@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pcm_aws_script_runner.hooktypes import CheckResult, ExecutionRequest
 
 if TYPE_CHECKING:
+    from pcm_ops.context import ContextFactory
     from pcm_ops.registry import HookImplementation, PluginRegistry
     from pcm_ops.security.principal import Principal
 
@@ -109,15 +110,26 @@ async def run_pre_execution_checks(
     principal: Principal | None,
     *,
     time_limit: float = 30.0,
+    contexts: ContextFactory | None = None,
 ) -> CheckReport:
     """Ask every plugin that implements ``aws_sr_pre_execution_checks`` about a run.
 
     Every implementation is called, even after one fails, so that the report holds every
     reason; ``async`` ones run concurrently, each for at most ``time_limit`` seconds.
+    ``contexts`` gives each implementation its ``context`` argument
+    (:meth:`pcm_ops.context.PluginContext.request_factory` in a route); without it,
+    ``context`` is ``None``.
 
     :return: a :class:`CheckReport`; the run may start only when ``report.passed``.
     """
     arguments = {"execution_request": execution_request, "principal": principal}
-    checks = [_run_one(each, arguments, time_limit) for each in registry.implementations(HOOK)]
+    checks = [
+        _run_one(
+            each,
+            {**arguments, "context": contexts(each.plugin.id) if contexts else None},
+            time_limit,
+        )
+        for each in registry.implementations(HOOK)
+    ]
     outcomes = await asyncio.gather(*checks)
     return CheckReport(tuple(result for result in outcomes if result is not None))

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from pcm_aws_script_runner.config import ScriptRunnerSettings
+    from pcm_ops.context import ContextFactory
     from pcm_ops.registry import PluginRegistry
     from pcm_ops.settings import Settings
 
@@ -368,6 +369,8 @@ async def _resolve(
     value: Any,
     principal: Any,
     config: ScriptRunnerSettings,
+    *,
+    contexts: ContextFactory | None = None,
 ) -> tuple[list[PlannedTarget], dict[str, Any]]:
     """The targets of ``targets.<kind>``, and the spec to record."""
     where = f"targets.{kind}"
@@ -465,6 +468,7 @@ async def _resolve(
             value.get("reference", ""),
             principal,
             time_limit=config.target_resolution_timeout_seconds,
+            contexts=contexts,
         )
     except InvalidInput as exc:  # the reference's problems, named within the request
         problems = [(f"{where}.{field}", message) for field, message in exc.problems]
@@ -560,8 +564,12 @@ async def plan_execution(
     registry: PluginRegistry | None = None,
     actor: Actor | None = None,
     run_checks: bool = True,
+    contexts: ContextFactory | None = None,
 ) -> Plan:
     """Validate ``draft`` and resolve its targets: the preview, and the first half of a start.
+
+    ``contexts`` gives the other plugins' pre-execution checks and target sources their
+    ``context`` (:meth:`pcm_ops.context.PluginContext.request_factory` in a route).
 
     :raises InvalidInput: every problem found, each naming its field.
     :raises NotFound: a target source that no plugin supplies.
@@ -636,7 +644,9 @@ async def plan_execution(
     if problems:
         raise InvalidInput(problems)
     principal = actor.principal if actor is not None else None
-    targets, spec = await _resolve(session, registry, kind, value, principal, config)
+    targets, spec = await _resolve(
+        session, registry, kind, value, principal, config, contexts=contexts
+    )
     if not targets:
         raise InvalidInput([(f"targets.{kind}", "resolves to no instance")])
     secret_names = {spec_["name"] for spec_ in version.parameters if spec_.get("secret")}
@@ -669,6 +679,7 @@ async def plan_execution(
             _check_request(plan, actor),
             principal,
             time_limit=config.pre_execution_check_timeout_seconds,
+            contexts=contexts,
         )
     return plan
 
@@ -702,13 +713,16 @@ async def start_execution(
     registry: PluginRegistry | None = None,
     rerun_of: int | None = None,
     rerun_kind: str | None = None,
+    contexts: ContextFactory | None = None,
 ) -> AwsSrExecution:
     """Plan, check and record an execution (not yet enqueued: commit, then :func:`launch`).
 
     :raises InvalidInput: a field is wrong, or no target is SSM-online.
     :raises Blocked: a pre-execution check refused the run (audited as a failure).
     """
-    plan = await plan_execution(session, draft, config, registry=registry, actor=actor)
+    plan = await plan_execution(
+        session, draft, config, registry=registry, actor=actor, contexts=contexts
+    )
     if not plan.runnable:
         raise InvalidInput(
             [

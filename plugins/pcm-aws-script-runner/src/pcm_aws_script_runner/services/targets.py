@@ -9,12 +9,13 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pcm_aws_script_runner.hooktypes import ResolvedTarget, TargetSource
 from pcm_aws_script_runner.services.errors import InvalidInput, NotFound, TargetResolutionError
 
 if TYPE_CHECKING:
+    from pcm_ops.context import ContextFactory
     from pcm_ops.registry import PluginRegistry
     from pcm_ops.security.principal import Principal
 
@@ -119,6 +120,15 @@ def _check_target(item: object, where: str) -> ResolvedTarget:
     return item
 
 
+def _wants_context(resolve: Any) -> bool:
+    """Whether a resolver takes the third, optional argument ``context``."""
+    try:
+        parameters = inspect.signature(resolve).parameters
+    except (TypeError, ValueError):
+        return False
+    return "context" in parameters
+
+
 async def resolve_targets(
     registry: PluginRegistry,
     source_name: str,
@@ -126,8 +136,12 @@ async def resolve_targets(
     principal: Principal | None,
     *,
     time_limit: float = 60.0,
+    contexts: ContextFactory | None = None,
 ) -> list[ResolvedTarget]:
     """Turn ``reference`` into instances with the target source named ``source_name``.
+
+    A resolver that takes a ``context`` argument gets the supplying plugin's context from
+    ``contexts`` (``None`` without it).
 
     :return: the instances, each once, in the order the source gave them.
     :raises NotFound: no loaded plugin supplies that source.
@@ -151,7 +165,11 @@ async def resolve_targets(
     where = f"target source {source_name!r} (plugin {registered.plugin!r})"
     try:
         async with asyncio.timeout(time_limit):
-            returned = await registered.source.resolve(text, principal)
+            if _wants_context(registered.source.resolve):
+                context = contexts(registered.plugin) if contexts else None
+                returned = await registered.source.resolve(text, principal, context)  # type: ignore[call-arg]
+            else:
+                returned = await registered.source.resolve(text, principal)
     except TimeoutError:
         raise TargetResolutionError(
             f"{where} did not answer within {time_limit:g} seconds; try again later"

@@ -91,19 +91,25 @@ def aws_sr_fleet(
 
 @pytest.fixture
 def aws_sr_run_checks(
-    pcm_registry: Any,
+    pcm_settings: Any, pcm_registry: Any, pcm_migrated_database: Any
 ) -> Callable[..., Awaitable[CheckReport]]:
     """``report = await aws_sr_run_checks(request, principal=None)``: every loaded plugin's
     ``aws_sr_pre_execution_checks`` on ``request`` (see
     :func:`~pcm_aws_script_runner.testing.execution_request`), as a run request calls
-    them; ``report.passed``, ``report.failures``."""
+    them, each with its ``context`` on the test's migrated database; ``report.passed``,
+    ``report.failures``."""
     from pcm_aws_script_runner.services.checks import run_pre_execution_checks
+    from pcm_ops.context import PluginContext
+
+    contexts = PluginContext.factory(
+        settings=pcm_settings, registry=pcm_registry, database=pcm_migrated_database
+    )
 
     async def run(
         request: ExecutionRequest, principal: Principal | None = None, *, time_limit: float = 30
     ) -> CheckReport:
         return await run_pre_execution_checks(
-            pcm_registry, request, principal, time_limit=time_limit
+            pcm_registry, request, principal, time_limit=time_limit, contexts=contexts
         )
 
     return run
