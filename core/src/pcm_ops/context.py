@@ -93,7 +93,8 @@ class PluginContext:
 
     @classmethod
     def request_factory(cls, request: Request) -> ContextFactory:
-        """:meth:`~pcm_ops.context.PluginContext.factory` for the web application serving ``request``."""
+        """:meth:`~pcm_ops.context.PluginContext.factory` for the web application serving
+        ``request``."""
         state = request.app.state
         return cls.factory(
             settings=state.settings, registry=state.registry, database=state.database
@@ -101,5 +102,6 @@ class PluginContext:
 
 
 #: ``contexts(plugin_id) -> PluginContext``: what a caller of other plugins' hooks gets from
-#: :meth:`~pcm_ops.context.PluginContext.factory` or :meth:`~pcm_ops.context.PluginContext.request_factory`.
+#: :meth:`~pcm_ops.context.PluginContext.factory` or
+#: :meth:`~pcm_ops.context.PluginContext.request_factory`.
 ContextFactory = Callable[[str], PluginContext]
