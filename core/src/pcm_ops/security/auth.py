@@ -151,7 +151,8 @@ async def authenticate(request: Request) -> Principal | None:
 
 def require(permission: str) -> Any:
     """A dependency that lets the request through only with ``permission``; gives the
-    :class:`Principal`. Use it on every route (core refuses plugin routes without one)."""
+    :class:`~pcm_ops.security.Principal`. Use it on every route (core refuses plugin routes
+    without one)."""
 
     async def dependency(
         request: Request, principal: Principal | None = Depends(authenticate)
