@@ -88,3 +88,32 @@ async def test_plugins_page_shows_errors_hooks_and_routes(make_app, browse) -> N
     assert "<code>pcm_ops_web_pages</code>" in page.text
     assert "<code>GET /tools/aws/example/static/{path}</code>" in page.text
     assert "<code>GET /api/tools/aws/example/items/{item_id}</code>" in page.text
+
+
+# -- the UI kit -------------------------------------------------------------------------------
+
+
+async def test_the_ui_kit_renders_every_piece_with_its_code(client: httpx.AsyncClient) -> None:
+    page = await client.get("/ui-kit")
+
+    assert page.status_code == 200
+    text = _words(page.text)
+    assert '<div class="callout callout--warning" role="alert" id="form-problems">' in page.text
+    assert '<a href="#name">name</a>: use letters, digits and dashes' in text
+    assert '<p class="form__error" id="name-problem">use letters, digits and dashes</p>' in text
+    assert 'name="csrf_token"' in page.text
+    for category in ("info", "success", "warning", "error"):
+        assert f'class="flash flash--{category}"' in page.text
+    assert page.text.count('class="badge badge--') == 3
+    assert '<h2 class="empty-state__title">No items yet</h2>' in page.text
+    # The template code is shown as text, not run.
+    assert "{{ csrf_field(user) }}" in page.text
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page.text)  # the CSP allows no inline code
+
+
+async def test_the_ui_kit_needs_a_signed_in_user(make_app, browse) -> None:
+    async with browse(make_app(role=None)) as client:
+        page = await client.get("/ui-kit", follow_redirects=False)
+
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/login")

@@ -1,4 +1,4 @@
-"""Core's own pages: the landing page and the installed plugins."""
+"""Core's own pages: the landing page, the installed plugins and the UI kit."""
 
 from __future__ import annotations
 
@@ -91,3 +91,44 @@ async def plugins(request: Request) -> HTMLResponse:
     # Migration state needs the database; this page shows what discovery found.
     report = describe_plugins(state.settings, state.registry, migrations={})
     return render(request, "core/plugins.html", {"report": report})
+
+
+_FORM_SOURCE = """{{ form_problems(problems) }}
+<form class="form" method="post" action="{{ base }}/">
+  {{ csrf_field(user) }}
+  <label class="form__label" for="name">Name</label>
+  <input class="form__input" id="name" name="name" value="{{ form.name or '' }}">
+  {{ field_problems(problems, "name") }}
+  <button class="button" type="submit">Save</button>
+</form>"""
+
+_TABLE_SOURCE = """<div class="table-wrap">
+  <table class="table">
+    <thead><tr><th scope="col">Name</th><th scope="col">State</th></tr></thead>
+    <tbody>{% for row in rows %}<tr><td>{{ row.name }}</td>
+      <td>{{ state_badge(row.state) }}</td></tr>{% endfor %}</tbody>
+  </table>
+</div>"""
+
+_EMPTY_SOURCE = """{% call empty_state("No items yet") %}<p>Add the first one.</p>{% endcall %}"""
+
+
+@router.get(
+    "/ui-kit",
+    response_class=HTMLResponse,
+    name="ui_kit",
+    dependencies=[require(AUTHENTICATED)],
+)
+async def ui_kit(request: Request) -> HTMLResponse:
+    """Every piece plugin pages are made of, rendered, with its template code."""
+    context = {
+        "sample_problems": [
+            ("name", "use letters, digits and dashes"),
+            ("description", "at most 500 characters"),
+        ],
+        "sample_rows": [("web-01", "loaded"), ("web-02", "disabled"), ("db-01", "failed")],
+        "form_source": _FORM_SOURCE,
+        "table_source": _TABLE_SOURCE,
+        "empty_source": _EMPTY_SOURCE,
+    }
+    return render(request, "core/ui_kit.html", context)

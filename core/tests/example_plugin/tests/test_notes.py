@@ -80,3 +80,30 @@ def test_the_hello_command_uses_the_configured_greeting(pcm_settings, monkeypatc
     result = CliRunner().invoke(cli, ["example", "hello", "--name", "Ada"])
 
     assert (result.exit_code, result.output) == (0, "Good morning, Ada!\n")
+
+
+async def test_the_notes_page_form_adds_a_note_and_shows_problems_by_field(
+    pcm_migrated_database, pcm_client
+):
+    from pcm_ops.security.users import create_user
+
+    async with pcm_migrated_database.session() as session:
+        await create_user(session, "ada", "a long enough password", "operator")
+    login = await pcm_client.post(
+        "/api/auth/login", json={"username": "ada", "password": "a long enough password"}
+    )
+    csrf = login.json()["csrf_token"]
+
+    added = await pcm_client.post(
+        "/tools/example/notes/", data={"csrf_token": csrf, "title": "From the form"}
+    )
+    page = await pcm_client.get("/tools/example/notes/")
+    blank = await pcm_client.post("/tools/example/notes/", data={"csrf_token": csrf, "title": ""})
+    forged = await pcm_client.post("/tools/example/notes/", data={"title": "no token"})
+
+    assert added.status_code == 303
+    assert "From the form" in page.text
+    assert "Note &#39;From the form&#39; added." in page.text
+    assert blank.status_code == 422
+    assert '<p class="form__error" id="title-problem">give the note a title</p>' in blank.text
+    assert forged.status_code == 403
