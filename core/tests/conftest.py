@@ -75,13 +75,18 @@ def installed_fixture_plugins(
 def pcm_plugins(
     request: pytest.FixtureRequest, fixture_plugins: MakeEntryPoints
 ) -> list[EntryPoint]:
-    """Core's tests name modules of ``fixtures_plugins`` in ``@pytest.mark.pcm_plugins``.
+    """Core's tests name plugins of ``fixtures_plugins`` by id in
+    ``@pytest.mark.pcm_plugins`` (``"failing-startup"`` is module ``failing_startup``).
 
-    This overrides the ``pcm_plugins`` fixture of :mod:`pcm_ops.testing.fixtures`, which
-    would look the names up among installed plugins, the way a plugin's own suite does.
+    This override returns their entry points, and the marker's ids then mean them (an id
+    that the ``pcm_plugins`` fixture returns as an entry point is that entry point); the
+    ``pcm_plugins`` fixture of :mod:`pcm_ops.testing.fixtures` would look the ids up among
+    installed plugins, the way a plugin's own suite does.
     """
     marker = request.node.get_closest_marker("pcm_plugins")
-    return fixture_plugins(*marker.args) if marker is not None else []
+    if marker is None:
+        return []
+    return fixture_plugins(*(plugin_id.replace("-", "_") for plugin_id in marker.args))
 
 
 @pytest.fixture(autouse=True)

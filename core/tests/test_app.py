@@ -38,7 +38,7 @@ async def test_plugin_routes_need_credentials(pcm_client):
     assert response.status_code == 401
 
 
-@pytest.mark.pcm_plugins("alpha", "escaping_route")
+@pytest.mark.pcm_plugins("alpha", "escaping-route")
 def test_a_route_outside_the_plugins_prefix_fails_the_plugin_naming_the_route(
     pcm_app, pcm_registry
 ):
@@ -96,7 +96,7 @@ async def test_readyz_answers_200_after_upgrade(pcm_migrated_database, pcm_clien
     assert response.json()["status"] == "ready"
 
 
-@pytest.mark.pcm_plugins("alpha", "broken_import")
+@pytest.mark.pcm_plugins("alpha", "broken-import")
 async def test_readyz_reports_a_failed_plugin_as_degraded(pcm_migrated_database, pcm_client):
     response = await pcm_client.get("/readyz")
 
@@ -147,7 +147,7 @@ def test_openapi_has_a_tag_per_plugin(pcm_app):
     assert schema["paths"]["/api/tools/test/beta/items"]["get"]["tags"] == ["Beta Tool"]
 
 
-@pytest.mark.pcm_plugins("alpha", "failing_startup")
+@pytest.mark.pcm_plugins("alpha", "failing-startup")
 async def test_a_plugin_whose_startup_raises_is_failed_and_its_routes_answer_503(
     pcm_admin_client, pcm_registry
 ):
@@ -162,7 +162,7 @@ async def test_a_plugin_whose_startup_raises_is_failed_and_its_routes_answer_503
     )
 
 
-@pytest.mark.pcm_plugins("alpha", "failing_startup")
+@pytest.mark.pcm_plugins("alpha", "failing-startup")
 async def test_other_plugins_keep_working_when_one_fails_at_startup(pcm_admin_client):
     response = await pcm_admin_client.get("/api/tools/test/alpha/items")
 

@@ -12,10 +12,12 @@ Fixtures, from the bottom up:
     ``"sqlite"``, and also ``"postgresql"`` when ``PCM_TEST_POSTGRES_URL`` is set: every
     test that uses a database runs once per backend.
 ``pcm_database_url``
-    A fresh, empty database for the test on that backend.
+    A fresh, empty database for the test on that backend (on PostgreSQL: a database of its
+    own, or a schema of its own with ``PCM_TEST_POSTGRES_ISOLATION=schema``).
 ``pcm_plugins``
-    The plugins the test loads: those named by ``@pytest.mark.pcm_plugins(...)``, else
-    none. Override it in a ``conftest.py`` to load your plugin in every test.
+    The plugins the tests load when they carry no ``@pytest.mark.pcm_plugins(...)``
+    marker: none. Override it in a ``conftest.py`` to load your plugin in every test; a
+    test's marker still wins.
 ``make_pcm_settings`` / ``pcm_settings``
     :class:`pcm_ops.settings.Settings` on a temporary data directory and that database.
 ``make_pcm_registry`` / ``pcm_registry``
@@ -39,6 +41,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,10 +61,26 @@ try:  # pytest-asyncio runs async fixtures in any asyncio_mode; it comes with [t
 except ImportError:  # pragma: no cover - the async fixtures then explain what to install
     async_fixture = pytest.fixture  # type: ignore[assignment]
 
-#: The environment variable naming a PostgreSQL server for tests (a maintenance database
-#: on it, e.g. ``postgresql://postgres@127.0.0.1:5432/test``). Each test gets a database of
-#: its own on that server, created before and dropped after the test.
+#: The environment variable naming a PostgreSQL database for tests, e.g.
+#: ``postgresql://postgres@127.0.0.1:5432/test``. How each test gets a database of its own
+#: there depends on :data:`POSTGRES_ISOLATION_ENV`.
 POSTGRES_URL_ENV = "PCM_TEST_POSTGRES_URL"
+
+#: The environment variable choosing how PostgreSQL tests are kept apart:
+#:
+#: ``database`` (the default)
+#:     each test gets a database ``pcm_test_<random>``, created through the database that
+#:     ``PCM_TEST_POSTGRES_URL`` names (a maintenance database) and dropped after the test:
+#:     the user needs ``CREATEDB``.
+#: ``schema``
+#:     each test gets a schema ``pcm_test_<random>`` in the database that
+#:     ``PCM_TEST_POSTGRES_URL`` names, created before and dropped (``CASCADE``) after the
+#:     test; its connections find it through ``search_path`` (the URL's
+#:     ``options=-csearch_path=...``). For a user that may not create databases: it needs
+#:     ``CREATE`` on that one database. DBOS's system tables stay in that database's
+#:     ``dbos`` schema, shared by every test (see the plugin guide).
+POSTGRES_ISOLATION_ENV = "PCM_TEST_POSTGRES_ISOLATION"
+POSTGRES_ISOLATIONS = ("database", "schema")
 
 PluginSpec = str | EntryPoint
 
@@ -116,12 +135,12 @@ def pcm_backend(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "sqlite"))
 
 
-def _postgres_maintenance_engine(server_url: str) -> Any:
+def _postgres_autocommit_engine(url_text: str) -> Any:
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
     from sqlalchemy.pool import NullPool
 
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
+    url = make_url(url_text).set(drivername="postgresql+psycopg")
     try:
         return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     except ModuleNotFoundError as exc:  # psycopg is in core's [postgres] extra
@@ -131,26 +150,26 @@ def _postgres_maintenance_engine(server_url: str) -> Any:
         ) from None
 
 
-@pytest.fixture
-def pcm_database_url(pcm_backend: str, tmp_path: Path) -> Iterator[str]:
-    """The URL of a new, empty database that belongs to this test alone.
+def _postgres_isolation() -> str:
+    isolation = os.environ.get(POSTGRES_ISOLATION_ENV, "").strip().lower() or "database"
+    if isolation not in POSTGRES_ISOLATIONS:
+        pytest.fail(
+            f"{POSTGRES_ISOLATION_ENV}={isolation!r}: use 'database' (a database per test, "
+            "the default) or 'schema' (a schema per test in the one database that "
+            f"{POSTGRES_URL_ENV} names)",
+            pytrace=False,
+        )
+    return isolation
 
-    SQLite: a file in the test's temporary directory. PostgreSQL: a database named
-    ``pcm_test_<random>``, created through the maintenance database that
-    ``PCM_TEST_POSTGRES_URL`` names and dropped (its connections ended first) after the
-    test.
-    """
-    if pcm_backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'pcm-ops.db'}"
-        return
-    server_url = os.environ.get(POSTGRES_URL_ENV)
-    if not server_url:
-        pytest.skip(f"{POSTGRES_URL_ENV} is not set")
+
+@contextmanager
+def _postgres_database(server_url: str) -> Iterator[str]:
+    """A database ``pcm_test_<random>`` on the server, dropped afterwards."""
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
     name = f"pcm_test_{uuid.uuid4().hex[:12]}"
-    engine = _postgres_maintenance_engine(server_url)
+    engine = _postgres_autocommit_engine(server_url)
     with engine.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
@@ -169,6 +188,65 @@ def pcm_database_url(pcm_backend: str, tmp_path: Path) -> Iterator[str]:
         engine.dispose()
 
 
+@contextmanager
+def _postgres_schema(database_url: str) -> Iterator[str]:
+    """A schema ``pcm_test_<random>`` in the database, dropped with its tables afterwards.
+
+    The URL given to the test puts the schema alone on ``search_path`` (so unqualified
+    names, Alembic's ``alembic_version`` included, are created and found there) and names
+    the connections after it (``application_name``), so that those still open at the end
+    can be ended: a user may end its own connections without any privilege.
+    """
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    name = f"pcm_test_{uuid.uuid4().hex[:12]}"
+    engine = _postgres_autocommit_engine(database_url)
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{name}"'))
+    try:
+        url = make_url(database_url).set(drivername="postgresql+psycopg")
+        given = url.query.get("options", ())
+        options = [*([given] if isinstance(given, str) else given), f"-csearch_path={name}"]
+        url = url.update_query_dict({"options": " ".join(options), "application_name": name})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture
+def pcm_database_url(pcm_backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database that belongs to this test alone.
+
+    SQLite: a file in the test's temporary directory. PostgreSQL, as
+    ``PCM_TEST_POSTGRES_ISOLATION`` says: by default a database named
+    ``pcm_test_<random>``, created through the maintenance database that
+    ``PCM_TEST_POSTGRES_URL`` names and dropped (its connections ended first) after the
+    test; with ``schema``, a schema ``pcm_test_<random>`` in the database that
+    ``PCM_TEST_POSTGRES_URL`` names, which the URL puts on ``search_path``
+    (``...?options=-csearch_path%3Dpcm_test_...``), dropped with everything in it after the
+    test.
+    """
+    if pcm_backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'pcm-ops.db'}"
+        return
+    server_url = os.environ.get(POSTGRES_URL_ENV)
+    if not server_url:
+        pytest.skip(f"{POSTGRES_URL_ENV} is not set")
+    isolated = _postgres_schema if _postgres_isolation() == "schema" else _postgres_database
+    with isolated(server_url) as url:
+        yield url
+
+
 # -------------------------------------------------------------------------------------------
 # Settings and plugins
 # -------------------------------------------------------------------------------------------
@@ -176,17 +254,33 @@ def pcm_database_url(pcm_backend: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def pcm_plugins(request: pytest.FixtureRequest) -> Sequence[PluginSpec]:
-    """The plugins this test loads, by id (installed) or as ``importlib.metadata.EntryPoint``.
+    """The plugins a test loads, by id (installed) or as ``importlib.metadata.EntryPoint``,
+    when the test has no ``@pytest.mark.pcm_plugins(...)`` marker.
 
-    Default: the arguments of the test's ``@pytest.mark.pcm_plugins(...)`` marker, or no
-    plugin at all. A plugin's test suite usually overrides it once, in ``conftest.py``::
+    Default: no plugin at all (or, requested directly, the marker's arguments). A plugin's
+    test suite usually overrides it once, in ``conftest.py``::
 
         @pytest.fixture
         def pcm_plugins():
             return ["aws-common", "aws-script-runner"]  # name the plugins yours needs too
+
+    A test's marker wins over this fixture, overridden or not: it names exactly the plugins
+    that test loads. An id in the marker that this fixture returns as an ``EntryPoint``
+    means that entry point, so a conftest can offer plugins that are not installed by name.
     """
     marker = request.node.get_closest_marker("pcm_plugins")
     return tuple(marker.args) if marker is not None else ()
+
+
+def _chosen_plugins(
+    request: pytest.FixtureRequest, pcm_plugins: Sequence[PluginSpec]
+) -> tuple[PluginSpec, ...]:
+    """The plugins the test loads: its ``pcm_plugins`` marker's, else the fixture's."""
+    marker = request.node.get_closest_marker("pcm_plugins")
+    if marker is None:
+        return tuple(pcm_plugins)
+    offered = {spec.name: spec for spec in pcm_plugins if isinstance(spec, EntryPoint)}
+    return tuple(offered.get(spec, spec) if isinstance(spec, str) else spec for spec in marker.args)
 
 
 def _plugin_id(spec: PluginSpec) -> str:
@@ -203,6 +297,7 @@ def _isolate_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def make_pcm_settings(
+    request: pytest.FixtureRequest,
     tmp_path: Path,
     pcm_database_url: str,
     pcm_plugins: Sequence[PluginSpec],
@@ -212,13 +307,15 @@ def make_pcm_settings(
 
     The settings are built by :func:`pcm_ops.settings.load_settings`, like the CLI's, from:
     ``data_dir`` = the test's temporary directory, ``database_url`` = ``pcm_database_url``,
-    ``plugins`` = the ids of ``pcm_plugins``, and then ``overrides`` (any setting, plus
+    ``plugins`` = the ids of the test's plugins (its ``pcm_plugins`` marker's, else the
+    ``pcm_plugins`` fixture's), and then ``overrides`` (any setting, plus
     ``config_file=`` for a TOML file). ``PCM_*`` environment variables present when the
     test starts are removed for the test; variables the test sets itself
     (``monkeypatch.setenv``) before calling the factory are read as usual. Invalid values
     raise :class:`pcm_ops.errors.ConfigError`.
     """
     _isolate_from_environment(monkeypatch)
+    chosen = _chosen_plugins(request, pcm_plugins)
 
     def make(**overrides: Any) -> Settings:
         from pcm_ops.settings import load_settings
@@ -226,7 +323,7 @@ def make_pcm_settings(
         values: dict[str, Any] = {
             "data_dir": tmp_path,
             "database_url": pcm_database_url,
-            "plugins": [_plugin_id(spec) for spec in pcm_plugins],
+            "plugins": [_plugin_id(spec) for spec in chosen],
         }
         values.update(overrides)
         config_file = values.pop("config_file", None)
@@ -272,23 +369,26 @@ def _discover(specs: Sequence[PluginSpec], settings: Settings) -> tuple[Settings
 
 @pytest.fixture
 def make_pcm_registry(
-    pcm_settings: Settings, pcm_plugins: Sequence[PluginSpec]
+    request: pytest.FixtureRequest, pcm_settings: Settings, pcm_plugins: Sequence[PluginSpec]
 ) -> Callable[..., PluginRegistry]:
     """A factory of plugin registries: ``make_pcm_registry(*plugins, settings=None)``.
 
     Discovers exactly the plugins named, and no other installed one: each is an installed
     plugin's id, or an ``importlib.metadata.EntryPoint(name, value, "pcm_ops.plugins")`` for
-    a module that is importable but not installed as a plugin. With no plugin named, those
-    of ``pcm_plugins``. The registry is discovered from ``settings`` (default
-    ``pcm_settings``) with ``plugins`` set to the ids named, so the ordinary allow-list
-    applies; ``strict_plugins`` and plugin sections come from ``settings``.
+    a module that is importable but not installed as a plugin. With no plugin named, the
+    test's: its ``pcm_plugins`` marker's, else the ``pcm_plugins`` fixture's. The registry
+    is discovered from ``settings`` (default ``pcm_settings``) with ``plugins`` set to the
+    ids named, so the ordinary allow-list applies; ``strict_plugins`` and plugin sections
+    come from ``settings``.
 
     Discovery errors propagate: :class:`~pcm_ops.errors.ConfigError` for invalid plugin
     settings, :class:`~pcm_ops.errors.PluginError` in strict mode.
     """
 
+    default = _chosen_plugins(request, pcm_plugins)
+
     def make(*plugins: PluginSpec, settings: Settings | None = None) -> PluginRegistry:
-        chosen = plugins or pcm_plugins
+        chosen = plugins or default
         return _discover(chosen, pcm_settings if settings is None else settings)[1]
 
     return make
@@ -298,7 +398,8 @@ def make_pcm_registry(
 def pcm_registry(
     make_pcm_registry: Callable[..., PluginRegistry], pcm_settings: Settings
 ) -> PluginRegistry:
-    """The registry of the plugins in ``pcm_plugins``, discovered with ``pcm_settings``.
+    """The registry of the test's plugins (its ``pcm_plugins`` marker's, else the
+    ``pcm_plugins`` fixture's), discovered with ``pcm_settings``.
 
     ``pcm_registry.get("<id>")`` gives a plugin's record: its ``state`` (``loaded``,
     ``failed``...), ``error``, ``config`` (its validated settings) and ``routes``.
@@ -313,7 +414,7 @@ def pcm_registry(
 
 @pytest.fixture
 def make_pcm_app(
-    pcm_settings: Settings, pcm_plugins: Sequence[PluginSpec]
+    request: pytest.FixtureRequest, pcm_settings: Settings, pcm_plugins: Sequence[PluginSpec]
 ) -> Callable[..., FastAPI]:
     """A factory of applications: ``make_pcm_app(*plugins, settings=None, registry=None)``.
 
@@ -322,6 +423,7 @@ def make_pcm_app(
     until a client starts it: use :func:`pcm_ops.testing.app_client`, or ``pcm_client`` for
     ``pcm_app``.
     """
+    default = _chosen_plugins(request, pcm_plugins)
 
     def make(
         *plugins: PluginSpec,
@@ -333,7 +435,7 @@ def make_pcm_app(
         if settings is None:
             settings = pcm_settings
         if registry is None:
-            settings, registry = _discover(plugins or pcm_plugins, settings)
+            settings, registry = _discover(plugins or default, settings)
         return create_app(settings, registry=registry)
 
     return make
