@@ -7,8 +7,10 @@ implements only the hooks it needs, and an implementation may accept any subset 
 arguments a spec lists, in any order: pluggy passes them by name.
 
 How core calls hooks
-    Plugins are ordered by id. Core calls each plugin's implementation of a hook in that
-    order, one plugin at a time, and remembers which plugin returned what: routes are
+    Core calls each plugin's implementation of a hook one plugin at a time: those marked
+    ``@hookimpl(tryfirst=True)`` first, then the unmarked ones, then ``trylast=True``, by
+    plugin id within each (``wrapper``/``hookwrapper`` are refused at discovery: there is
+    no single call for them to wrap). It remembers which plugin returned what: routes are
     mounted under that plugin's prefix, its settings section is validated by its model,
     and an exception names that plugin and hook. During start-up an exception makes that
     plugin *failed* (it is unloaded, reported by ``pcm-ops plugins list``, ``/api/plugins``
