@@ -1,0 +1,11 @@
+"""The JSON API, mounted under ``/api/tools/servicenow/cmdb``: one router per resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def routers() -> list[Any]:
+    from pcm_servicenow_cmdb.api.connections import router as connections
+
+    return [connections]

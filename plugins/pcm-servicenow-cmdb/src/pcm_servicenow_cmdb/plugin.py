@@ -1,0 +1,71 @@
+"""The hooks of ServiceNow CMDB: what core and the script runner call, and nothing else.
+
+Core imports this module at discovery: it imports only ``pcm_ops`` and the standard library
+at the top. The script runner's hooks are marked ``optionalhook=True``, so that the plugin
+loads and works (connections, change browser, CMDB lookups) without the script runner.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pcm_ops import hookimpl
+from pcm_ops.plugin import MigrationTree, Permission, PluginMetadata
+from pcm_servicenow_cmdb.ids import MANAGE, PLUGIN_ID, READ, TABLE_PREFIX
+
+PACKAGE = Path(__file__).parent
+
+metadata = PluginMetadata(
+    id=PLUGIN_ID,
+    display_name="ServiceNow CMDB",
+    provider="servicenow",
+    tool="cmdb",
+    description="Change tickets and CMDB lookups; a change's servers as script-runner "
+    "targets, and change-gated execution.",
+    plugin_api=">=1.0,<2",
+    table_prefix=TABLE_PREFIX,
+)
+
+
+@hookimpl
+def pcm_ops_settings_model() -> Any:
+    from pcm_servicenow_cmdb.config import ServiceNowSettings
+
+    return ServiceNowSettings
+
+
+@hookimpl
+def pcm_ops_permissions() -> list[Permission]:
+    return [
+        Permission(
+            READ, "Browse ServiceNow changes and CMDB items", ("admin", "operator", "viewer")
+        ),
+        Permission(MANAGE, "Add, change, test and remove ServiceNow connections", ("admin",)),
+    ]
+
+
+@hookimpl
+def pcm_ops_models() -> list[Any]:
+    from pcm_servicenow_cmdb.models import SnowConnection
+
+    return [SnowConnection]
+
+
+@hookimpl
+def pcm_ops_migrations() -> MigrationTree:
+    return MigrationTree(directory=PACKAGE / "migrations" / "versions")
+
+
+@hookimpl
+def pcm_ops_api_routers() -> list[Any]:
+    from pcm_servicenow_cmdb.api import routers
+
+    return routers()
+
+
+@hookimpl
+def pcm_ops_cli_commands() -> list[Any]:
+    from pcm_servicenow_cmdb.cli import servicenow
+
+    return [servicenow]

@@ -1,0 +1,1 @@
+"""Test support: a ServiceNow fake (written next)."""

@@ -1,0 +1,2 @@
+"""The ``pcm_servicenow_cmdb`` pytest plugin: the ServiceNow fake and its fixtures
+(written next)."""
