@@ -87,7 +87,7 @@ def add_connection(
         data = ConnectionIn(
             name=name,
             base_url=base_url,
-            auth_kind=auth_kind,  # type: ignore[arg-type]
+            auth_kind=auth_kind,
             username=username,
             client_id=client_id,
             timeout_seconds=timeout_seconds,

@@ -65,6 +65,20 @@ def pcm_ops_api_routers() -> list[Any]:
 
 
 @hookimpl
+async def pcm_ops_startup(app: Any) -> None:
+    from pcm_servicenow_cmdb.services.pool import ClientPool
+
+    app.state.servicenow_clients = ClientPool()
+
+
+@hookimpl
+async def pcm_ops_shutdown(app: Any) -> None:
+    pool = getattr(app.state, "servicenow_clients", None)
+    if pool is not None:
+        await pool.aclose()
+
+
+@hookimpl
 def pcm_ops_cli_commands() -> list[Any]:
     from pcm_servicenow_cmdb.cli import servicenow
 

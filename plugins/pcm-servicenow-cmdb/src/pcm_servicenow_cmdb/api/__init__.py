@@ -6,6 +6,7 @@ from typing import Any
 
 
 def routers() -> list[Any]:
+    from pcm_servicenow_cmdb.api.changes import router as changes
     from pcm_servicenow_cmdb.api.connections import router as connections
 
-    return [connections]
+    return [connections, changes]

@@ -1,0 +1,144 @@
+"""``/changes``: ServiceNow change requests and the configuration items they affect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel
+
+from pcm_ops.api.deps import DbSession
+from pcm_ops.api.errors import ERROR_RESPONSES
+from pcm_ops.errors import UpstreamError
+from pcm_ops.security import require
+from pcm_servicenow_cmdb.ids import READ
+from pcm_servicenow_cmdb.services import changes, connections
+
+router = APIRouter(
+    prefix="/changes",
+    tags=["ServiceNow changes"],
+    dependencies=[require(READ)],
+    responses={
+        **ERROR_RESPONSES,
+        502: {"description": "ServiceNow could not be reached, or answered an error."},
+    },
+)
+
+ChangeNumber = Annotated[str, Path(pattern=r"^CHG\d{1,12}$", description="e.g. CHG0030001")]
+ConnectionName = Annotated[
+    str | None,
+    Query(max_length=100, description="The connection to ask; default: the only one."),
+]
+
+
+class ChangeOut(BaseModel):
+    sys_id: str
+    number: str
+    short_description: str
+    type: str
+    state: str
+    state_label: str
+    approval: str
+    start: datetime | None
+    end: datetime | None
+    on_hold: bool
+    assignment_group: str
+    risk: str
+    window_open: bool
+
+
+class AffectedCIOut(BaseModel):
+    sys_id: str
+    name: str
+    ci_class: str
+    instance_id: str | None
+    ip_address: str
+    host_name: str
+    fqdn: str
+    account_id: str | None
+    region: str | None
+    relations: list[str]
+
+
+class ChangeDetail(ChangeOut):
+    connection: str
+    affected_cis: list[AffectedCIOut]
+
+
+def _out(change: changes.Change) -> dict[str, Any]:
+    values = {
+        name: getattr(change, name) for name in ChangeOut.model_fields if name != "window_open"
+    }
+    return {**values, "window_open": change.window_open(datetime.now(UTC))}
+
+
+async def _client(request: Request, session: DbSession, name: str | None) -> Any:
+    from pcm_servicenow_cmdb.client import ServiceNowError
+
+    row = await connections.find_connection(session, name)
+    pool = request.app.state.servicenow_clients
+    try:
+        return row, await pool.client(row)
+    except ServiceNowError as exc:
+        raise UpstreamError(f"connection {row.name!r}: {exc}") from None
+
+
+@router.get("", response_model=list[ChangeOut])
+async def list_changes(
+    request: Request,
+    session: DbSession,
+    connection: ConnectionName = None,
+    q: Annotated[str, Query(max_length=200, description="A change number or words")] = "",
+    state: Annotated[list[str], Query(description="state values, e.g. -1 (Implement)")] = [],  # noqa: B006
+    approval: Annotated[str | None, Query(pattern=r"^[a-z_ ]{1,30}$")] = None,
+    type: Annotated[str | None, Query(pattern=r"^[a-z_]{1,30}$")] = None,
+    open_now: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> Any:
+    """Changes matching the filters, newest planned start first."""
+    from pcm_servicenow_cmdb.client import ServiceNowError
+
+    unknown = [value for value in state if value not in changes.STATES]
+    if unknown:
+        from pcm_ops.errors import InvalidInput
+
+        raise InvalidInput(
+            [("state", f"unknown state value(s) {unknown}; known: {sorted(changes.STATES)}")]
+        )
+    row, client = await _client(request, session, connection)
+    search = changes.ChangeSearch(
+        text=q,
+        states=state,
+        approval=approval,
+        type=type,
+        open_at=datetime.now(UTC) if open_now else None,
+        limit=limit,
+        offset=offset,
+    )
+    try:
+        found = await changes.list_changes(client, search)
+    except ServiceNowError as exc:
+        raise UpstreamError(f"connection {row.name!r}: {exc}") from None
+    return [_out(change) for change in found]
+
+
+@router.get("/{number}", response_model=ChangeDetail)
+async def get_change(
+    number: ChangeNumber, request: Request, session: DbSession, connection: ConnectionName = None
+) -> Any:
+    """One change with its affected CIs and, for EC2 instances, their account and region."""
+    from pcm_servicenow_cmdb.client import ServiceNowError
+
+    row, client = await _client(request, session, connection)
+    try:
+        change = await changes.get_change(client, number)
+        cis = await changes.affected_cis(client, change)
+    except ServiceNowError as exc:
+        raise UpstreamError(f"connection {row.name!r}: {exc}") from None
+    return {
+        **_out(change),
+        "connection": row.name,
+        "affected_cis": [{**ci.__dict__, "relations": list(ci.relations)} for ci in cis],
+    }

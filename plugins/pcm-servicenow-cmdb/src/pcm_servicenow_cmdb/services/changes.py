@@ -1,0 +1,305 @@
+"""Change requests and their affected configuration items, read from ServiceNow.
+
+A change comes from ``change_request`` (values and display values at once:
+``sysparm_display_value=all``); its affected CIs from ``task_ci``. A CI that is an EC2
+instance is a ``cmdb_ci_vm_instance`` whose ``object_id`` is the instance id, *Hosted on* a
+``cmdb_ci_aws_datacenter`` (its ``region``), itself *Hosted on* a
+``cmdb_ci_cloud_service_account`` (its ``account_id``): :func:`affected_cis` follows those
+relations (``cmdb_rel_ci``) with one query per step for every CI at once, never one per CI.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pcm_ops.errors import NotFoundError
+from pcm_servicenow_cmdb.query import DATETIME_FORMAT, Query, search_terms
+
+if TYPE_CHECKING:
+    from pcm_servicenow_cmdb.client import ServiceNowClient
+
+#: change_request.state: value -> label.
+STATES = {
+    "-5": "New",
+    "-4": "Assess",
+    "-3": "Authorize",
+    "-2": "Scheduled",
+    "-1": "Implement",
+    "0": "Review",
+    "3": "Closed",
+    "4": "Canceled",
+}
+CHANGE_FIELDS = (
+    "sys_id",
+    "number",
+    "short_description",
+    "type",
+    "state",
+    "approval",
+    "start_date",
+    "end_date",
+    "on_hold",
+    "assignment_group",
+    "cmdb_ci",
+    "risk",
+)
+_CHANGE_NUMBER = re.compile(r"^CHG\d{1,12}$")
+#: How many sys_ids go into one ``sys_idIN...`` condition (URLs stay well under 8 KB).
+IN_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change request as the plugin uses it."""
+
+    sys_id: str
+    number: str
+    short_description: str
+    type: str
+    state: str
+    state_label: str
+    approval: str
+    start: datetime | None
+    end: datetime | None
+    on_hold: bool
+    assignment_group: str
+    assignment_group_id: str
+    risk: str
+
+    def window_open(self, now: datetime) -> bool:
+        """Whether ``now`` is inside the planned window (both ends set)."""
+        return self.start is not None and self.end is not None and self.start <= now <= self.end
+
+
+@dataclass(frozen=True)
+class AffectedCI:
+    """A configuration item a change affects, with what the CMDB says about where it runs."""
+
+    sys_id: str
+    name: str
+    ci_class: str
+    instance_id: str | None = None
+    ip_address: str = ""
+    host_name: str = ""
+    fqdn: str = ""
+    account_id: str | None = None
+    region: str | None = None
+    relations: tuple[str, ...] = field(default=())
+
+
+def _value(record: Mapping[str, Any], name: str) -> str:
+    """A field's value, whatever ``sysparm_display_value`` was (``all`` gives a dict)."""
+    raw = record.get(name, "")
+    if isinstance(raw, dict):
+        raw = raw.get("value", "")
+    return "" if raw is None else str(raw)
+
+
+def _display(record: Mapping[str, Any], name: str) -> str:
+    raw = record.get(name, "")
+    if isinstance(raw, dict):
+        raw = raw.get("display_value", raw.get("value", ""))
+    return "" if raw is None else str(raw)
+
+
+def _datetime(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, DATETIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def change_of(record: Mapping[str, Any]) -> Change:
+    """A :class:`Change` from a ``change_request`` record (``display_value`` ``all`` or
+    ``false``)."""
+    state = _value(record, "state")
+    return Change(
+        sys_id=_value(record, "sys_id"),
+        number=_value(record, "number"),
+        short_description=_value(record, "short_description"),
+        type=_value(record, "type"),
+        state=state,
+        state_label=STATES.get(state, _display(record, "state") or state),
+        approval=_value(record, "approval"),
+        start=_datetime(_value(record, "start_date")),
+        end=_datetime(_value(record, "end_date")),
+        on_hold=_value(record, "on_hold").lower() == "true",
+        assignment_group=_display(record, "assignment_group"),
+        assignment_group_id=_value(record, "assignment_group"),
+        risk=_display(record, "risk"),
+    )
+
+
+@dataclass(frozen=True)
+class ChangeSearch:
+    """Filters of the change browser; every one optional."""
+
+    text: str = ""
+    states: Sequence[str] = ()
+    approval: str | None = None
+    type: str | None = None
+    assignment_groups: Sequence[str] = ()
+    open_at: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+    def query(self) -> Query:
+        query = Query()
+        text = self.text.strip()
+        if _CHANGE_NUMBER.match(text.upper()):
+            query = query.starts_with("number", text.upper())
+        else:
+            for term in search_terms(text):
+                query = query.like("short_description", term)
+        if self.states:
+            query = query.in_("state", list(self.states))
+        if self.approval:
+            query = query.eq("approval", self.approval)
+        if self.type:
+            query = query.eq("type", self.type)
+        if self.assignment_groups:
+            query = query.in_("assignment_group", list(self.assignment_groups))
+        if self.open_at is not None:
+            query = query.le("start_date", self.open_at).ge("end_date", self.open_at)
+        return query.order_by("start_date", desc=True)
+
+
+async def list_changes(client: ServiceNowClient, search: ChangeSearch) -> list[Change]:
+    """The changes matching ``search``, newest planned start first."""
+    records = await client.records(
+        "change_request",
+        query=search.query(),
+        fields=CHANGE_FIELDS,
+        display_value="all",
+        limit=search.offset + search.limit,
+    )
+    return [change_of(record) for record in records[search.offset :]]
+
+
+async def get_change(client: ServiceNowClient, number: str) -> Change:
+    """The change numbered ``number`` (``CHG0030001``).
+
+    :raises NotFoundError: ServiceNow has none by that number (or hides it by ACL).
+    """
+    records = await client.records(
+        "change_request",
+        query=Query().eq("number", number.strip()),
+        fields=CHANGE_FIELDS,
+        display_value="all",
+        limit=1,
+    )
+    if not records:
+        raise NotFoundError(
+            f"ServiceNow has no change {number!r} (or the integration user may not see it)"
+        )
+    return change_of(records[0])
+
+
+def _batches(values: Iterable[str]) -> list[list[str]]:
+    unique = list(dict.fromkeys(value for value in values if value))
+    return [unique[i : i + IN_BATCH] for i in range(0, len(unique), IN_BATCH)]
+
+
+async def _by_sys_id(
+    client: ServiceNowClient, table: str, sys_ids: Iterable[str], fields: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for batch in _batches(sys_ids):
+        for record in await client.records(
+            table, query=Query().in_("sys_id", batch), fields=("sys_id", *fields)
+        ):
+            found[_value(record, "sys_id")] = record
+    return found
+
+
+async def _hosted_on(client: ServiceNowClient, parents: Iterable[str]) -> dict[str, list[str]]:
+    """``parent sys_id -> child sys_ids`` of the *Hosted on* relations of ``parents``."""
+    hosts: dict[str, list[str]] = {}
+    for batch in _batches(parents):
+        for record in await client.records(
+            "cmdb_rel_ci",
+            query=Query().in_("parent", batch).like("type", "Hosted on"),
+            fields=("parent", "child", "type"),
+        ):
+            hosts.setdefault(_value(record, "parent"), []).append(_value(record, "child"))
+    return hosts
+
+
+async def affected_cis(client: ServiceNowClient, change: Change) -> list[AffectedCI]:
+    """The change's affected CIs (``task_ci``), with instance ids, IPs and host names, and
+    for EC2 instances the account and region the CMDB relates them to."""
+    links = await client.records(
+        "task_ci", query=Query().eq("task", change.sys_id), fields=("ci_item",)
+    )
+    ci_ids = [_value(link, "ci_item") for link in links]
+    base = await _by_sys_id(
+        client, "cmdb_ci", ci_ids, ("name", "sys_class_name", "ip_address", "fqdn")
+    )
+    vms = await _by_sys_id(
+        client,
+        "cmdb_ci_vm_instance",
+        [
+            sys_id
+            for sys_id, ci in base.items()
+            if _value(ci, "sys_class_name") == "cmdb_ci_vm_instance"
+        ],
+        ("object_id", "name", "ip_address", "fqdn"),
+    )
+    servers = await _by_sys_id(
+        client,
+        "cmdb_ci_server",
+        [sys_id for sys_id in base if sys_id not in vms],
+        ("host_name", "fqdn", "ip_address"),
+    )
+    datacenter_of = await _hosted_on(client, vms)
+    datacenters = await _by_sys_id(
+        client,
+        "cmdb_ci_aws_datacenter",
+        [dc for hosts in datacenter_of.values() for dc in hosts],
+        ("region",),
+    )
+    account_of = await _hosted_on(client, datacenters)
+    accounts = await _by_sys_id(
+        client,
+        "cmdb_ci_cloud_service_account",
+        [account for hosts in account_of.values() for account in hosts],
+        ("account_id",),
+    )
+    result = []
+    for sys_id in dict.fromkeys(ci_ids):
+        ci = base.get(sys_id)
+        if ci is None:  # hidden by ACL, or deleted since
+            result.append(AffectedCI(sys_id, "(not visible)", ""))
+            continue
+        vm, server = vms.get(sys_id), servers.get(sys_id, {})
+        region = account = None
+        relations: list[str] = []
+        for dc in datacenter_of.get(sys_id, []):
+            if dc in datacenters:
+                region = _value(datacenters[dc], "region") or None
+                relations.append(f"Hosted on datacenter {region}")
+                for acc in account_of.get(dc, []):
+                    if acc in accounts:
+                        account = _value(accounts[acc], "account_id") or None
+                        relations.append(f"Hosted on account {account}")
+        result.append(
+            AffectedCI(
+                sys_id=sys_id,
+                name=_value(ci, "name"),
+                ci_class=_value(ci, "sys_class_name"),
+                instance_id=(_value(vm, "object_id") or None) if vm else None,
+                ip_address=_value(ci, "ip_address") or _value(server, "ip_address"),
+                host_name=_value(server, "host_name"),
+                fqdn=_value(ci, "fqdn") or _value(server, "fqdn"),
+                account_id=account,
+                region=region,
+                relations=tuple(relations),
+            )
+        )
+    return result

@@ -1,0 +1,21 @@
+"""Every test here loads the ServiceNow plugin (and no other installed plugin unless a test
+module says so); the fake ServiceNow comes from ``pcm_servicenow_cmdb.testing``."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def pcm_plugins() -> list[str]:
+    return ["servicenow-cmdb"]
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from argon2 import PasswordHasher
+
+    from pcm_ops.security import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
