@@ -224,7 +224,7 @@ async def _hosted_on(client: ServiceNowClient, parents: Iterable[str]) -> dict[s
     for batch in _batches(parents):
         for record in await client.records(
             "cmdb_rel_ci",
-            query=Query().in_("parent", batch).like("type", "Hosted on"),
+            query=Query().in_("parent", batch).like("type.name", "Hosted on"),
             fields=("parent", "child", "type"),
         ):
             hosts.setdefault(_value(record, "parent"), []).append(_value(record, "child"))
