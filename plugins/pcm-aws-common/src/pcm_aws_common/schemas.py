@@ -12,12 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from pcm_aws_common.patterns import ACCOUNT_ID, ROLE_ARN
 from pcm_ops.api.params import Id
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_ROLE_ARN = re.compile(
-    r"^arn:(?P<partition>[a-z][a-z-]*):iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$"
-)
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _NAME = re.compile(r"^[^\x00-\x1f]{1,100}$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -28,14 +25,14 @@ SetMarker = Literal["set"]
 
 def check_account_id(value: str) -> str:
     value = value.strip()
-    if not _ACCOUNT_ID.match(value):
+    if not ACCOUNT_ID.match(value):
         raise ValueError(f"{value!r} is not an AWS account id: it must be exactly 12 digits")
     return value
 
 
 def check_role_arn(value: str) -> str:
     value = value.strip()
-    if not _ROLE_ARN.match(value):
+    if not ROLE_ARN.match(value):
         raise ValueError(
             f"{value!r} is not an IAM role ARN; expected arn:<partition>:iam::<12-digit "
             "account>:role/<name>"
@@ -45,7 +42,7 @@ def check_role_arn(value: str) -> str:
 
 def role_arn_parts(value: str) -> tuple[str, str]:
     """``(partition, account)`` of a role ARN checked by :func:`check_role_arn`."""
-    match = _ROLE_ARN.match(value)
+    match = ROLE_ARN.match(value)
     assert match is not None
     return match.group("partition"), match.group("account")
 

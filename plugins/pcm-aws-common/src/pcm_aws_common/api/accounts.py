@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pcm_aws_common.api.convert import account_out
 from pcm_aws_common.api.errors import RESPONSES
 from pcm_aws_common.dependencies import AwsClientsDep
+from pcm_aws_common.patterns import ACCOUNT_ID_PATTERN
 from pcm_aws_common.plugin import MANAGE_ACCOUNTS, READ
 from pcm_aws_common.schemas import (
     AccountCheckOut,
@@ -32,7 +33,7 @@ from pcm_ops.security import Principal, require
 router = APIRouter()
 
 ACTION = "aws-common.account"
-AccountId = Annotated[str, Path(pattern=r"^\d{12}$", description="12 digits.")]
+AccountId = Annotated[str, Path(pattern=ACCOUNT_ID_PATTERN, description="12 digits.")]
 
 
 def _details(row: Any) -> dict[str, Any]:

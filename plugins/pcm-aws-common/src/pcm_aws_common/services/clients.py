@@ -41,6 +41,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from pcm_aws_common.config import AwsCommonSettings
+from pcm_aws_common.patterns import ROLE_ARN
 from pcm_aws_common.services.errors import (
     AccountNotFound,
     AssumeRoleError,
@@ -92,7 +93,6 @@ INVALID_CODES = frozenset(
 )
 
 _SESSION_NAME_CHARACTERS = re.compile(r"[^\w+=,.@-]")
-_ROLE_ARN = re.compile(r"^arn:(?P<partition>[a-z-]+):iam::(?P<account>\d{12}):role/.+$")
 
 
 @dataclass(frozen=True)
@@ -597,7 +597,7 @@ class AwsClients:
         assert source is not None
         source_data = await self._source(source, owner_id)
         if role_arn is not None:
-            match = _ROLE_ARN.match(role_arn)
+            match = ROLE_ARN.match(role_arn)
             if match is None:
                 raise AwsAccessError(f"{role_arn!r} is not an IAM role ARN")
             target, label = match.group("account"), f"account {match.group('account')}"
