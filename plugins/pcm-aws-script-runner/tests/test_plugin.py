@@ -22,6 +22,17 @@ def test_the_plugin_loads(pcm_registry):
     assert record.metadata.table_prefix == "aws_sr_"
 
 
+def test_its_ids_module_names_the_prefixes_core_mounts_it_under():
+    from pcm_aws_script_runner import ids
+    from pcm_aws_script_runner.plugin import metadata
+
+    assert (metadata.id, metadata.page_prefix, metadata.api_prefix) == (
+        ids.PLUGIN_ID,
+        ids.PAGE_PREFIX,
+        ids.API_PREFIX,
+    )
+
+
 @sqlite_only
 def test_it_adds_its_own_hook_specs(pcm_registry):
     hooks = pcm_registry.manager.hook
@@ -30,6 +41,7 @@ def test_it_adds_its_own_hook_specs(pcm_registry):
     assert hooks.aws_sr_pre_execution_checks.spec.argnames == (
         "execution_request",
         "principal",
+        "context",
     )
 
 

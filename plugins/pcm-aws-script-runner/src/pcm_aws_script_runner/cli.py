@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pcm_aws_script_runner.ids import PLUGIN_ID
 from pcm_ops.cli.main import CliContext
 from pcm_ops.cli.session import cli_actor, run_in_session
 
@@ -27,7 +28,7 @@ LANGUAGE_CHOICE = click.Choice(["shell", "powershell"])
 def _config(obj: CliContext) -> ScriptRunnerSettings:
     from pcm_aws_script_runner.config import ScriptRunnerSettings
 
-    record = obj.registry().get("aws-script-runner")
+    record = obj.registry().get(PLUGIN_ID)
     config = record.config if record is not None else None
     return config if isinstance(config, ScriptRunnerSettings) else ScriptRunnerSettings()
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pcm_aws_script_runner.domain import FINISHED, ExecutionStatus, RerunKind
 from pcm_ops.cli.main import CliContext
 from pcm_ops.cli.session import cli_actor, run_in_session, run_with_database
 
@@ -38,7 +39,7 @@ def _with_contexts(obj: CliContext, work: Callable[[Any, Any], Awaitable[T]]) ->
     return run_with_database(settings, main)
 
 
-STATUSES = ["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
+STATUSES = [status.value for status in ExecutionStatus]
 
 
 @click.group("executions")
@@ -300,12 +301,12 @@ def _follow(obj: CliContext, execution_id: int, as_json: bool) -> None:
         if line != last and not as_json:
             click.echo(line, err=True)
             last = line
-        if execution.status in service.FINISHED:
+        if execution.status in FINISHED:
             if as_json:
                 click.echo(json.dumps(_summary(execution), indent=2))
             elif execution.status_reason:
                 click.echo(execution.status_reason)
-            if execution.status != "succeeded":
+            if execution.status != ExecutionStatus.SUCCEEDED:
                 sys.exit(1)
             return
         time.sleep(1.0)
@@ -453,7 +454,7 @@ def rerun(obj: CliContext, execution_id: int, clone: bool, wait: bool) -> None:
             registry=registry,
             contexts=contexts,
             rerun_of=execution_id,
-            rerun_kind="clone" if clone else "failed",
+            rerun_kind=RerunKind.CLONE if clone else RerunKind.FAILED,
         )
         await service.launch(session, execution, settings=settings)
         return execution

@@ -13,10 +13,9 @@ from typing import Any
 
 import click
 
+from pcm_aws_script_runner.domain import SyncStatus
 from pcm_ops.cli.main import CliContext
 from pcm_ops.cli.session import cli_actor, run_in_session
-
-STATE_CHOICES = ("pending", "running", "stopping", "stopped", "shutting-down")
 
 
 def _when(value: Any) -> str:
@@ -148,7 +147,9 @@ def status(obj: CliContext, as_json: bool) -> None:
             f"{s.account_id} {s.region:<15} {s.status:<8} {s.instance_count:>6}  "
             f"last success {_when(s.last_success_at)}"
         )
-        click.echo(line + (f"\n    error: {s.error}" if s.error and s.status == "error" else ""))
+        click.echo(
+            line + (f"\n    error: {s.error}" if s.error and s.status == SyncStatus.ERROR else "")
+        )
     if found.errors:
         click.echo(f"{len(found.errors)} account-region(s) failed to sync; see the errors above.")
 

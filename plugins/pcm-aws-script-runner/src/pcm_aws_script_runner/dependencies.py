@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from pcm_aws_script_runner.config import ScriptRunnerSettings
+from pcm_aws_script_runner.ids import PLUGIN_ID
 from pcm_ops.registry import PluginRegistry
-
-PLUGIN_ID = "aws-script-runner"
 
 
 def plugin_config(request: Request) -> ScriptRunnerSettings:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pcm_aws_script_runner.dependencies import Config
-from pcm_aws_script_runner.plugin import EXECUTE, MANAGE_SCRIPTS, READ, metadata
+from pcm_aws_script_runner.ids import EXECUTE, MANAGE_SCRIPTS, PAGE_PREFIX, PLUGIN_ID, READ
 from pcm_aws_script_runner.services import scripts
 from pcm_aws_script_runner.services.diff import diff_versions
 from pcm_aws_script_runner.services.errors import Conflict, InvalidInput
@@ -34,8 +34,8 @@ from pcm_ops.web import flash, render
 
 router = APIRouter()
 
-BASE = metadata.page_prefix
-TEMPLATES = f"{metadata.id}/"
+BASE = PAGE_PREFIX
+TEMPLATES = f"{PLUGIN_ID}/"
 
 _PARAMETER_FIELD = re.compile(r"^parameters-(\d{1,3})-([a-z]+)$")
 _ROW_KEYS = ("name", "type", "description", "default", "required", "secret", "choices")

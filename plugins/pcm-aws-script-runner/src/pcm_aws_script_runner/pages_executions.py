@@ -22,11 +22,19 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from pcm_aws_common.patterns import is_account_id
 from pcm_aws_script_runner.config import ScriptRunnerSettings
 from pcm_aws_script_runner.dependencies import Config, Registry
+from pcm_aws_script_runner.domain import (
+    FINISHED,
+    INSTANCE_STATUS_ORDER,
+    RERUN_STATUSES,
+    ExecutionStatus,
+    RerunKind,
+)
 from pcm_aws_script_runner.fleet_models import AwsSrSavedFilter
+from pcm_aws_script_runner.ids import API_PREFIX, EXECUTE, READ
 from pcm_aws_script_runner.pages import BASE, page
-from pcm_aws_script_runner.plugin import EXECUTE, READ
 from pcm_aws_script_runner.services import executions, inventory, scripts
 from pcm_aws_script_runner.services.errors import (
     Conflict,
@@ -37,8 +45,6 @@ from pcm_aws_script_runner.services.errors import (
 from pcm_aws_script_runner.services.executions import (
     DEFAULT_DELIVERY_TIMEOUT,
     DEFAULT_EXECUTION_TIMEOUT,
-    ERROR_STATUSES,
-    FINISHED,
     Blocked,
     ExecutionDraft,
     ExecutionQuery,
@@ -54,35 +60,18 @@ from pcm_ops.web import flash
 
 router = APIRouter()
 
-API = BASE.replace("/tools/", "/api/tools/", 1)
+API = API_PREFIX
 
 #: Executions per page of the history.
 HISTORY_PAGE = 50
 #: Instances per page of an execution.
 TARGETS_PAGE = 500
-EXECUTION_STATUSES = ("queued", "running", "cancelling", "succeeded", "failed", "cancelled")
+#: Execution statuses, in the order the history's filter offers them.
+EXECUTION_STATUSES = tuple(ExecutionStatus)
 #: Instance statuses, in the order the counters show them.
-INSTANCE_STATUSES = (
-    "Pending",
-    "Sent",
-    "InProgress",
-    "Delayed",
-    "Success",
-    "Failed",
-    "TimedOut",
-    "Cancelling",
-    "Cancelled",
-    "Undeliverable",
-    "Terminated",
-    "NotSent",
-    "Skipped",
-)
-#: What rerun_draft reruns: the statuses counted as failed.
-RERUN_STATUSES = ERROR_STATUSES | {"Cancelled", "NotSent"}
+INSTANCE_STATUSES = INSTANCE_STATUS_ORDER
 #: The prefix of the fleet page's "every instance matching" filter parameters (``f_region``).
 FILTER_PREFIX = "f_"
-_INSTANCE_ID = re.compile(r"(?:i|mi)-[0-9a-f]{8,17}")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
 _WHOLE_NUMBER = re.compile(r"^[+-]?\d{1,19}$")
 _PARAMETER_FIELD = "p_"
 
@@ -134,7 +123,7 @@ class HistoryFilters:
             self.problems.append(("script_id", "choose a script from the list"))
         if self.status and self.status not in EXECUTION_STATUSES:
             self.problems.append(("status", f"use one of: {', '.join(EXECUTION_STATUSES)}"))
-        if self.account_id and not _ACCOUNT_ID.match(self.account_id):
+        if self.account_id and not is_account_id(self.account_id):
             self.problems.append(("account_id", "an account id has 12 digits"))
         for name in ("since", "until"):
             if getattr(self, name) and self._date(name) is None:
@@ -631,7 +620,7 @@ async def submit_execution(
                 registry=registry,
                 contexts=PluginContext.request_factory(request),
                 rerun_of=form.clone_of,
-                rerun_kind="clone" if form.clone_of else None,
+                rerun_kind=RerunKind.CLONE if form.clone_of else None,
             )
             await executions.launch(session, execution)
             flash(request, f"Execution #{execution.id} started.", "success")
@@ -778,7 +767,7 @@ async def rerun_execution(
             registry=registry,
             contexts=PluginContext.request_factory(request),
             rerun_of=execution_id,
-            rerun_kind="failed",
+            rerun_kind=RerunKind.FAILED,
         )
     except NotFound as exc:
         with service_errors():

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from pcm_aws_script_runner.dependencies import Config
-from pcm_aws_script_runner.plugin import EXECUTE, READ, metadata
+from pcm_aws_script_runner.ids import EXECUTE, PAGE_PREFIX, PLUGIN_ID, READ
 from pcm_aws_script_runner.services import inventory
 from pcm_aws_script_runner.services.errors import Conflict, InvalidInput
 from pcm_aws_script_runner.services.inventory import InventoryFilter
@@ -36,7 +36,7 @@ from pcm_ops.web import flash, render
 
 router = APIRouter()
 
-BASE = metadata.page_prefix
+BASE = PAGE_PREFIX
 FLEET = f"{BASE}/inventory"
 RUN_FORM = f"{BASE}/executions/new"
 PAGE_SIZES = (25, 50, 100, 200, 500)
@@ -110,7 +110,7 @@ async def fleet(
     saved = await inventory.list_saved_filters(session)
     return render(
         request,
-        "aws-script-runner/inventory.html",
+        f"{PLUGIN_ID}/inventory.html",
         {
             "sr_base": BASE,
             "fleet_url": FLEET,

@@ -1,8 +1,8 @@
 """The hooks of the AWS Script Runner: what core reads and calls, and nothing else.
 
-Core imports this module at discovery (for every ``pcm-ops`` command), so only ``pcm_ops``
-and the standard library are imported at the top; FastAPI, SQLModel and the plugin's own
-modules are imported inside the hooks that need them.
+Core imports this module at discovery (for every ``pcm-ops`` command), so only ``pcm_ops``,
+the standard library and :mod:`pcm_aws_script_runner.ids` are imported at the top; FastAPI,
+SQLModel and the plugin's other modules are imported inside the hooks that need them.
 """
 
 from __future__ import annotations
@@ -10,6 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pcm_aws_script_runner.ids import (
+    EXECUTE,
+    EXECUTIONS_QUEUE,
+    INVENTORY_QUEUE,
+    INVENTORY_SCHEDULE,
+    INVENTORY_SCHEDULED_WORKFLOW,
+    MANAGE_SCRIPTS,
+    PLUGIN_ID,
+    PROVIDER,
+    READ,
+    TOOL,
+)
 from pcm_ops import hookimpl
 from pcm_ops.plugin import (
     JobDefinitions,
@@ -24,18 +36,11 @@ from pcm_ops.plugin import (
 
 PACKAGE = Path(__file__).parent
 
-#: See scripts, their versions and diffs (and, later, executions and their output).
-READ = "aws-script-runner:read"
-#: Run scripts and cancel runs.
-EXECUTE = "aws-script-runner:execute"
-#: Create, edit, archive and unarchive scripts.
-MANAGE_SCRIPTS = "aws-script-runner:scripts.manage"
-
 metadata = PluginMetadata(
-    id="aws-script-runner",
+    id=PLUGIN_ID,
     display_name="AWS Script Runner",
-    provider="aws",
-    tool="script-runner",
+    provider=PROVIDER,
+    tool=TOOL,
     description="A versioned library of shell and PowerShell scripts, run on EC2 fleets "
     "through SSM Run Command.",
     plugin_api=">=1.0,<2",
@@ -124,15 +129,6 @@ def pcm_ops_web_pages() -> WebPages:
             NavEntry("Executions", "executions", order=30, permission=READ),
         ],
     )
-
-
-#: Executions: each one is a workflow that sends its batches and follows their results.
-EXECUTIONS_QUEUE = "aws-script-runner.executions"
-#: Inventory syncs (on demand and scheduled).
-INVENTORY_QUEUE = "aws-script-runner.inventory"
-#: The scheduled inventory sync (its jobs: ``sched-aws-script-runner:inventory-sync-<time>``).
-INVENTORY_SCHEDULE = "inventory-sync"
-INVENTORY_SCHEDULED_WORKFLOW = "aws-script-runner.inventory_sync_scheduled"
 
 
 @hookimpl

@@ -17,14 +17,22 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from pcm_aws_common.patterns import ACCOUNT_ID_PATTERN
 from pcm_aws_script_runner.api.errors import RESPONSES
 from pcm_aws_script_runner.dependencies import Config, Registry
+from pcm_aws_script_runner.domain import (
+    FINISHED,
+    BatchStatus,
+    ExecutionStatus,
+    InstanceStatus,
+    RerunKind,
+)
 from pcm_aws_script_runner.fleet_models import (
     AwsSrExecution,
     AwsSrExecutionBatch,
     AwsSrExecutionTarget,
 )
-from pcm_aws_script_runner.plugin import EXECUTE, READ
+from pcm_aws_script_runner.ids import EXECUTE, READ, execution_stream
 from pcm_aws_script_runner.services import executions
 from pcm_aws_script_runner.services.errors import ScriptRunnerError
 from pcm_aws_script_runner.services.executions import ExecutionDraft, ExecutionQuery
@@ -180,7 +188,7 @@ class ExecutionSummary(BaseModel):
     script_name: str
     script_version: int
     script_sha256: str
-    status: str
+    status: ExecutionStatus
     status_reason: str
     counts: dict[str, int]
     target_count: int
@@ -189,7 +197,7 @@ class ExecutionSummary(BaseModel):
     comment: str
     change_reference: str | None
     rerun_of: int | None
-    rerun_kind: str | None
+    rerun_kind: RerunKind | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -200,7 +208,7 @@ class BatchOut(BaseModel):
     account_id: str
     region: str
     instances: int
-    status: str
+    status: BatchStatus
     command_id: str | None
     sent_at: datetime | None
     error: str
@@ -230,7 +238,7 @@ class TargetOut(BaseModel):
     region: str
     name: str
     batch_number: int | None
-    status: str
+    status: InstanceStatus
     status_details: str
     skip_reason: str
     exit_code: int | None
@@ -376,7 +384,7 @@ async def _start(
     draft: ExecutionDraft,
     *,
     rerun_of: int | None = None,
-    rerun_kind: str | None = None,
+    rerun_kind: RerunKind | None = None,
 ) -> StartedOut:
     try:
         execution = await executions.start_execution(
@@ -433,9 +441,6 @@ def _query(
     )
 
 
-StatusFilter = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
-
-
 @router.get(
     "/executions",
     response_model=ExecutionPage,
@@ -447,8 +452,8 @@ async def history(
     session: DbSession,
     script_id: Id | None = None,
     requested_by: Annotated[str | None, Query(max_length=200, description="A username.")] = None,
-    status: StatusFilter | None = None,
-    account_id: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    status: ExecutionStatus | None = None,
+    account_id: Annotated[str | None, Query(pattern=ACCOUNT_ID_PATTERN)] = None,
     since: Annotated[datetime | None, Query(description="Started at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Started before (ISO 8601).")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -518,8 +523,8 @@ async def export_history(
     format: Literal["csv", "json"] = "csv",
     script_id: Id | None = None,
     requested_by: Annotated[str | None, Query(max_length=200)] = None,
-    status: StatusFilter | None = None,
-    account_id: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    status: ExecutionStatus | None = None,
+    account_id: Annotated[str | None, Query(pattern=ACCOUNT_ID_PATTERN)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
@@ -633,7 +638,6 @@ async def execution_events(
     session: DbSession,
     after: Annotated[Int32 | None, Query(ge=0, description="Send events after this id.")] = None,
 ) -> Any:
-    from pcm_aws_script_runner.jobs.streams import stream_of
     from pcm_ops.jobs import event_stream_response
 
     try:
@@ -645,12 +649,12 @@ async def execution_events(
     async def finished() -> dict[str, Any] | None:
         async with database.session() as fresh:
             row = await fresh.get(AwsSrExecution, execution_id)
-        if row is not None and row.status in executions.FINISHED:
+        if row is not None and row.status in FINISHED:
             return {"state": row.status, "counts": row.counts}
         return None
 
     return event_stream_response(
-        request, stream_of(execution_id), after=after, is_finished=finished
+        request, execution_stream(execution_id), after=after, is_finished=finished
     )
 
 
@@ -705,7 +709,7 @@ async def rerun(
         principal,
         draft,
         rerun_of=execution_id,
-        rerun_kind="failed",
+        rerun_kind=RerunKind.FAILED,
     )
 
 
@@ -737,5 +741,5 @@ async def clone(
         principal,
         draft,
         rerun_of=execution_id,
-        rerun_kind="clone",
+        rerun_kind=RerunKind.CLONE,
     )

@@ -16,9 +16,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
+from pcm_aws_common.patterns import ACCOUNT_ID_PATTERN
 from pcm_aws_script_runner.api.errors import RESPONSES
 from pcm_aws_script_runner.dependencies import Config
-from pcm_aws_script_runner.plugin import EXECUTE, READ
+from pcm_aws_script_runner.ids import EXECUTE, READ
 from pcm_aws_script_runner.schemas_inventory import (
     FilterPreviewOut,
     InstanceOut,
@@ -145,7 +146,7 @@ async def list_instances(
 )
 async def get_instance(
     session: DbSession,
-    account_id: Annotated[str, Path(pattern=r"^\d{12}$")],
+    account_id: Annotated[str, Path(pattern=ACCOUNT_ID_PATTERN)],
     region: Annotated[str, Path(max_length=30)],
     instance_id: Annotated[str, Path(max_length=32)],
 ) -> Any:

@@ -20,7 +20,7 @@ from pcm_aws_script_runner.api.convert import (
 )
 from pcm_aws_script_runner.api.errors import RESPONSES
 from pcm_aws_script_runner.dependencies import Config
-from pcm_aws_script_runner.plugin import MANAGE_SCRIPTS, READ
+from pcm_aws_script_runner.ids import MANAGE_SCRIPTS, READ
 from pcm_aws_script_runner.schemas import (
     DiffOut,
     ScriptIn,

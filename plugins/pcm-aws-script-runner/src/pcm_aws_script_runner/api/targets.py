@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Request
 
 from pcm_aws_script_runner.api.errors import RESPONSES
 from pcm_aws_script_runner.dependencies import Config, Registry
-from pcm_aws_script_runner.plugin import EXECUTE, READ
+from pcm_aws_script_runner.ids import EXECUTE, READ
 from pcm_aws_script_runner.schemas import ResolvedTargetOut, ResolveIn, TargetSourceOut
 from pcm_aws_script_runner.services import targets
 from pcm_ops.api.errors import service_errors

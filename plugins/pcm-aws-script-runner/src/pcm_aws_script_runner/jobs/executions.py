@@ -35,25 +35,28 @@ from dbos import DBOS
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from pcm_aws_script_runner.domain import (
+    ERROR_STATUSES,
+    FINISHED,
+    TERMINAL_STATUSES,
+    BatchStatus,
+    ExecutionStatus,
+    InstanceStatus,
+)
 from pcm_aws_script_runner.fleet_models import (
     AwsSrExecution,
     AwsSrExecutionBatch,
     AwsSrExecutionTarget,
 )
+from pcm_aws_script_runner.ids import EXECUTION_WORKFLOW
+from pcm_aws_script_runner.ids import execution_stream as stream_of
 from pcm_aws_script_runner.jobs.runtime import runtime
-from pcm_aws_script_runner.jobs.streams import stream_of
-from pcm_aws_script_runner.services.executions import (
-    ERROR_STATUSES,
-    FINISHED,
-    TERMINAL_STATUSES,
-    comment_stamp,
-)
+from pcm_aws_script_runner.services.executions import absolute_limit, comment_stamp
 from pcm_ops.db.types import utcnow
 from pcm_ops.jobs import publish_async
 
 logger = logging.getLogger("pcm_aws_script_runner.executions")
 
-WORKFLOW = "aws-script-runner.execute"
 #: What ListCommandInvocations returns of the output, at most; longer output was truncated.
 LIST_OUTPUT_LIMIT = 2500
 #: What GetCommandInvocation returns of standard output, at most.
@@ -101,8 +104,6 @@ def render_command(language: str, body: str, values: dict[str, Any]) -> str:
 @DBOS.step(name="aws-script-runner.begin_execution", retries_allowed=True, max_attempts=5)
 async def begin(execution_id: int) -> dict[str, Any]:
     """Mark the execution running; return its plan (batches, limits, options)."""
-    from pcm_aws_script_runner.services.executions import _absolute
-
     rt = await runtime()
     async with rt.database.session() as session:
         execution = await session.get(AwsSrExecution, execution_id)
@@ -116,15 +117,15 @@ async def begin(execution_id: int) -> dict[str, Any]:
             )
         ).all()
         runnable = sum(len(batch.instance_ids) for batch in batches)
-        if execution.status == "queued":
-            execution.status = "running"
+        if execution.status == ExecutionStatus.QUEUED:
+            execution.status = ExecutionStatus.RUNNING
             execution.started_at = utcnow()
             session.add(execution)
         plan = {
             "finished": execution.status in FINISHED,
             "cancel": execution.cancel_requested_at is not None,
-            "concurrency": _absolute(execution.max_concurrency, runnable, minimum=1),
-            "error_budget": _absolute(execution.max_errors, runnable, minimum=0),
+            "concurrency": absolute_limit(execution.max_concurrency, runnable, minimum=1),
+            "error_budget": absolute_limit(execution.max_errors, runnable, minimum=0),
             "max_errors": execution.max_errors,
             "poll": rt.config.poll_interval_seconds,
             "max_poll": rt.config.max_poll_interval_seconds,
@@ -133,13 +134,13 @@ async def begin(execution_id: int) -> dict[str, Any]:
                     "number": batch.number,
                     "account_region": f"{batch.account_id}:{batch.region}",
                     "size": len(batch.instance_ids),
-                    "status": batch.status,
+                    "status": str(batch.status),
                     "command_id": batch.command_id,
                 }
                 for batch in batches
             ],
         }
-    await publish_async(stream_of(execution_id), "execution", {"status": "running"})
+    await publish_async(stream_of(execution_id), "execution", {"status": ExecutionStatus.RUNNING})
     return plan
 
 
@@ -160,10 +161,10 @@ async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
         batch = await _batch(session, execution_id, number)
         if execution is None or batch is None:
             raise LookupError(f"execution {execution_id} batch {number} is gone")
-        if batch.status not in ("planned", "sending"):
-            return {"status": batch.status, "command_id": batch.command_id}
-        resumed = batch.status == "sending"
-        batch.status = "sending"
+        if batch.status not in (BatchStatus.PLANNED, BatchStatus.SENDING):
+            return {"status": str(batch.status), "command_id": batch.command_id}
+        resumed = batch.status == BatchStatus.SENDING
+        batch.status = BatchStatus.SENDING
         session.add(batch)
         secrets = json.loads(execution.secret_parameters) if execution.secret_parameters else {}
         from pcm_aws_script_runner.models import AwsSrScriptVersion
@@ -217,11 +218,11 @@ async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
         batch = await _batch(session, execution_id, number)
         assert batch is not None
         if command_id is not None:
-            batch.status, batch.command_id, batch.sent_at = "sent", command_id, now
-            new_status, details = "Sent", ""
+            batch.status, batch.command_id, batch.sent_at = BatchStatus.SENT, command_id, now
+            new_status, details = InstanceStatus.SENT, ""
         else:
-            batch.status, batch.error, batch.finished_at = "failed", error, now
-            new_status, details = "Undeliverable", error[:100]
+            batch.status, batch.error, batch.finished_at = BatchStatus.FAILED, error, now
+            new_status, details = InstanceStatus.UNDELIVERABLE, error[:100]
         session.add(batch)
         await session.exec(
             update(AwsSrExecutionTarget)
@@ -233,14 +234,14 @@ async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
         )
     data = {
         "number": number,
-        "status": batch.status,
+        "status": str(batch.status),
         "command_id": command_id,
         "error": error,
         "adopted": adopted,
     }
     await publish_async(stream_of(execution_id), "batch", data)
     return {
-        "status": batch.status,
+        "status": str(batch.status),
         "command_id": command_id,
         "errors": 0 if command_id else len(snapshot["instance_ids"]),
     }
@@ -437,7 +438,7 @@ async def _poll_batch(
             plugin = plugins[0]
             output = plugin.get("Output") or ""
             stdout, stderr = _split_output(output)
-            status = invocation.get("Status") or "Pending"
+            status = invocation.get("Status") or InstanceStatus.PENDING.value
             code = plugin.get("ResponseCode")
             result = {
                 "status": status,
@@ -582,9 +583,9 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
                     .where(
                         col(AwsSrExecutionBatch.execution_id) == execution_id,
                         col(AwsSrExecutionBatch.number) == number,
-                        col(AwsSrExecutionBatch.status).in_(("sent", "cancelled")),
+                        col(AwsSrExecutionBatch.status).in_(_RUNNING),
                     )
-                    .values(status="finished", finished_at=now)
+                    .values(status=BatchStatus.FINISHED, finished_at=now)
                 )
             summary["batches"][str(number)] = {
                 "ended": ended,
@@ -599,7 +600,12 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
         await publish_async(stream, "instances", {"batch": number, "instances": rows})
     if changed_rows:
         await publish_async(
-            stream, "execution", {"status": "cancelling" if cancel else "running", "counts": counts}
+            stream,
+            "execution",
+            {
+                "status": ExecutionStatus.CANCELLING if cancel else ExecutionStatus.RUNNING,
+                "counts": counts,
+            },
         )
     return summary
 
@@ -631,18 +637,18 @@ async def hold_batches(execution_id: int, numbers: list[int], reason: str) -> in
             .where(
                 col(AwsSrExecutionBatch.execution_id) == execution_id,
                 col(AwsSrExecutionBatch.number).in_(numbers),
-                col(AwsSrExecutionBatch.status) == "planned",
+                col(AwsSrExecutionBatch.status) == BatchStatus.PLANNED,
             )
-            .values(status="not_sent", error=reason[:2000])
+            .values(status=BatchStatus.NOT_SENT, error=reason[:2000])
         )
         await session.exec(
             update(AwsSrExecutionTarget)
             .where(
                 col(AwsSrExecutionTarget.execution_id) == execution_id,
                 col(AwsSrExecutionTarget.batch_number).in_(numbers),
-                col(AwsSrExecutionTarget.status) == "Pending",
+                col(AwsSrExecutionTarget.status) == InstanceStatus.PENDING,
             )
-            .values(status="NotSent", skip_reason=reason[:300], updated_at=utcnow())
+            .values(status=InstanceStatus.NOT_SENT, skip_reason=reason[:300], updated_at=utcnow())
         )
         counts = await _update_counts(session, execution_id)
     await publish_async(
@@ -660,8 +666,8 @@ async def cancel_batch(execution_id: int, number: int) -> str:
         batch = await _batch(session, execution_id, number)
         assert execution is not None
         assert batch is not None
-        if batch.status != "sent" or not batch.command_id:
-            return batch.status
+        if batch.status != BatchStatus.SENT or not batch.command_id:
+            return str(batch.status)
         account_id, region, command_id = batch.account_id, batch.region, batch.command_id
         user = execution.cancel_requested_by or execution.requested_by
     try:
@@ -688,16 +694,16 @@ async def cancel_batch(execution_id: int, number: int) -> str:
             .where(
                 col(AwsSrExecutionBatch.execution_id) == execution_id,
                 col(AwsSrExecutionBatch.number) == number,
-                col(AwsSrExecutionBatch.status) == "sent",
+                col(AwsSrExecutionBatch.status) == BatchStatus.SENT,
             )
-            .values(status="cancelled")
+            .values(status=BatchStatus.CANCELLED)
         )
     await publish_async(
         stream_of(execution_id),
         "batch",
-        {"number": number, "status": "cancelled", "command_id": command_id},
+        {"number": number, "status": BatchStatus.CANCELLED, "command_id": command_id},
     )
-    return "cancelled"
+    return BatchStatus.CANCELLED.value
 
 
 @DBOS.step(name="aws-script-runner.finish_execution", retries_allowed=True, max_attempts=5)
@@ -719,14 +725,15 @@ async def finish(execution_id: int, reason: str) -> dict[str, Any]:
         cancel_requested_by = execution.cancel_requested_by
         cancelled = execution.cancel_requested_at is not None
     errors = sum(n for status, n in counts.items() if status in ERROR_STATUSES)
+    status: str
     if cancelled:
-        status = "cancelled"
+        status = ExecutionStatus.CANCELLED.value
         reason = reason or f"cancelled by {cancel_requested_by}"
-    elif errors or counts.get("NotSent") or counts.get("Cancelled"):
-        status = "failed"
+    elif errors or counts.get(InstanceStatus.NOT_SENT) or counts.get(InstanceStatus.CANCELLED):
+        status = ExecutionStatus.FAILED.value
         reason = reason or f"{errors} of {sum(counts.values())} instances failed"
     else:
-        status = "succeeded"
+        status = ExecutionStatus.SUCCEEDED.value
     result = {"status": status, "reason": reason, "counts": counts}
     await publish_async(stream_of(execution_id), "execution", result)
     async with rt.database.session() as session:
@@ -741,6 +748,13 @@ async def finish(execution_id: int, reason: str) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------
 # The workflow
 # -------------------------------------------------------------------------------------------
+
+
+#: Batch states the workflow has yet to send, and those whose invocations it polls. The
+#: workflow keeps states as plain strings: step outputs are pickled into the job
+#: engine's database, so they hold no class of this package.
+_UNSENT = (BatchStatus.PLANNED, BatchStatus.SENDING)
+_RUNNING = (BatchStatus.SENT, BatchStatus.CANCELLED)
 
 
 def _interleaved(batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -758,7 +772,7 @@ def _interleaved(batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return order
 
 
-@DBOS.workflow(name=WORKFLOW)
+@DBOS.workflow(name=EXECUTION_WORKFLOW)
 async def execute(execution_id: int) -> dict[str, Any]:
     """Run execution ``execution_id`` to the end (see the module's description)."""
     plan = await begin(execution_id)
@@ -771,29 +785,29 @@ async def execute(execution_id: int) -> dict[str, Any]:
     state = {number: batch["status"] for number, batch in batches.items()}
     # A batch found "sending" was interrupted mid-call: send_batch settles it first.
     for number, status in state.items():
-        if status in ("sent", "cancelled"):
+        if status in _RUNNING:
             ended[number] = 0
     cancel = plan["cancel"]
     cancel_polls = 0
     reason = ""
     interval = plan["poll"]
     while True:
-        planned = [n for n in order if state[n] in ("planned", "sending")]
-        running = [n for n in order if state[n] in ("sent", "cancelled")]
+        planned = [n for n in order if state[n] in _UNSENT]
+        running = [n for n in order if state[n] in _RUNNING]
         if cancel:
             if planned:
                 await hold_batches(execution_id, planned, "cancelled before it was sent")
                 for n in planned:
-                    state[n] = "not_sent"
+                    state[n] = BatchStatus.NOT_SENT
                 planned = []
-            to_cancel = [n for n in running if state[n] == "sent"]
+            to_cancel = [n for n in running if state[n] == BatchStatus.SENT]
             if to_cancel:
                 cancelled = await asyncio.gather(
                     *(cancel_batch(execution_id, n) for n in to_cancel)
                 )
                 for n, answer in zip(to_cancel, cancelled, strict=True):
-                    if answer == "cancelled":
-                        state[n] = "cancelled"
+                    if answer == BatchStatus.CANCELLED:
+                        state[n] = BatchStatus.CANCELLED
         elif planned:
             error_count = sum(errors.values())
             if error_count > plan["error_budget"]:
@@ -802,7 +816,7 @@ async def execute(execution_id: int) -> dict[str, Any]:
                 )
                 await hold_batches(execution_id, planned, reason)
                 for n in planned:
-                    state[n] = "not_sent"
+                    state[n] = BatchStatus.NOT_SENT
                 planned = []
             else:
                 in_flight = sum(batches[n]["size"] - ended.get(n, 0) for n in running)
@@ -819,14 +833,14 @@ async def execute(execution_id: int) -> dict[str, Any]:
                     outcomes = await asyncio.gather(*(send_batch(execution_id, n) for n in to_send))
                     for n, outcome in zip(to_send, outcomes, strict=True):
                         state[n] = outcome["status"]
-                        if outcome["status"] in ("sent", "cancelled"):
+                        if outcome["status"] in _RUNNING:
                             ended[n] = 0
-                        elif outcome["status"] == "failed":
+                        elif outcome["status"] == BatchStatus.FAILED:
                             errors[n] = batches[n]["size"]
                     continue  # maybe more room (a batch failed to send); else poll
-        running = [n for n in order if state[n] in ("sent", "cancelled")]
+        running = [n for n in order if state[n] in _RUNNING]
         if not running:
-            if not [n for n in order if state[n] in ("planned", "sending")]:
+            if not [n for n in order if state[n] in _UNSENT]:
                 break
             continue
         await DBOS.sleep_async(interval)
@@ -835,7 +849,7 @@ async def execute(execution_id: int) -> dict[str, Any]:
             n = int(key)
             ended[n], errors[n] = info["ended"], info["errors"]
             if info["finished"]:
-                state[n] = "finished"
+                state[n] = BatchStatus.FINISHED
         if summary["cancel"] and not cancel:
             cancel = True
             continue

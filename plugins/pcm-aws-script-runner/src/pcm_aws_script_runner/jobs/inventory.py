@@ -33,8 +33,9 @@ from typing import Any
 
 from dbos import DBOS
 
+from pcm_aws_script_runner.domain import InstanceState, SyncStatus
+from pcm_aws_script_runner.ids import SYNC_WORKFLOW
 from pcm_aws_script_runner.jobs.runtime import Runtime, runtime
-from pcm_aws_script_runner.services.inventory import SYNC_WORKFLOW
 from pcm_aws_script_runner.services.inventory_sync import (
     forget_account_regions,
     join_instances,
@@ -54,7 +55,7 @@ STREAM = "aws-script-runner:inventory"
 #: Who the scheduled sync acts as (it names the AWS role sessions).
 SCHEDULER = "scheduler"
 #: EC2 states worth keeping (terminated instances disappear from EC2 within the hour).
-LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
+LIVE_STATES = [state.value for state in InstanceState]
 #: DescribeInstanceInformation returns at most 50 per page.
 SSM_PAGE_SIZE = 50
 EC2_PAGE_SIZE = 1000
@@ -202,7 +203,7 @@ async def sync_account_region(
         except Exception as exc:
             error = _error_text(exc)
             logger.warning("inventory sync of %s %s failed: %s", account_id, region, error)
-            outcome = {**where, "status": "error", "error": error}
+            outcome = {**where, "status": SyncStatus.ERROR.value, "error": error}
             async with _writing(rt):
                 async with rt.database.session() as session:
                     await mark_sync_error(session, account_id, region, error, job_id=job_id)
@@ -210,7 +211,7 @@ async def sync_account_region(
             return outcome
     outcome = {
         **where,
-        "status": "ok",
+        "status": SyncStatus.OK.value,
         "instances": result.total,
         "added": result.added,
         "updated": result.updated,
@@ -284,13 +285,13 @@ async def _run(account_regions: list[list[str]] | None, requested_by: str) -> di
     forgotten = await forget_removed(targets) if account_regions is None else []
     if targets:
         await update_statistics()
-    failed = [o for o in outcomes if o["status"] == "error"] + [
-        {"account_id": a, "region": r, "status": "error", "error": reason}
+    failed = [o for o in outcomes if o["status"] == SyncStatus.ERROR] + [
+        {"account_id": a, "region": r, "status": SyncStatus.ERROR.value, "error": reason}
         for a, r, reason in refused
     ]
     summary = {
         "account_regions": len(targets) + len(refused),
-        "synced": len(outcomes) - sum(o["status"] == "error" for o in outcomes),
+        "synced": len(outcomes) - sum(o["status"] == SyncStatus.ERROR for o in outcomes),
         "failed": len(failed),
         "instances": sum(o.get("instances", 0) for o in outcomes),
         "forgotten": forgotten,

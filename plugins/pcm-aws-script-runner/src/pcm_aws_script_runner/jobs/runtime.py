@@ -14,6 +14,8 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pcm_aws_script_runner.ids import PLUGIN_ID
+
 if TYPE_CHECKING:
     from pcm_aws_common.services.clients import AwsClients
     from pcm_aws_script_runner.config import ScriptRunnerSettings
@@ -52,7 +54,7 @@ def _make(settings: Settings) -> Runtime:
     aws = AwsClients(
         database, AwsCommonSettings.model_validate(plugin_section(settings, "aws-common"))
     )
-    config = ScriptRunnerSettings.model_validate(plugin_section(settings, "aws-script-runner"))
+    config = ScriptRunnerSettings.model_validate(plugin_section(settings, PLUGIN_ID))
     return Runtime(settings=settings, config=config, database=database, aws=aws)
 
 

@@ -26,6 +26,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, update
 from sqlmodel import col, select
 
+from pcm_aws_common.patterns import is_account_id, is_instance_id, is_region
+from pcm_aws_script_runner.domain import (
+    ERROR_STATUSES,
+    FINISHED,
+    RERUN_STATUSES,
+    TERMINAL_STATUSES,
+    ExecutionStatus,
+    InstanceStatus,
+    PingStatus,
+    RerunKind,
+    TargetKind,
+)
 from pcm_aws_script_runner.fleet_models import (
     AwsSrExecution,
     AwsSrExecutionBatch,
@@ -34,6 +46,12 @@ from pcm_aws_script_runner.fleet_models import (
     AwsSrSavedFilter,
 )
 from pcm_aws_script_runner.hooktypes import ExecutionRequest, ResolvedTarget
+from pcm_aws_script_runner.ids import (
+    EXECUTION_CANCEL_ACTION,
+    EXECUTION_START_ACTION,
+    EXECUTION_WORKFLOW,
+    EXECUTIONS_QUEUE,
+)
 from pcm_aws_script_runner.models import AwsSrScript, AwsSrScriptVersion
 from pcm_aws_script_runner.services.checks import CheckReport, run_pre_execution_checks
 from pcm_aws_script_runner.services.errors import (
@@ -76,8 +94,6 @@ __all__ = [
     "start_execution",
 ]
 
-#: The name of the execution workflow (in :mod:`pcm_aws_script_runner.jobs.executions`).
-WORKFLOW = "aws-script-runner.execute"
 #: SSM's limit of instance ids per SendCommand.
 BATCH_SIZE = 50
 #: SendCommand's TimeoutSeconds (delivery) range, and AWS-Run*Script's executionTimeout.
@@ -88,25 +104,11 @@ DEFAULT_EXECUTION_TIMEOUT = 3600
 MAX_COMMENT_CHARS = 500
 MAX_CHANGE_REFERENCE_CHARS = 100
 
-#: Invocation statuses after which an instance's result does not change.
-TERMINAL_STATUSES = frozenset(
-    {"Success", "Failed", "TimedOut", "Cancelled", "Undeliverable", "Terminated"}
-)
-#: The statuses that count against max errors (SSM counts the same ones).
-ERROR_STATUSES = frozenset({"Failed", "TimedOut", "Undeliverable", "Terminated"})
-#: Statuses of instances that were never sent the command.
-NOT_SENT_STATUSES = frozenset({"Skipped", "NotSent"})
-#: Execution statuses after which nothing changes.
-FINISHED = frozenset({"succeeded", "failed", "cancelled"})
-
+_TARGET_KIND_NAMES = tuple(kind.value for kind in TargetKind)
 _LIMIT = re.compile(r"^\s*(\d{1,6})\s*(%?)\s*$")
 _S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _S3_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{0,500}$")
 _LOG_GROUP = re.compile(r"^[A-Za-z0-9_./#-]{1,512}$")
-_INSTANCE_ID = re.compile(r"^(i|mi)-[0-9a-f]{8,17}$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_TARGET_KINDS = ("instance_ids", "instances", "filter", "saved_filter_id", "source")
 
 
 class Blocked(ScriptRunnerError, ConflictError):
@@ -243,7 +245,8 @@ def parse_limit(value: Any, what: str, *, minimum: int) -> tuple[str, int | None
     return (f"{number}%" if percent else str(number)), (None if percent else number)
 
 
-def _absolute(text: str, total: int, *, minimum: int) -> int:
+def absolute_limit(text: str, total: int, *, minimum: int) -> int:
+    """A limit from :func:`parse_limit` as a number of instances out of ``total``."""
     if text.endswith("%"):
         return max(minimum, math.floor(total * int(text[:-1]) / 100))
     return int(text)
@@ -322,14 +325,14 @@ async def _registered_accounts(session: AsyncSession) -> dict[str, set[str]]:
 def _targets_kind(targets: Any) -> tuple[str, Any]:
     if not isinstance(targets, Mapping):
         raise InvalidInput(
-            [("targets", f"must be an object with exactly one of: {', '.join(_TARGET_KINDS)}")]
+            [("targets", f"must be an object with exactly one of: {', '.join(_TARGET_KIND_NAMES)}")]
         )
-    given = [kind for kind in _TARGET_KINDS if targets.get(kind) not in (None, [], {})]
-    unknown = [key for key in targets if key not in _TARGET_KINDS]
+    given = [kind for kind in _TARGET_KIND_NAMES if targets.get(kind) not in (None, [], {})]
+    unknown = [key for key in targets if key not in _TARGET_KIND_NAMES]
     if unknown:
         raise InvalidInput(
             [
-                (f"targets.{key}", f"unknown; use one of: {', '.join(_TARGET_KINDS)}")
+                (f"targets.{key}", f"unknown; use one of: {', '.join(_TARGET_KIND_NAMES)}")
                 for key in unknown
             ]
         )
@@ -338,7 +341,7 @@ def _targets_kind(targets: Any) -> tuple[str, Any]:
             [
                 (
                     "targets",
-                    f"give exactly one of: {', '.join(_TARGET_KINDS)} (got "
+                    f"give exactly one of: {', '.join(_TARGET_KIND_NAMES)} (got "
                     f"{', '.join(given) or 'none'})",
                 )
             ]
@@ -350,7 +353,7 @@ def _from_inventory(row: AwsSrInstance, reason: str = "") -> PlannedTarget:
     if not reason:
         if not row.ssm_managed:
             reason = "not an SSM managed node"
-        elif row.ping_status != "Online":
+        elif row.ping_status != PingStatus.ONLINE:
             reason = f"SSM agent is {row.ping_status}, not Online"
     return PlannedTarget(
         instance_id=row.instance_id,
@@ -377,7 +380,7 @@ async def _resolve(
     if kind == "instance_ids":
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise InvalidInput([(where, "must be a list of instance ids")])
-        wrong = [item for item in value if not _INSTANCE_ID.match(item)]
+        wrong = [item for item in value if not is_instance_id(item)]
         if wrong:
             raise InvalidInput([(where, f"not instance ids: {', '.join(wrong[:10])}")])
         ids = list(dict.fromkeys(value))
@@ -412,11 +415,11 @@ async def _resolve(
                 item.get("account_id"),
                 item.get("region"),
             )
-            if not isinstance(instance_id, str) or not _INSTANCE_ID.match(instance_id):
+            if not isinstance(instance_id, str) or not is_instance_id(instance_id):
                 problems.append((f"{spot}.instance_id", "is not an instance id (i-… or mi-…)"))
-            if not isinstance(account_id, str) or not _ACCOUNT_ID.match(account_id):
+            if not isinstance(account_id, str) or not is_account_id(account_id):
                 problems.append((f"{spot}.account_id", "must be a 12-digit account id"))
-            if not isinstance(region, str) or not _REGION.match(region):
+            if not isinstance(region, str) or not is_region(region):
                 problems.append((f"{spot}.region", "is not a region name (eu-west-1)"))
             if not problems:
                 given.append(ResolvedTarget(str(instance_id), str(account_id), str(region)))
@@ -671,8 +674,8 @@ async def plan_execution(
         change_reference=change,
     )
     total = len(plan.runnable)
-    plan.concurrency = _absolute(concurrency_text, total, minimum=1)
-    plan.error_budget = _absolute(errors_text, total, minimum=0)
+    plan.concurrency = absolute_limit(concurrency_text, total, minimum=1)
+    plan.error_budget = absolute_limit(errors_text, total, minimum=0)
     if run_checks and registry is not None:
         plan.checks = await run_pre_execution_checks(
             registry,
@@ -712,7 +715,7 @@ async def start_execution(
     *,
     registry: PluginRegistry | None = None,
     rerun_of: int | None = None,
-    rerun_kind: str | None = None,
+    rerun_kind: RerunKind | None = None,
     contexts: ContextFactory | None = None,
 ) -> AwsSrExecution:
     """Plan, check and record an execution (not yet enqueued: commit, then :func:`launch`).
@@ -738,7 +741,7 @@ async def start_execution(
         await audit.record(
             session,
             actor.request,
-            "aws-script-runner.execution.start",
+            EXECUTION_START_ACTION,
             object_type="script",
             object_id=str(plan.script.id),
             outcome=audit.FAILURE,
@@ -767,9 +770,9 @@ async def start_execution(
         cloudwatch_log_group=plan.cloudwatch_log_group,
         comment=plan.comment,
         change_reference=plan.change_reference,
-        status="queued",
+        status=ExecutionStatus.QUEUED,
         target_count=len(plan.targets),
-        counts=dict(Counter("Pending" if t.will_run else "Skipped" for t in plan.targets)),
+        counts=dict(Counter(_initial_status(t) for t in plan.targets)),
         account_regions=sorted({t.account_region for t in plan.runnable}),
         requested_by=actor.name,
         requested_by_user_id=getattr(actor.principal, "user_id", None),
@@ -813,7 +816,7 @@ async def start_execution(
             "region": target.region,
             "name": target.name,
             "batch_number": numbers.get(target.instance_id),
-            "status": "Pending" if target.will_run else "Skipped",
+            "status": _initial_status(target),
             "status_details": "",
             "skip_reason": target.skip_reason,
             "exit_code": None,
@@ -833,7 +836,7 @@ async def start_execution(
     await audit.record(
         session,
         actor.request,
-        "aws-script-runner.execution.start",
+        EXECUTION_START_ACTION,
         object_type="execution",
         object_id=str(execution.id),
         details=details,
@@ -842,6 +845,10 @@ async def start_execution(
     )
     await session.flush()
     return execution
+
+
+def _initial_status(target: PlannedTarget) -> str:
+    return (InstanceStatus.PENDING if target.will_run else InstanceStatus.SKIPPED).value
 
 
 def _audit_details(plan: Plan) -> dict[str, Any]:
@@ -871,13 +878,12 @@ async def launch(
     In a server or a worker the running job engine enqueues it. Elsewhere (the CLI), give
     ``settings``: the job is written to the jobs database, for a server or worker to run.
     """
-    from pcm_aws_script_runner.plugin import EXECUTIONS_QUEUE
     from pcm_ops.jobs import enqueue_async
 
     await session.commit()
     key = f"execution-{execution.id}"
     job_id = await enqueue_async(
-        WORKFLOW, execution.id, queue=EXECUTIONS_QUEUE, key=key, settings=settings
+        EXECUTION_WORKFLOW, execution.id, queue=EXECUTIONS_QUEUE, key=key, settings=settings
     )
     execution.job_id = job_id
     session.add(execution)
@@ -991,13 +997,13 @@ async def request_cancel(session: AsyncSession, execution_id: int, actor: Actor)
             .values(
                 cancel_requested_at=utcnow(),
                 cancel_requested_by=actor.name,
-                status="cancelling",
+                status=ExecutionStatus.CANCELLING,
             )
         )
         await audit.record(
             session,
             actor.request,
-            "aws-script-runner.execution.cancel",
+            EXECUTION_CANCEL_ACTION,
             object_type="execution",
             object_id=str(execution_id),
             details={"script": execution.script_name},
@@ -1059,7 +1065,7 @@ async def rerun_draft(session: AsyncSession, execution_id: int) -> ExecutionDraf
     failed = [
         target
         for target in await targets_of(session, execution_id)
-        if target.status in ERROR_STATUSES | {"Cancelled", "NotSent"}
+        if target.status in RERUN_STATUSES
     ]
     if not failed:
         raise Conflict(f"execution {execution_id} has no failed instance to rerun")

@@ -16,7 +16,6 @@ Saved filters are changed with an audit event in the same transaction (``object_
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,11 +33,19 @@ from sqlalchemy import ColumnElement, delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from pcm_aws_common.patterns import is_account_id, is_region
+from pcm_aws_script_runner.domain import InstanceState, PingStatus, Platform, SyncStatus
 from pcm_aws_script_runner.fleet_models import (
     AwsSrInstance,
     AwsSrInstanceTag,
     AwsSrInventorySync,
     AwsSrSavedFilter,
+)
+from pcm_aws_script_runner.ids import (
+    INVENTORY_QUEUE,
+    INVENTORY_SYNC_ACTION,
+    SAVED_FILTER_ACTION,
+    SYNC_WORKFLOW,
 )
 from pcm_aws_script_runner.services.errors import Conflict, InvalidInput, NotFound
 from pcm_ops import audit
@@ -55,7 +62,6 @@ __all__ = [
     "QUERY_PARAMETERS",
     "SORTS",
     "STATES",
-    "SYNC_WORKFLOW",
     "AccountRegionStatus",
     "InventoryFilter",
     "InventoryStatus",
@@ -79,19 +85,11 @@ __all__ = [
     "update_saved_filter",
 ]
 
-#: The sync workflow's DBOS name (declared in :mod:`pcm_aws_script_runner.jobs.inventory`).
-SYNC_WORKFLOW = "aws-script-runner.inventory_sync"
-
-#: EC2 instance states a filter may name (a sync leaves terminated instances out).
-STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
-#: Platforms: SSM's platform type, else what EC2 says.
-PLATFORMS = ("Linux", "Windows", "MacOS")
-#: SSM ping statuses, and ``NotManaged`` for instances SSM does not know.
-PING_STATUSES = ("Online", "ConnectionLost", "Inactive", "NotManaged")
-
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
-_ACTION = "aws-script-runner.saved_filter"
+#: EC2 instance states a filter may name, platforms, SSM ping statuses (values of the
+#: :mod:`pcm_aws_script_runner.domain` enums, in their order).
+STATES = tuple(state.value for state in InstanceState)
+PLATFORMS = tuple(platform.value for platform in Platform)
+PING_STATUSES = tuple(status.value for status in PingStatus)
 
 
 # -------------------------------------------------------------------------------------------
@@ -101,14 +99,14 @@ _ACTION = "aws-script-runner.saved_filter"
 
 def _account_id(value: str) -> str:
     value = value.strip()
-    if not _ACCOUNT_ID.match(value):
+    if not is_account_id(value):
         raise ValueError(f"{value!r} is not an AWS account id: give its 12 digits")
     return value
 
 
 def _region(value: str) -> str:
     value = value.strip().lower()
-    if not _REGION.match(value):
+    if not is_region(value):
         raise ValueError(f"{value!r} is not an AWS region name (like us-east-1, us-gov-west-1)")
     return value
 
@@ -128,8 +126,8 @@ def _one_of(choices: Sequence[str], what: str) -> Any:
 AccountId = Annotated[str, AfterValidator(_account_id)]
 Region = Annotated[str, AfterValidator(_region)]
 State = Annotated[str, AfterValidator(_one_of(STATES, "an EC2 instance state"))]
-Platform = Annotated[str, AfterValidator(_one_of(PLATFORMS, "a platform"))]
-PingStatus = Annotated[str, AfterValidator(_one_of(PING_STATUSES, "an SSM ping status"))]
+PlatformName = Annotated[str, AfterValidator(_one_of(PLATFORMS, "a platform"))]
+PingStatusName = Annotated[str, AfterValidator(_one_of(PING_STATUSES, "an SSM ping status"))]
 
 
 def _unique(values: list[Any]) -> list[Any]:
@@ -161,8 +159,8 @@ class InventoryFilter(BaseModel):
     account_ids: list[AccountId] = Field(default_factory=list, max_length=1000)
     regions: list[Region] = Field(default_factory=list, max_length=100)
     states: list[State] = Field(default_factory=list, max_length=len(STATES))
-    platforms: list[Platform] = Field(default_factory=list, max_length=len(PLATFORMS))
-    ping_statuses: list[PingStatus] = Field(default_factory=list, max_length=len(PING_STATUSES))
+    platforms: list[PlatformName] = Field(default_factory=list, max_length=len(PLATFORMS))
+    ping_statuses: list[PingStatusName] = Field(default_factory=list, max_length=len(PING_STATUSES))
     tags: list[TagFilter] = Field(default_factory=list, max_length=20)
     search: str = Field(default="", max_length=200)
 
@@ -517,11 +515,11 @@ class InventoryStatus:
     @property
     def errors(self) -> list[AccountRegionStatus]:
         """The account-regions whose last sync failed."""
-        return [s for s in self.account_regions if s.status == "error"]
+        return [s for s in self.account_regions if s.status == SyncStatus.ERROR]
 
     @property
     def running(self) -> bool:
-        return any(s.status == "running" for s in self.account_regions)
+        return any(s.status == SyncStatus.RUNNING for s in self.account_regions)
 
     @property
     def instance_count(self) -> int:
@@ -576,7 +574,6 @@ async def enqueue_sync(
         the AWS role sessions.
     :raises InvalidInput: a bad or empty ``account_regions``.
     """
-    from pcm_aws_script_runner.plugin import INVENTORY_QUEUE
     from pcm_ops.jobs import enqueue_async
 
     pairs: list[list[str]] | None = None
@@ -604,7 +601,7 @@ async def request_sync(
     await audit.record(
         session,
         actor.request,
-        "aws-script-runner.inventory.sync",
+        INVENTORY_SYNC_ACTION,
         object_type="inventory",
         object_id=job_id,
         details={"account_regions": chosen},
@@ -629,7 +626,7 @@ async def _audit(
     await audit.record(
         session,
         actor.request,
-        f"{_ACTION}.{action}",
+        f"{SAVED_FILTER_ACTION}.{action}",
         object_type="saved_filter",
         object_id=str(row.id),
         details=dict(details),

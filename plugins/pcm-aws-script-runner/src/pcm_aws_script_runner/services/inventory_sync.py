@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, insert
 from sqlmodel import col, select
 
+from pcm_aws_script_runner.domain import PingStatus, SyncStatus
 from pcm_aws_script_runner.fleet_models import AwsSrInstance, AwsSrInstanceTag, AwsSrInventorySync
 from pcm_ops.db.types import utcnow
 
@@ -51,7 +52,7 @@ class InstanceRecord:
     private_ip: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     ssm_managed: bool = False
-    ping_status: str = "NotManaged"
+    ping_status: str = PingStatus.NOT_MANAGED.value
     agent_version: str = ""
     last_ping_at: datetime | None = None
     launched_at: datetime | None = None
@@ -125,7 +126,7 @@ def join_instances(
                 private_ip=str(item.get("IPAddress", "") or ""),
             )
         record.ssm_managed = True
-        record.ping_status = str(item.get("PingStatus", "") or "Online")
+        record.ping_status = str(item.get("PingStatus", "") or PingStatus.ONLINE)
         record.agent_version = str(item.get("AgentVersion", "") or "")
         record.last_ping_at = item.get("LastPingDateTime")
         if item.get("PlatformType"):
@@ -161,7 +162,12 @@ async def mark_sync_started(
 ) -> None:
     """Record that a sync of the account-region started (its rows stay as they were)."""
     row = await _sync_row(session, account_id, region)
-    row.status, row.job_id, row.started_at, row.finished_at = "running", job_id, utcnow(), None
+    row.status, row.job_id, row.started_at, row.finished_at = (
+        SyncStatus.RUNNING,
+        job_id,
+        utcnow(),
+        None,
+    )
     session.add(row)
 
 
@@ -171,7 +177,7 @@ async def mark_sync_error(
     """Record why the account-region's sync failed; its rows stay as the last success left
     them (``last_success_at`` says how old they are)."""
     row = await _sync_row(session, account_id, region)
-    row.status, row.error, row.job_id = "error", error[:MAX_ERROR], job_id
+    row.status, row.error, row.job_id = SyncStatus.ERROR, error[:MAX_ERROR], job_id
     row.finished_at = utcnow()
     session.add(row)
 
@@ -240,7 +246,7 @@ async def save_account_region(
         await connection.execute(insert(AwsSrInstanceTag), tag_rows)
 
     sync = await _sync_row(session, account_id, region)
-    sync.status, sync.error, sync.job_id = "ok", "", job_id
+    sync.status, sync.error, sync.job_id = SyncStatus.OK, "", job_id
     sync.instance_count = len(wanted)
     sync.finished_at = sync.last_success_at = now
     if sync.started_at is None:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from pcm_aws_script_runner.config import SSM_CONTENT_LIMIT_BYTES
+from pcm_aws_script_runner.ids import SCRIPT_ACTION
 from pcm_aws_script_runner.models import AwsSrScript, AwsSrScriptVersion
 from pcm_aws_script_runner.services.errors import Conflict, InvalidInput, NotFound
 from pcm_aws_script_runner.services.validation import (
@@ -50,7 +51,6 @@ __all__ = [
 EDITABLE_FIELDS = ("name", "description", "language", "body", "parameters", "tags")
 
 #: Audit actions, prefixed with the plugin id.
-ACTION = "aws-script-runner.script"
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ async def _audit(
     await audit.record(
         session,
         actor.request,
-        f"{ACTION}.{action}",
+        f"{SCRIPT_ACTION}.{action}",
         object_type="script",
         object_id=str(script.id),
         details=dict(details),

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pcm_aws_common.patterns import is_account_id, is_instance_id, is_region
 from pcm_aws_script_runner.hooktypes import ResolvedTarget, TargetSource
 from pcm_aws_script_runner.services.errors import InvalidInput, NotFound, TargetResolutionError
 
@@ -25,9 +26,6 @@ logger = logging.getLogger("pcm_aws_script_runner.targets")
 
 HOOK = "aws_sr_target_sources"
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
-INSTANCE_ID = re.compile(r"^(i|mi)-[0-9a-f]{8,17}$")
-ACCOUNT_ID = re.compile(r"^\d{12}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 MAX_REFERENCE_CHARS = 200
 
 
@@ -102,17 +100,17 @@ def _check_target(item: object, where: str) -> ResolvedTarget:
         raise TargetResolutionError(
             f"{where} returned {item!r}; a resolver returns ResolvedTarget objects"
         )
-    if not INSTANCE_ID.match(item.instance_id):
+    if not is_instance_id(item.instance_id):
         raise TargetResolutionError(
             f"{where} returned the instance id {item.instance_id!r}, which is not an SSM "
             "managed-node id (i-… or mi-…)"
         )
-    if not ACCOUNT_ID.match(item.account_id):
+    if not is_account_id(item.account_id):
         raise TargetResolutionError(
             f"{where} returned the account {item.account_id!r} for {item.instance_id}; "
             "an AWS account id has 12 digits"
         )
-    if not REGION.match(item.region):
+    if not is_region(item.region):
         raise TargetResolutionError(
             f"{where} returned the region {item.region!r} for {item.instance_id}, which is "
             "not a region name"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from pcm_aws_script_runner.domain import FINISHED
 
 if TYPE_CHECKING:
     import httpx
@@ -26,8 +28,6 @@ API = "/api/tools/aws/script-runner"
 COMMON = "/api/tools/aws/common"
 #: The regions a fleet may have instances in (keyword ``us_east_1=3`` and so on).
 FLEET_REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
-#: What every finished execution's status is.
-FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def new_account_id() -> str:
@@ -104,7 +104,7 @@ class Fleet:
         return dict(response.json()["execution"])
 
     async def wait(
-        self, execution_id: int, statuses: tuple[str, ...] = FINISHED, limit: float = 60.0
+        self, execution_id: int, statuses: Collection[str] = FINISHED, limit: float = 60.0
     ) -> dict[str, Any]:
         """Wait until the execution's status is one of ``statuses``; its detail.
 

@@ -1,0 +1,45 @@
+"""The script runner's states and kinds: ``StrEnum`` values and the sets derived from them.
+
+Standard library only. The values are what the database, the API and the exports hold;
+each set (terminal, error, rerun, ...) is defined once, here.
+"""
+
+from __future__ import annotations
+
+from pcm_aws_script_runner.domain.executions import (
+    ERROR_STATUSES,
+    FINISHED,
+    INSTANCE_STATUS_ORDER,
+    NOT_SENT_STATUSES,
+    RERUN_STATUSES,
+    TERMINAL_STATUSES,
+    BatchStatus,
+    ExecutionStatus,
+    InstanceStatus,
+    RerunKind,
+    TargetKind,
+)
+from pcm_aws_script_runner.domain.inventory import (
+    InstanceState,
+    PingStatus,
+    Platform,
+    SyncStatus,
+)
+
+__all__ = [
+    "ERROR_STATUSES",
+    "FINISHED",
+    "INSTANCE_STATUS_ORDER",
+    "NOT_SENT_STATUSES",
+    "RERUN_STATUSES",
+    "TERMINAL_STATUSES",
+    "BatchStatus",
+    "ExecutionStatus",
+    "InstanceState",
+    "InstanceStatus",
+    "PingStatus",
+    "Platform",
+    "RerunKind",
+    "SyncStatus",
+    "TargetKind",
+]
