@@ -238,3 +238,14 @@ def test_empty_data_dir_and_executor_id_mean_unset_too(clean_environment, monkey
 
     assert settings.data_dir == Path("/srv/data/pcm-ops")
     assert settings.executor_id is None
+
+
+def test_plugin_sections_given_as_overrides_win_over_the_files_by_plugin(
+    clean_environment, tmp_path
+):
+    config = tmp_path / "pcm.toml"
+    config.write_text('[notes]\ngreeting = "Hi"\n[other]\nlevel = 1\n')
+
+    settings = load_settings(config, plugin_sections={"notes": {"greeting": "Ahoy"}})
+
+    assert settings.plugin_sections == {"notes": {"greeting": "Ahoy"}, "other": {"level": 1}}

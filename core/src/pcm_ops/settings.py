@@ -293,6 +293,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
                 _FileSource(settings_cls, file_values),
             )
 
+    # Plugin sections given as an override (a test, a caller) win over the file's, by plugin.
+    plugin_sections.update(overrides.pop("plugin_sections", None) or {})
     try:
         layered = _Layered(**overrides, plugin_sections=plugin_sections)
     except ValidationError as exc:
