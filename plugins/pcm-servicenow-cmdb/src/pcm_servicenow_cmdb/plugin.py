@@ -8,7 +8,7 @@ loads and works (connections, change browser, CMDB lookups) without the script r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pcm_ops import hookimpl
 from pcm_ops.plugin import MigrationTree, Permission, PluginMetadata
@@ -83,3 +83,29 @@ def pcm_ops_cli_commands() -> list[Any]:
     from pcm_servicenow_cmdb.cli import servicenow
 
     return [servicenow]
+
+
+# -- the AWS Script Runner's hooks (optional: the plugin loads without it) --------------------
+
+
+@hookimpl(optionalhook=True)
+def aws_sr_target_sources() -> Any:
+    from pcm_aws_script_runner.hooktypes import TargetSource
+    from pcm_servicenow_cmdb.services.gating import resolve_change
+
+    return [
+        TargetSource(
+            "servicenow-change",
+            "ServiceNow change",
+            # A resolver that takes ``context`` (the script runner passes it by name).
+            cast(Any, resolve_change),
+            "A change number (CHG0030001): the EC2 instances among its affected CIs.",
+        )
+    ]
+
+
+@hookimpl(optionalhook=True)
+async def aws_sr_pre_execution_checks(execution_request: Any, context: Any) -> Any:
+    from pcm_servicenow_cmdb.services.gating import check_run
+
+    return await check_run(execution_request, context)
