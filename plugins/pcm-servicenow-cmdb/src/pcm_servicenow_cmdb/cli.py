@@ -118,3 +118,128 @@ def check_connection(obj: CliContext, name: str) -> None:
     click.echo(("ok: " if ok else "failed: ") + detail, err=not ok)
     if not ok:
         raise SystemExit(1)
+
+
+def _with_client(obj: CliContext, connection: str | None, work):  # type: ignore[no-untyped-def]
+    """Run ``work(client, row)`` with a client of the connection (default: the only one);
+    a ServiceNow failure is one clear line naming the connection."""
+    from pcm_ops.cli.session import run_with_database
+    from pcm_ops.errors import UpstreamError
+    from pcm_servicenow_cmdb.client import ServiceNowClient, ServiceNowError
+    from pcm_servicenow_cmdb.services import connections as service
+
+    async def main(database):  # type: ignore[no-untyped-def]
+        async with database.session() as session:
+            row = await service.find_connection(session, connection)
+            settings = service.settings_of(row)
+        async with ServiceNowClient(settings) as client:
+            try:
+                return await work(client)
+            except ServiceNowError as exc:
+                raise UpstreamError(f"connection {row.name!r}: {exc}") from None
+
+    return run_with_database(obj.settings(), main)
+
+
+def _window(change) -> str:  # type: ignore[no-untyped-def]
+    if change.start is None or change.end is None:
+        return "no planned window"
+    return f"{change.start:%Y-%m-%d %H:%M} to {change.end:%Y-%m-%d %H:%M} UTC"
+
+
+@servicenow.group()
+def changes() -> None:
+    """Browse change requests."""
+
+
+@changes.command("list")
+@click.option("--connection", default=None, help="Default: the only connection.")
+@click.option("-q", "text", default="", help="A change number or words of its description.")
+@click.option("--state", "states", multiple=True, help="A state value, e.g. -1 (Implement).")
+@click.option("--open-now", is_flag=True, help="Only changes whose window is open now.")
+@click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
+@click.pass_obj
+def list_changes(
+    obj: CliContext,
+    connection: str | None,
+    text: str,
+    states: tuple[str, ...],
+    open_now: bool,
+    limit: int,
+) -> None:
+    """Changes, newest planned start first."""
+    from datetime import UTC, datetime
+
+    from pcm_servicenow_cmdb.services import changes as service
+
+    unknown = [state for state in states if state not in service.STATES]
+    if unknown:
+        known = ", ".join(f"{k} ({v})" for k, v in service.STATES.items())
+        raise click.BadParameter(f"unknown {unknown}; known: {known}", param_hint="--state")
+    search = service.ChangeSearch(
+        text=text,
+        states=states,
+        open_at=datetime.now(UTC) if open_now else None,
+        limit=limit,
+    )
+    found = _with_client(obj, connection, lambda client: service.list_changes(client, search))
+    if not found:
+        click.echo("No changes.")
+    for change in found:
+        click.echo(
+            f"{change.number:<12} {change.state_label:<10} {change.approval:<14} "
+            f"{_window(change):<40} {change.short_description}"
+        )
+
+
+@changes.command("show")
+@click.argument("number")
+@click.option("--connection", default=None, help="Default: the only connection.")
+@click.pass_obj
+def show_change(obj: CliContext, number: str, connection: str | None) -> None:
+    """Change NUMBER with its affected CIs and where the CMDB places them."""
+    from pcm_servicenow_cmdb.services import changes as service
+
+    async def work(client):  # type: ignore[no-untyped-def]
+        change = await service.get_change(client, number.strip().upper())
+        return change, await service.affected_cis(client, change)
+
+    change, cis = _with_client(obj, connection, work)
+    click.echo(f"{change.number}: {change.short_description}")
+    click.echo(f"  state {change.state_label}, approval {change.approval}, type {change.type}")
+    click.echo(f"  window {_window(change)}" + (", ON HOLD" if change.on_hold else ""))
+    click.echo(f"  {len(cis)} affected CI(s):")
+    for ci in cis:
+        where = (
+            f"{ci.instance_id} in {ci.account_id} {ci.region}"
+            if ci.instance_id and ci.account_id
+            else "not placed on an EC2 instance by the CMDB"
+        )
+        click.echo(f"    {ci.name:<24} {ci.ci_class:<24} {where}")
+
+
+@servicenow.group()
+def ci() -> None:
+    """Look up configuration items."""
+
+
+@ci.command("show")
+@click.argument("text")
+@click.option("--connection", default=None, help="Default: the only connection.")
+@click.pass_obj
+def show_ci(obj: CliContext, text: str, connection: str | None) -> None:
+    """The CIs named TEXT (or with that instance id or IP), and the changes affecting them."""
+    from pcm_servicenow_cmdb.services import cmdb
+
+    found = _with_client(obj, connection, lambda client: cmdb.lookup(client, text))
+    for item in found:
+        ci_ = item.ci
+        click.echo(f"{ci_.name} ({ci_.ci_class}), matched by {item.how}")
+        if ci_.instance_id:
+            click.echo(f"  instance {ci_.instance_id} in {ci_.account_id} {ci_.region}")
+        if ci_.ip_address or ci_.host_name:
+            click.echo(f"  {ci_.ip_address} {ci_.host_name}".rstrip())
+        for change in item.changes:
+            click.echo(
+                f"  affected by {change.number} ({change.state_label}): {change.short_description}"
+            )

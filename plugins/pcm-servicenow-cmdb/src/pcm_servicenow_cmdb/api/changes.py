@@ -66,7 +66,7 @@ class ChangeDetail(ChangeOut):
     affected_cis: list[AffectedCIOut]
 
 
-def _out(change: changes.Change) -> dict[str, Any]:
+def change_out(change: changes.Change) -> dict[str, Any]:
     values = {
         name: getattr(change, name) for name in ChangeOut.model_fields if name != "window_open"
     }
@@ -121,7 +121,7 @@ async def list_changes(
         found = await changes.list_changes(client, search)
     except ServiceNowError as exc:
         raise UpstreamError(f"connection {row.name!r}: {exc}") from None
-    return [_out(change) for change in found]
+    return [change_out(change) for change in found]
 
 
 @router.get("/{number}", response_model=ChangeDetail)
@@ -138,7 +138,7 @@ async def get_change(
     except ServiceNowError as exc:
         raise UpstreamError(f"connection {row.name!r}: {exc}") from None
     return {
-        **_out(change),
+        **change_out(change),
         "connection": row.name,
         "affected_cis": [{**ci.__dict__, "relations": list(ci.relations)} for ci in cis],
     }

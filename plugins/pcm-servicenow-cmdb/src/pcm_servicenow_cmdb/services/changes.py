@@ -91,7 +91,7 @@ class AffectedCI:
     relations: tuple[str, ...] = field(default=())
 
 
-def _value(record: Mapping[str, Any], name: str) -> str:
+def value_of(record: Mapping[str, Any], name: str) -> str:
     """A field's value, whatever ``sysparm_display_value`` was (``all`` gives a dict)."""
     raw = record.get(name, "")
     if isinstance(raw, dict):
@@ -118,20 +118,20 @@ def _datetime(text: str) -> datetime | None:
 def change_of(record: Mapping[str, Any]) -> Change:
     """A :class:`Change` from a ``change_request`` record (``display_value`` ``all`` or
     ``false``)."""
-    state = _value(record, "state")
+    state = value_of(record, "state")
     return Change(
-        sys_id=_value(record, "sys_id"),
-        number=_value(record, "number"),
-        short_description=_value(record, "short_description"),
-        type=_value(record, "type"),
+        sys_id=value_of(record, "sys_id"),
+        number=value_of(record, "number"),
+        short_description=value_of(record, "short_description"),
+        type=value_of(record, "type"),
         state=state,
         state_label=STATES.get(state, _display(record, "state") or state),
-        approval=_value(record, "approval"),
-        start=_datetime(_value(record, "start_date")),
-        end=_datetime(_value(record, "end_date")),
-        on_hold=_value(record, "on_hold").lower() == "true",
+        approval=value_of(record, "approval"),
+        start=_datetime(value_of(record, "start_date")),
+        end=_datetime(value_of(record, "end_date")),
+        on_hold=value_of(record, "on_hold").lower() == "true",
         assignment_group=_display(record, "assignment_group"),
-        assignment_group_id=_value(record, "assignment_group"),
+        assignment_group_id=value_of(record, "assignment_group"),
         risk=_display(record, "risk"),
     )
 
@@ -214,7 +214,7 @@ async def _by_sys_id(
         for record in await client.records(
             table, query=Query().in_("sys_id", batch), fields=("sys_id", *fields)
         ):
-            found[_value(record, "sys_id")] = record
+            found[value_of(record, "sys_id")] = record
     return found
 
 
@@ -227,7 +227,7 @@ async def _hosted_on(client: ServiceNowClient, parents: Iterable[str]) -> dict[s
             query=Query().in_("parent", batch).like("type.name", "Hosted on"),
             fields=("parent", "child", "type"),
         ):
-            hosts.setdefault(_value(record, "parent"), []).append(_value(record, "child"))
+            hosts.setdefault(value_of(record, "parent"), []).append(value_of(record, "child"))
     return hosts
 
 
@@ -237,7 +237,18 @@ async def affected_cis(client: ServiceNowClient, change: Change) -> list[Affecte
     links = await client.records(
         "task_ci", query=Query().eq("task", change.sys_id), fields=("ci_item",)
     )
-    ci_ids = [_value(link, "ci_item") for link in links]
+    return await describe_cis(client, [value_of(link, "ci_item") for link in links])
+
+
+async def changes_by_sys_id(client: ServiceNowClient, sys_ids: Sequence[str]) -> list[Change]:
+    """The change requests among ``sys_ids`` (other tasks are left out)."""
+    found = await _by_sys_id(client, "change_request", sys_ids, CHANGE_FIELDS)
+    return [change_of(record) for record in found.values()]
+
+
+async def describe_cis(client: ServiceNowClient, ci_ids: Sequence[str]) -> list[AffectedCI]:
+    """CIs by sys_id, with instance ids, IPs and host names, and for EC2 instances the
+    account and region the CMDB relates them to: one query per step for all of them."""
     base = await _by_sys_id(
         client, "cmdb_ci", ci_ids, ("name", "sys_class_name", "ip_address", "fqdn")
     )
@@ -247,7 +258,7 @@ async def affected_cis(client: ServiceNowClient, change: Change) -> list[Affecte
         [
             sys_id
             for sys_id, ci in base.items()
-            if _value(ci, "sys_class_name") == "cmdb_ci_vm_instance"
+            if value_of(ci, "sys_class_name") == "cmdb_ci_vm_instance"
         ],
         ("object_id", "name", "ip_address", "fqdn"),
     )
@@ -282,21 +293,21 @@ async def affected_cis(client: ServiceNowClient, change: Change) -> list[Affecte
         relations: list[str] = []
         for dc in datacenter_of.get(sys_id, []):
             if dc in datacenters:
-                region = _value(datacenters[dc], "region") or None
+                region = value_of(datacenters[dc], "region") or None
                 relations.append(f"Hosted on datacenter {region}")
                 for acc in account_of.get(dc, []):
                     if acc in accounts:
-                        account = _value(accounts[acc], "account_id") or None
+                        account = value_of(accounts[acc], "account_id") or None
                         relations.append(f"Hosted on account {account}")
         result.append(
             AffectedCI(
                 sys_id=sys_id,
-                name=_value(ci, "name"),
-                ci_class=_value(ci, "sys_class_name"),
-                instance_id=(_value(vm, "object_id") or None) if vm else None,
-                ip_address=_value(ci, "ip_address") or _value(server, "ip_address"),
-                host_name=_value(server, "host_name"),
-                fqdn=_value(ci, "fqdn") or _value(server, "fqdn"),
+                name=value_of(ci, "name"),
+                ci_class=value_of(ci, "sys_class_name"),
+                instance_id=(value_of(vm, "object_id") or None) if vm else None,
+                ip_address=value_of(ci, "ip_address") or value_of(server, "ip_address"),
+                host_name=value_of(server, "host_name"),
+                fqdn=value_of(ci, "fqdn") or value_of(server, "fqdn"),
                 account_id=account,
                 region=region,
                 relations=tuple(relations),

@@ -1,0 +1,87 @@
+"""``pcm-ops servicenow ...`` as a user types it, against the fake ServiceNow."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pcm_ops.cli.main import main
+from pcm_servicenow_cmdb.testing.fake import DEFAULT_PASSWORD, DEFAULT_USERNAME
+
+pytestmark = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def pcm_ops(tmp_path, pcm_database_url, monkeypatch, capsys):
+    for name in [n for n in os.environ if n.startswith("PCM_") and not n.startswith("PCM_TEST_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PCM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PCM_DATABASE_URL", pcm_database_url)
+    monkeypatch.setenv("PCM_PLUGINS", "servicenow-cmdb")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main(list(args))
+        captured = capsys.readouterr()
+        return int(exited.value.code or 0), captured.out, captured.err
+
+    assert run("db", "upgrade")[0] == 0
+    return run
+
+
+def test_a_connection_is_added_from_the_environment_and_changes_are_shown(
+    pcm_ops, servicenow, monkeypatch
+):
+    monkeypatch.setenv("PCM_SERVICENOW_PASSWORD", DEFAULT_PASSWORD)
+    vm = servicenow.add("cmdb_ci_vm_instance", name="web-1", object_id="i-0123456789abcdef0")
+    change = servicenow.add(
+        "change_request",
+        short_description="Patch web",
+        state="-1",
+        approval="approved",
+        start_date="2026-12-01 10:00:00",
+        end_date="2026-12-01 12:00:00",
+    )
+    servicenow.add("task_ci", task=change, ci_item=vm)
+    number = servicenow.get(change)["number"]
+
+    added = pcm_ops(
+        "servicenow", "connections", "add", "acme", "--url", servicenow.url,
+        "--username", DEFAULT_USERNAME,
+    )  # fmt: skip
+    listed = pcm_ops("servicenow", "changes", "list", "--state", "-1")
+    shown = pcm_ops("servicenow", "changes", "show", number)
+    looked_up = pcm_ops("servicenow", "ci", "show", "i-0123456789abcdef0")
+
+    assert added[0] == 0, added
+    assert added[1].startswith("added connection 1: acme")
+    assert DEFAULT_PASSWORD not in added[1] + added[2]
+    assert number in listed[1]
+    assert "Implement" in listed[1]
+    assert "2026-12-01 10:00 to 2026-12-01 12:00 UTC" in shown[1]
+    assert "web-1" in shown[1]
+    assert "not placed on an EC2 instance by the CMDB" in shown[1]
+    assert f"affected by {number} (Implement): Patch web" in looked_up[1]
+
+
+def test_problems_are_one_clear_line(pcm_ops, servicenow, monkeypatch):
+    monkeypatch.setenv("PCM_SERVICENOW_PASSWORD", "wrong")
+
+    refused = pcm_ops(
+        "servicenow", "connections", "add", "acme", "--url", servicenow.url,
+        "--username", DEFAULT_USERNAME,
+    )  # fmt: skip
+    nothing = pcm_ops("servicenow", "changes", "list")
+    bad_state = pcm_ops("servicenow", "changes", "list", "--state", "7")
+
+    assert refused[0] == 1
+    assert refused[2].startswith("Error: password: ServiceNow refused these credentials")
+    assert "wrong" not in refused[2]
+    assert nothing[0] == 1
+    assert "pcm-ops servicenow connections add" in nothing[2]
+    assert bad_state[0] == 2
+    assert "--state" in bad_state[2]
+    assert "unknown ['7']; known: -5 (New)" in bad_state[2]
+    assert "Traceback" not in refused[2] + nothing[2] + bad_state[2]
