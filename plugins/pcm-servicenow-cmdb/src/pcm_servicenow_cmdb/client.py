@@ -321,7 +321,12 @@ class ServiceNowClient:
         context = httpx.create_ssl_context()  # what httpx trusts by default, plus ours
         settings = self.settings
         if settings.ca_bundle:
-            context.load_verify_locations(cadata=settings.ca_bundle)
+            try:
+                context.load_verify_locations(cadata=settings.ca_bundle)
+            except (ssl.SSLError, ValueError) as error:
+                raise ValueError(
+                    f"connection {settings.name!r}: the CA bundle is not valid PEM ({error})"
+                ) from None
         if settings.client_cert and settings.client_key:
             # ssl reads a certificate and key only from files: write them to a private
             # directory and delete them as soon as they are loaded.

@@ -113,3 +113,10 @@ def test_start_and_stop_free_the_port():
 def test_a_fake_cannot_start_twice(servicenow):
     with pytest.raises(RuntimeError, match="already running"):
         servicenow.start()
+
+
+def test_https_needs_a_certificate_and_its_key():
+    with pytest.raises(ValueError, match="both certfile and keyfile"):
+        FakeServiceNow(certfile="server.pem")
+    with pytest.raises(ValueError, match="need HTTPS"):
+        FakeServiceNow(client_ca="ca.pem")

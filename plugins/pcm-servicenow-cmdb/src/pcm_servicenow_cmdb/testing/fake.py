@@ -2,7 +2,8 @@
 
 :class:`FakeServiceNow` runs a Starlette application under uvicorn on 127.0.0.1 (a free port
 unless one is given), in a background thread with its own event loop, and keeps its tables in
-memory. What it implements, as ServiceNow documents it:
+memory. Given a certificate it serves HTTPS, and given a CA it requires client certificates
+(mutual TLS). What it implements, as ServiceNow documents it:
 
 ``GET /api/now/table/{table}``
     ``sysparm_query`` (``^`` AND, ``^OR``, ``^NQ``, ``=``, ``!=``, ``>``, ``>=``, ``<``,
@@ -62,6 +63,7 @@ import binascii
 import re
 import secrets
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -393,10 +395,30 @@ class FakeServiceNow:
     """A ServiceNow instance for tests and demos: see the module's documentation.
 
     :param port: the port to listen on, on 127.0.0.1 (0: a free one).
+    :param certfile: serve HTTPS with this PEM certificate (for 127.0.0.1) and ``keyfile``.
+    :param client_ca: with ``certfile``: require client certificates signed by this PEM CA
+        (mutual TLS).
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        client_ca: str | None = None,
+    ) -> None:
+        if (certfile is None) != (keyfile is None):
+            raise ValueError("HTTPS needs both certfile and keyfile")
+        if client_ca is not None and certfile is None:
+            raise ValueError("client certificates need HTTPS (certfile and keyfile)")
         self._port = port
+        self._tls = {
+            "ssl_certfile": certfile,
+            "ssl_keyfile": keyfile,
+            "ssl_ca_certs": client_ca,
+            "ssl_cert_reqs": ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE,
+        }
         self._lock = threading.RLock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -435,6 +457,7 @@ class FakeServiceNow:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
+            **self._tls,  # type: ignore[arg-type]
         )
         server = self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -450,7 +473,8 @@ class FakeServiceNow:
                 self.stop()
                 raise RuntimeError("the fake ServiceNow server did not start")
             time.sleep(0.005)
-        self.url = f"http://127.0.0.1:{port}"
+        scheme = "https" if self._tls["ssl_certfile"] else "http"
+        self.url = f"{scheme}://127.0.0.1:{port}"
         return self
 
     def stop(self) -> None:
