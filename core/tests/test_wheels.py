@@ -335,3 +335,29 @@ def test_a_scaffolded_plugin_loads_in_the_server(scaffolded):
         assert page.status_code == 303  # a browser is sent to log in
         assert page.headers["location"].startswith("/login")
         assert api.status_code == 401
+
+
+# -- the ServiceNow plugin alone (without the AWS plugins) --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def servicenow_alone(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Environment:
+    """Core and pcm-servicenow-cmdb from their wheels, nothing else of ours."""
+    root = tmp_path_factory.mktemp("servicenow-alone")
+    out_dir = root / "wheels"
+    out_dir.mkdir()
+    plugin = _build_wheel(REPO_DIR / "plugins" / "pcm-servicenow-cmdb", out_dir)
+    return _environment(root, wheels.core, plugin)
+
+
+def test_the_servicenow_plugin_works_without_the_aws_plugins(servicenow_alone):
+    listed = servicenow_alone.pcm_ops("plugins", "list", "--json")
+    upgraded = servicenow_alone.pcm_ops("db", "upgrade", timeout=120)
+    connections = servicenow_alone.pcm_ops("servicenow", "connections", "list")
+
+    plugins = {plugin["id"]: plugin for plugin in json.loads(listed.stdout)["plugins"]}
+    assert list(plugins) == ["servicenow-cmdb"]
+    assert plugins["servicenow-cmdb"]["state"] == "loaded", plugins
+    assert "GET /api/tools/servicenow/cmdb/changes" in plugins["servicenow-cmdb"]["routes"]
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert (connections.returncode, connections.stdout) == (0, "No ServiceNow connections.\n")
