@@ -93,7 +93,7 @@ def aws_sr_pre_execution_checks(
 
     Called once per run request, after the script version, parameters and targets are
     validated and before anything is sent to AWS (through
-    ``pcm_aws_script_runner.services.checks.run_pre_execution_checks``, which
+    ``pcm_aws_script_runner.services.executions.checks.run_pre_execution_checks``, which
     executions call). Every implementation is called (all of
     them, even after one has failed, so that the operator sees every reason at once); the
     ``async`` ones run concurrently. The run starts only when every implementation returned

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pcm_aws_script_runner.hooktypes import CheckResult, ExecutionRequest, ResolvedTarget
-from pcm_aws_script_runner.services.checks import run_pre_execution_checks
+from pcm_aws_script_runner.services.executions.checks import run_pre_execution_checks
 
 # No database is involved: run once.
 pytestmark = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)

@@ -6,7 +6,7 @@ import pytest
 
 from pcm_aws_script_runner.hooktypes import ResolvedTarget
 from pcm_aws_script_runner.services.errors import InvalidInput, NotFound, TargetResolutionError
-from pcm_aws_script_runner.services.targets import resolve_targets, target_sources
+from pcm_aws_script_runner.services.executions.sources import resolve_targets, target_sources
 
 pytestmark = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
 

@@ -15,7 +15,7 @@ from pcm_aws_script_runner.api.errors import RESPONSES
 from pcm_aws_script_runner.dependencies import Config, Registry
 from pcm_aws_script_runner.ids import EXECUTE, READ
 from pcm_aws_script_runner.schemas import ResolvedTargetOut, ResolveIn, TargetSourceOut
-from pcm_aws_script_runner.services import targets
+from pcm_aws_script_runner.services.executions import sources
 from pcm_ops.api.errors import service_errors
 from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
@@ -40,7 +40,7 @@ async def list_target_sources(registry: Registry) -> Any:
             description=registered.source.description,
             plugin=registered.plugin,
         )
-        for registered in await targets.target_sources(registry)
+        for registered in await sources.target_sources(registry)
     ]
 
 
@@ -62,7 +62,7 @@ async def resolve(
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> Any:
     with service_errors():
-        resolved = await targets.resolve_targets(
+        resolved = await sources.resolve_targets(
             registry,
             name,
             body.reference,

@@ -4,7 +4,8 @@
   the content hash, and :func:`~pcm_aws_script_runner.services.validation.validate_run_parameters`.
 - :mod:`~pcm_aws_script_runner.services.scripts`: the script library and its versions.
 - :mod:`~pcm_aws_script_runner.services.diff`: what changed between two versions.
-- :mod:`~pcm_aws_script_runner.services.targets`: target sources other plugins supply.
-- :mod:`~pcm_aws_script_runner.services.checks`: pre-execution checks other plugins supply.
+- :mod:`~pcm_aws_script_runner.services.inventory`: the fleet inventory, filters, syncs.
+- :mod:`~pcm_aws_script_runner.services.executions`: planning, starting, following and
+  cancelling runs; other plugins' target sources and pre-execution checks.
 - :mod:`~pcm_aws_script_runner.services.errors`: what all of them raise.
 """

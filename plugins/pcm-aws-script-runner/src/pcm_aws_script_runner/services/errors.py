@@ -8,8 +8,13 @@ a 422 naming each field), the pages show them next to the form, and ``pcm-ops`` 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pcm_ops.errors import ConflictError, NotFoundError, ServiceError, UpstreamError
 from pcm_ops.errors import InvalidInput as CoreInvalidInput
+
+if TYPE_CHECKING:
+    from pcm_aws_script_runner.services.executions.checks import CheckReport
 
 
 class ScriptRunnerError(ServiceError):
@@ -37,3 +42,11 @@ class Conflict(ScriptRunnerError, ConflictError):
 class TargetResolutionError(ScriptRunnerError, UpstreamError):
     """A target source could not turn a reference into instances; the message names the
     source and its plugin."""
+
+
+class Blocked(ScriptRunnerError, ConflictError):
+    """A pre-execution check refused the run (409); the message holds every reason."""
+
+    def __init__(self, report: CheckReport) -> None:
+        self.report = report
+        super().__init__(f"the run is blocked by pre-execution checks: {report.reason()}")

@@ -45,7 +45,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pcm_aws_script_runner.hooktypes import ExecutionRequest
-    from pcm_aws_script_runner.services.checks import CheckReport
+    from pcm_aws_script_runner.services.executions.checks import CheckReport
     from pcm_aws_script_runner.testing.fleet import Fleet
     from pcm_ops.security.principal import Principal
 
@@ -98,7 +98,7 @@ def aws_sr_run_checks(
     :func:`~pcm_aws_script_runner.testing.execution_request`), as a run request calls
     them, each with its ``context`` on the test's migrated database; ``report.passed``,
     ``report.failures``."""
-    from pcm_aws_script_runner.services.checks import run_pre_execution_checks
+    from pcm_aws_script_runner.services.executions.checks import run_pre_execution_checks
     from pcm_ops.context import PluginContext
 
     contexts = PluginContext.factory(
