@@ -5,14 +5,15 @@ callers:
 
 - **paging** follows ``Link: <…>;rel="next"`` (on this client's own instance only) or the
   offset against ``X-Total-Count``, and never stops on a short page: ServiceNow applies
-  ``sysparm_limit`` before ACLs, so a page can come back short mid-way;
+  ``sysparm_limit`` before ACLs, so a page can come back short mid-way. Once the total is
+  known, pages can be read side by side (``concurrency``);
 - **429** waits for ``Retry-After`` when it is no longer than
   :attr:`ConnectionSettings.max_retry_after_seconds` and the call's waiting stays within
   :attr:`ConnectionSettings.retry_budget_seconds`; otherwise :class:`ServiceNowUnavailable`;
 - **5xx and network errors** are retried with exponential backoff for reads (GET) only. A
   PATCH that may have reached ServiceNow is never sent again (a work note would be written
-  twice); one that provably never left (connection refused) or was refused unprocessed (429)
-  is;
+  twice) and fails with ``outcome_unknown``; one that provably never left (connection
+  refused) or was refused unprocessed (429) is sent again;
 - **authentication**: basic, OAuth 2.0 client credentials or password grant (the token is
   cached until shortly before it expires, and a 401 makes the client authenticate once more
   and retry once), or an API key (``x-sn-apikey``); TLS with an extra CA bundle and a client
@@ -58,6 +59,7 @@ TOKEN_PATH = "/oauth_token.do"  # noqa: S105 (a path, not a secret)
 
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _SYS_ID = re.compile(r"^[0-9a-f]{32}$")
+_TAG = re.compile(r"<[^>]*>")
 _LINK_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 #: First backoff after a 5xx or network error; doubled for each further attempt.
@@ -137,18 +139,35 @@ class ConnectionSettings:
 
 class ServiceNowError(Exception):
     """A call to ServiceNow failed. The message names the connection and the call (such as
-    ``GET change_request``) and says what ServiceNow answered."""
+    ``GET change_request``) and says what ServiceNow answered.
+
+    ``outcome_unknown`` is true when a call that changes data (PATCH) failed after it may have
+    reached ServiceNow (a 5xx, a timeout, a dropped connection): it may or may not have been
+    applied, and was not sent again. Look before sending it again (for a work note: read the
+    journal).
+    """
 
     #: What the operator can do about it; subclasses say more.
     hint = ""
 
-    def __init__(self, connection: str, call: str, status: int | None, detail: str) -> None:
+    def __init__(
+        self,
+        connection: str,
+        call: str,
+        status: int | None,
+        detail: str,
+        *,
+        outcome_unknown: bool = False,
+    ) -> None:
         self.connection = connection
         self.call = call
         self.status = status
         self.detail = detail
+        self.outcome_unknown = outcome_unknown
         answer = f"HTTP {status}" if status is not None else "no answer"
         message = f"ServiceNow connection {connection!r}: {call} failed ({answer}): {detail}"
+        if outcome_unknown:
+            message = f"{message}. It may or may not have been applied, and was not sent again"
         if self.hint:
             message = f"{message}. {self.hint}"
         super().__init__(message)
@@ -191,7 +210,7 @@ def _said(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        text = " ".join(response.text.split())[:200]
+        text = " ".join(_TAG.sub(" ", response.text).split())[:200]
         return text or response.reason_phrase or "no details"
     if isinstance(body, dict):
         error = body.get("error")
@@ -361,14 +380,21 @@ class ServiceNowClient:
         page_size: int = 100,
         limit: int | None = None,
         exclude_reference_link: bool = True,
+        concurrency: int = 1,
     ) -> list[dict[str, Any]]:
         """The records of ``table`` that match ``query``, every page of them (at most
-        ``limit``)."""
+        ``limit``), in ServiceNow's order.
+
+        With ``concurrency`` above 1, once the first page has told ``X-Total-Count``, up to
+        that many of the following pages are read at the same time.
+        """
         _check_table(table)
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1 (or None: every record)")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         size = min(page_size, limit) if limit is not None else page_size
         params: dict[str, str] = {
             "sysparm_display_value": _display_value(display_value),
@@ -380,22 +406,47 @@ class ServiceNowClient:
         if fields:
             params["sysparm_fields"] = ",".join(fields)
         call = f"GET {table}"
+        budget = _Call(self.settings.retry_budget_seconds)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def page_at(offset: int) -> tuple[list[dict[str, Any]], httpx.Response]:
+            async with gate:
+                response = await self._send(
+                    "GET",
+                    f"/api/now/table/{table}",
+                    call,
+                    params={**params, "sysparm_offset": str(offset)},
+                    budget=budget,
+                )
+            page: list[dict[str, Any]] = _result(response, call, self.settings.name, list)
+            return page, response
+
         results: list[dict[str, Any]] = []
         offset = 0
         while True:
-            response = await self._send(
-                "GET",
-                f"/api/now/table/{table}",
-                call,
-                params={**params, "sysparm_offset": str(offset)},
-            )
-            page = _result(response, call, self.settings.name, list)
+            page, response = await page_at(offset)
             results.extend(page)
             if limit is not None and len(results) >= limit:
                 return results[:limit]
             next_offset = _next_offset(response, offset, size)
             if next_offset is None or next_offset <= offset:
                 return results
+            total = _total_count(response)
+            if concurrency > 1 and total is not None and next_offset < total:
+                # The offsets up to the total are known: read them side by side (as many as
+                # the limit would need if no page came short), then go on one by one.
+                offsets = list(range(next_offset, total, size))
+                if limit is not None:
+                    offsets = offsets[: -(-(limit - len(results)) // size)]
+                pages = await asyncio.gather(*(page_at(at) for at in offsets))
+                for page, _ in pages:
+                    results.extend(page)
+                if limit is not None and len(results) >= limit:
+                    return results[:limit]
+                offset, response = offsets[-1], pages[-1][1]
+                next_offset = _next_offset(response, offset, size)
+                if next_offset is None or next_offset <= offset:
+                    return results
             offset = next_offset
 
     async def record(
@@ -463,10 +514,12 @@ class ServiceNowClient:
         *,
         params: dict[str, str] | None = None,
         json: Any = None,
+        budget: _Call | None = None,
     ) -> httpx.Response:
-        """Send one call, with authentication, the rate limit and the retries it allows."""
+        """Send one request, with authentication, the rate limit and the retries it allows;
+        ``budget`` is shared by the requests of one call (the pages of :meth:`records`)."""
         settings = self.settings
-        budget = _Call(settings.retry_budget_seconds)
+        budget = budget or _Call(settings.retry_budget_seconds)
         idempotent = method == "GET"
         failures = 0
         reauthenticated = False
@@ -480,10 +533,12 @@ class ServiceNowClient:
                 never_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
                 reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
                 if (idempotent or never_sent) and failures < settings.retries:
-                    await self._back_off(call, failures, budget, reason)
+                    await self._back_off(call, failures, budget, reason, None)
                     failures += 1
                     continue
-                raise self._error(ServiceNowUnavailable, call, None, reason) from None
+                raise self._error(
+                    ServiceNowUnavailable, call, None, reason, unknown=not never_sent
+                ) from None
             status = response.status_code
             if status < 400:
                 return response
@@ -498,10 +553,16 @@ class ServiceNowClient:
                 await self._wait_retry_after(call, response, budget)
                 continue
             if status >= 500 and idempotent and failures < settings.retries:
-                await self._back_off(call, failures, budget, f"HTTP {status}")
+                await self._back_off(call, failures, budget, _said(response), status)
                 failures += 1
                 continue
-            raise self._error(_error_class(status), call, status, _said(response))
+            raise self._error(
+                _error_class(status),
+                call,
+                status,
+                _said(response),
+                unknown=status >= 500 and not idempotent,
+            )
 
     async def _request(
         self,
@@ -527,13 +588,15 @@ class ServiceNowClient:
         )
         return response
 
-    async def _back_off(self, call: str, failures: int, budget: _Call, reason: str) -> None:
+    async def _back_off(
+        self, call: str, failures: int, budget: _Call, reason: str, status: int | None
+    ) -> None:
         delay = BACKOFF_SECONDS * 2**failures
         if budget.waited + delay > budget.budget:
             raise self._error(
                 ServiceNowUnavailable,
                 call,
-                None,
+                status,
                 f"{reason}; retrying would exceed the {budget.budget:g} s retry budget",
             )
         logger.info(
@@ -573,9 +636,21 @@ class ServiceNowClient:
         await self._sleep(wait)
 
     def _error(
-        self, kind: type[ServiceNowError], call: str, status: int | None, detail: str
+        self,
+        kind: type[ServiceNowError],
+        call: str,
+        status: int | None,
+        detail: str,
+        *,
+        unknown: bool = False,
     ) -> ServiceNowError:
-        return kind(self.settings.name, call, status, _scrub(detail, self._secrets()))
+        return kind(
+            self.settings.name,
+            call,
+            status,
+            _scrub(detail, self._secrets()),
+            outcome_unknown=unknown,
+        )
 
     def _secrets(self) -> tuple[str, ...]:
         token = (self._token.value,) if self._token is not None else ()
@@ -623,7 +698,7 @@ class ServiceNowClient:
             except httpx.TransportError as error:
                 reason = type(error).__name__
                 if failures < settings.retries:
-                    await self._back_off(token_call, failures, budget, reason)
+                    await self._back_off(token_call, failures, budget, reason, None)
                     failures += 1
                     continue
                 raise self._error(ServiceNowUnavailable, token_call, None, reason) from None
@@ -632,7 +707,7 @@ class ServiceNowClient:
                 await self._wait_retry_after(token_call, response, budget)
                 continue
             if status >= 500 and failures < settings.retries:
-                await self._back_off(token_call, failures, budget, f"HTTP {status}")
+                await self._back_off(token_call, failures, budget, _said(response), status)
                 failures += 1
                 continue
             if status >= 400:
@@ -706,6 +781,11 @@ def _result(response: httpx.Response, call: str, connection: str, kind: type[Any
     return result
 
 
+def _total_count(response: httpx.Response) -> int | None:
+    total = response.headers.get("X-Total-Count", "")
+    return int(total) if total.isdigit() else None
+
+
 def _next_offset(response: httpx.Response, offset: int, size: int) -> int | None:
     """Where the next page starts: from ``Link: …;rel="next"``, else from the offset against
     ``X-Total-Count``; ``None`` when this was the last page."""
@@ -714,7 +794,7 @@ def _next_offset(response: httpx.Response, offset: int, size: int) -> int | None
         values = parse_qs(urlsplit(link.group(1)).query).get("sysparm_offset")
         if values and values[0].isdigit():
             return int(values[0])
-    total = response.headers.get("X-Total-Count", "")
-    if total.isdigit() and offset + size < int(total):
+    total = _total_count(response)
+    if total is not None and offset + size < total:
         return offset + size
     return None

@@ -1,9 +1,12 @@
 """records() reads every page: across short pages, with or without Link, up to a limit."""
 
+import asyncio
+import dataclasses
+
 import httpx
 import pytest
 
-from pcm_servicenow_cmdb.client import ConnectionSettings, ServiceNowClient
+from pcm_servicenow_cmdb.client import ConnectionSettings, ServiceNowClient, ServiceNowUnavailable
 from pcm_servicenow_cmdb.query import Query
 
 
@@ -169,3 +172,69 @@ async def test_arguments_are_validated_before_any_request(call, problem):
         with pytest.raises(ValueError, match=problem):
             await call(client)
     assert seen == []
+
+
+async def test_pages_can_be_read_side_by_side(connect, servicenow):
+    ids = add_changes(servicenow, 10)
+    servicenow.hide("change_request", ids[4])
+    servicenow.set_latency(0.05)
+    async with connect() as client:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        records = await client.records(
+            "change_request", fields=["number"], page_size=2, concurrency=4
+        )
+        elapsed = loop.time() - started
+    expected = [f"CHG{i:07d}" for i in range(1, 11) if i != 5]
+    assert numbers(records) == expected
+    assert client.request_count == 5
+    assert elapsed < 0.05 * 4  # the first page, then four side by side: two round trips
+
+
+async def test_side_by_side_reading_stops_at_the_limit(connect, servicenow):
+    add_changes(servicenow, 20)
+    async with connect() as client:
+        records = await client.records(
+            "change_request", fields=["number"], page_size=3, limit=7, concurrency=5
+        )
+    assert numbers(records) == [f"CHG{i:07d}" for i in range(1, 8)]
+    assert client.request_count == 3
+
+
+async def test_side_by_side_reading_goes_on_when_pages_came_short(connect, servicenow):
+    ids = add_changes(servicenow, 12)
+    for hidden in ids[2:6]:
+        servicenow.hide("change_request", hidden)
+    async with connect() as client:
+        records = await client.records(
+            "change_request", fields=["number"], page_size=2, limit=6, concurrency=3
+        )
+    assert numbers(records) == ["CHG0000001", "CHG0000002", "CHG0000007", "CHG0000008",
+                                "CHG0000009", "CHG0000010"]  # fmt: skip
+    offsets = sorted(int(p["sysparm_offset"]) for p in servicenow.table_requests("change_request"))
+    assert offsets == [0, 2, 4, 6, 8]
+
+
+async def test_each_call_has_its_own_budget(connect, servicenow, sleep):
+    add_changes(servicenow, 2)
+    async with connect(retry_budget_seconds=3) as client:
+        for _ in range(2):
+            servicenow.fail_next(429, retry_after=2)
+            assert len(await client.records("change_request")) == 2
+    assert sleep.waits == [2, 2]
+
+
+async def test_the_pages_of_one_call_share_its_budget(sleep):
+    answers = iter(
+        [
+            httpx.Response(429, headers={"Retry-After": "2"}),
+            httpx.Response(200, json={"result": [{}, {}]}, headers={"X-Total-Count": "4"}),
+            httpx.Response(429, headers={"Retry-After": "2"}),
+        ]
+    )
+    transport = httpx.MockTransport(lambda request: next(answers))
+    settings = dataclasses.replace(SETTINGS, retry_budget_seconds=3)
+    async with ServiceNowClient(settings, transport=transport, sleep=sleep) as client:
+        with pytest.raises(ServiceNowUnavailable, match="retry budget 3 s"):
+            await client.records("x", page_size=2)
+    assert sleep.waits == [2]

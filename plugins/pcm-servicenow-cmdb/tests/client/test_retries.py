@@ -86,8 +86,10 @@ async def test_a_read_failing_after_its_retries_is_unavailable(connect, servicen
 async def test_an_outage_is_unavailable(connect, servicenow, sleep):
     servicenow.outage(True)
     async with connect(retries=1) as client:
-        with pytest.raises(ServiceNowUnavailable, match="503 Service Unavailable"):
+        with pytest.raises(ServiceNowUnavailable) as caught:
             await client.check()
+    assert "(HTTP 503): 503 Service Unavailable The instance is not available." in str(caught.value)
+    assert not caught.value.outcome_unknown
 
 
 async def test_backoff_counts_against_the_budget(connect, servicenow, sleep):
@@ -102,20 +104,23 @@ async def test_patch_is_not_retried_on_500(connect, servicenow, sleep):
     change = servicenow.add("change_request")
     servicenow.fail_next(500)
     async with connect() as client:
-        with pytest.raises(ServiceNowUnavailable, match=f"PATCH change_request/{change}"):
+        with pytest.raises(ServiceNowUnavailable, match=f"PATCH change_request/{change}") as caught:
             await client.patch("change_request", change, {"work_notes": "Run 7 started"})
     assert client.request_count == 1
     assert sleep.waits == []
     assert servicenow.journal(change) == []
+    assert caught.value.outcome_unknown
+    assert "may or may not have been applied, and was not sent again" in str(caught.value)
 
 
 async def test_patch_is_not_retried_after_a_timeout(connect, servicenow):
     change = servicenow.add("change_request")
     servicenow.set_latency(0.3)
     async with connect(timeout_seconds=0.1) as client:
-        with pytest.raises(ServiceNowUnavailable, match="ReadTimeout"):
+        with pytest.raises(ServiceNowUnavailable, match="ReadTimeout") as caught:
             await client.patch("change_request", change, {"work_notes": "Run 7 started"})
     assert client.request_count == 1
+    assert caught.value.outcome_unknown
     assert len(servicenow.table_requests("change_request", "PATCH")) == 1
 
 
@@ -146,6 +151,7 @@ async def test_a_read_is_retried_when_the_connection_is_refused(connect, sleep):
 
 async def test_a_patch_that_never_left_is_retried(connect, sleep):
     async with connect(base_url=closed_port_url(), retries=1) as client:
-        with pytest.raises(ServiceNowUnavailable, match="ConnectError"):
+        with pytest.raises(ServiceNowUnavailable, match="ConnectError") as caught:
             await client.patch("change_request", "0" * 32, {"work_notes": "x"})
     assert client.request_count == 2
+    assert not caught.value.outcome_unknown
