@@ -48,3 +48,9 @@ def test_the_display_value_of_work_notes_is_the_journal_newest_first(api, change
     ).json()["result"]["work_notes"]
     assert shown.index("second") < shown.index("first")
     assert "PCM-Ops Integration (Work notes)\nsecond\n\n" in shown
+
+
+def test_work_notes_given_to_add_start_the_journal(servicenow):
+    sys_id = servicenow.add("change_request", work_notes="Created by the demo")
+    assert servicenow.journal(sys_id) == ["Created by the demo"]
+    assert servicenow.get(sys_id)["work_notes"] == ""

@@ -522,7 +522,8 @@ class FakeServiceNow:
     def add(self, table: str, **fields: Any) -> str:
         """Store a record in ``table`` and return its sys_id. Values become strings (see
         :func:`to_text`); ``sys_id`` (32 hex digits), the ``sys_*`` fields and, for tasks,
-        ``number`` are filled in unless given."""
+        ``number`` are filled in unless given. A task's ``work_notes`` or ``comments`` become
+        the first entry of its journal."""
         if not _TABLE_NAME.fullmatch(table):
             raise ValueError(f"{table!r} is not a table name")
         record = {name: to_text(value) for name, value in fields.items()}
@@ -545,9 +546,14 @@ class FakeServiceNow:
                     prefix = NUMBER_PREFIXES.get(table, "TASK")
                     self._numbers[prefix] = self._numbers.get(prefix, 30000) + 1
                     record["number"] = f"{prefix}{self._numbers[prefix]:07d}"
-                for journal in JOURNAL_FIELDS:
-                    record[journal] = ""
+                notes = {field: record.pop(field, "") for field in JOURNAL_FIELDS}
+                record.update(dict.fromkeys(JOURNAL_FIELDS, ""))
+            else:
+                notes = {}
             self._records[sys_id] = record
+            for field, text in notes.items():
+                if text:
+                    self._append_journal(record, field, text, record["sys_created_by"])
         return sys_id
 
     def relate(self, parent: str, child: str, relation: str = "Hosted on::Hosts") -> str:
@@ -698,13 +704,17 @@ class FakeServiceNow:
             or any(table in self._lineage(r["sys_class_name"]) for r in self._records.values())
         )
 
+    def _schema_field(self, table: str, field: str) -> bool:
+        return field in SYSTEM_FIELDS or any(
+            field in TABLE_FIELDS.get(name, ()) for name in self._lineage(table)
+        )
+
     def _known_field(self, table: str, path: str) -> bool:
+        """Whether ``table`` (or a table extending it) has the field ``path`` starts with."""
         field = path.split(".", 1)[0]
-        if field in SYSTEM_FIELDS:
-            return True
-        if any(field in TABLE_FIELDS.get(name, ()) for name in self._lineage(table)):
-            return True
-        return any(field in record for record in self._scope(table))
+        return self._schema_field(table, field) or any(
+            field in record for record in self._scope(table)
+        )
 
     def _reference(self, field: str, value: str) -> dict[str, str] | None:
         if field == "sys_id" or not _SYS_ID.fullmatch(value):
@@ -774,7 +784,10 @@ class FakeServiceNow:
         requested = [f.strip() for f in params.get("sysparm_fields", "").split(",") if f.strip()]
         rendered: dict[str, Any] = {}
         for path in requested or list(record):
-            if not _FIELD.fullmatch(path) or not self._known_field(record["sys_class_name"], path):
+            first = path.split(".", 1)[0]
+            if not _FIELD.fullmatch(path) or not (
+                first in record or self._schema_field(record["sys_class_name"], first)
+            ):
                 continue  # ServiceNow leaves out fields that do not exist
             owner, field, value = self._resolve(record, path)
             rendered[path] = self._present(owner, field, value, display, links)
@@ -1015,6 +1028,16 @@ class FakeServiceNow:
                 self._update(record, values, user)
             return JSONResponse({"result": self._render(table, record, params)})
 
+    def _append_journal(self, record: dict[str, str], field: str, text: str, user: str) -> None:
+        self.add(
+            "sys_journal_field",
+            element_id=record["sys_id"],
+            element=field,
+            name=record["sys_class_name"],
+            value=text,
+            sys_created_by=user,
+        )
+
     def _update(self, record: dict[str, str], values: dict[str, Any], user: str) -> None:
         lineage = self._lineage(record["sys_class_name"])
         for field, value in values.items():
@@ -1023,14 +1046,7 @@ class FakeServiceNow:
             text = to_text(value)
             if field in JOURNAL_FIELDS and "task" in lineage:
                 if text:
-                    self.add(
-                        "sys_journal_field",
-                        element_id=record["sys_id"],
-                        element=field,
-                        name=record["sys_class_name"],
-                        value=text,
-                        sys_created_by=user,
-                    )
+                    self._append_journal(record, field, text, user)
                 continue
             record[field] = text
         record["sys_updated_on"] = _now()
