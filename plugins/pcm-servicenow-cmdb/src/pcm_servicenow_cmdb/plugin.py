@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from pcm_ops import hookimpl
-from pcm_ops.plugin import MigrationTree, Permission, PluginMetadata
+from pcm_ops.plugin import MigrationTree, NavEntry, Permission, PluginMetadata, WebPages
 from pcm_servicenow_cmdb.ids import MANAGE, PLUGIN_ID, READ, TABLE_PREFIX
 
 PACKAGE = Path(__file__).parent
@@ -62,6 +62,17 @@ def pcm_ops_api_routers() -> list[Any]:
     from pcm_servicenow_cmdb.api import routers
 
     return routers()
+
+
+@hookimpl
+def pcm_ops_web_pages() -> WebPages:
+    from pcm_servicenow_cmdb.web.pages import router
+
+    return WebPages(
+        routers=[router],
+        templates=PACKAGE / "templates",
+        nav=[NavEntry("Changes", "", order=10, permission=READ)],
+    )
 
 
 @hookimpl

@@ -1,0 +1,1 @@
+"""The plugin's pages, mounted under ``/tools/servicenow/cmdb``."""
