@@ -100,5 +100,8 @@ ERROR_STATUSES = frozenset(
 NOT_SENT_STATUSES = frozenset({InstanceStatus.SKIPPED, InstanceStatus.NOT_SENT})
 #: What a rerun of the failed instances takes: the errors, the cancelled, the never sent.
 RERUN_STATUSES = ERROR_STATUSES | {InstanceStatus.CANCELLED, InstanceStatus.NOT_SENT}
+#: Batch states the workflow has yet to send, and those whose invocations it polls.
+UNSENT_BATCHES = frozenset({BatchStatus.PLANNED, BatchStatus.SENDING})
+RUNNING_BATCHES = frozenset({BatchStatus.SENT, BatchStatus.CANCELLED})
 #: Instance statuses in the order counters show them.
 INSTANCE_STATUS_ORDER = tuple(InstanceStatus)

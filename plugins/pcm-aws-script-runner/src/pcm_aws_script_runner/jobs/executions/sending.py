@@ -1,0 +1,216 @@
+"""The step that sends one batch's ``SendCommand``, exactly once in effect."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from dbos import DBOS
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from pcm_aws_script_runner.domain import UNSENT_BATCHES, BatchStatus, InstanceStatus
+from pcm_aws_script_runner.fleet_models import (
+    AwsSrExecution,
+    AwsSrExecutionBatch,
+    AwsSrExecutionTarget,
+)
+from pcm_aws_script_runner.ids import execution_stream
+from pcm_aws_script_runner.jobs.executions.commands import find_sent, render_command, send_arguments
+from pcm_aws_script_runner.jobs.executions.records import batch_row
+from pcm_aws_script_runner.jobs.runtime import runtime
+from pcm_aws_script_runner.models import AwsSrScriptVersion
+from pcm_aws_script_runner.services.executions.starting import comment_stamp
+from pcm_ops.db.types import utcnow
+from pcm_ops.jobs import publish_async
+
+__all__ = ["send_batch"]
+
+logger = logging.getLogger("pcm_aws_script_runner.executions")
+
+
+@DBOS.step(name="aws-script-runner.send_batch", retries_allowed=True, max_attempts=3)
+async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
+    """Send one batch's ``SendCommand``, at most once.
+
+    Before calling AWS the batch is marked ``sending`` (committed). SendCommand goes through
+    a client that never retries; when its outcome is unknown (5xx, timeout, reset,
+    throttling), SSM is asked for a command whose comment carries the batch's stamp
+    (``ListCommands`` since the execution was created, every page) before it is sent again,
+    and a command found is adopted (see :func:`_send_once`). If this step runs again after
+    a crash and finds the batch ``sending``, it looks the same way before anything else.
+    """
+    rt = await runtime()
+    async with rt.database.session() as session:
+        execution = await session.get(AwsSrExecution, execution_id)
+        batch = await batch_row(session, execution_id, number)
+        if execution is None or batch is None:
+            raise LookupError(f"execution {execution_id} batch {number} is gone")
+        if batch.status not in UNSENT_BATCHES:
+            return {"status": str(batch.status), "command_id": batch.command_id}
+        resumed = batch.status == BatchStatus.SENDING
+        batch.status = BatchStatus.SENDING
+        session.add(batch)
+        command = await _command_of(session, execution)
+        snapshot = _snapshot(execution, batch)
+    stamp = comment_stamp(execution_id, number)
+    command_id, error, adopted = await _send_once(
+        rt, snapshot, send_arguments(snapshot, command, stamp), stamp, resumed=resumed
+    )
+    _log_outcome(execution_id, number, command_id, error, adopted)
+    status = await _record_outcome(rt, execution_id, number, command_id, error)
+    data = {
+        "number": number,
+        "status": status,
+        "command_id": command_id,
+        "error": error,
+        "adopted": adopted,
+    }
+    await publish_async(execution_stream(execution_id), "batch", data)
+    return {
+        "status": status,
+        "command_id": command_id,
+        "errors": 0 if command_id else len(snapshot["instance_ids"]),
+    }
+
+
+async def _command_of(session: Any, execution: AwsSrExecution) -> str:
+    """The script as SSM runs it, parameters (secrets included) in their declared order."""
+    secrets = json.loads(execution.secret_parameters) if execution.secret_parameters else {}
+    version = (
+        await session.exec(
+            select(AwsSrScriptVersion).where(
+                AwsSrScriptVersion.script_id == execution.script_id,
+                AwsSrScriptVersion.number == execution.script_version,
+            )
+        )
+    ).one()
+    values = {**execution.parameters, **secrets}
+    # Declared order, as validated.
+    ordered = {
+        spec["name"]: values[spec["name"]] for spec in version.parameters if spec["name"] in values
+    }
+    return render_command(execution.language, version.body, ordered)
+
+
+def _snapshot(execution: AwsSrExecution, batch: AwsSrExecutionBatch) -> dict[str, Any]:
+    """What sending the batch needs, read before the session closes."""
+    return {
+        "account_id": batch.account_id,
+        "region": batch.region,
+        "instance_ids": list(batch.instance_ids),
+        "document": execution.document_name,
+        "delivery": execution.delivery_timeout_seconds,
+        "timeout": execution.execution_timeout_seconds,
+        "bucket": execution.output_s3_bucket,
+        "prefix": execution.output_s3_prefix,
+        "log_group": execution.cloudwatch_log_group,
+        "user": execution.requested_by,
+        "comment": execution.comment,
+        "created_at": execution.created_at,
+    }
+
+
+def _log_outcome(
+    execution_id: int, number: int, command_id: str | None, error: str, adopted: bool
+) -> None:
+    if adopted:
+        logger.info(
+            "execution %s batch %s: adopting command %s, which SSM ran although its answer "
+            "was lost (or sent before a restart)",
+            execution_id,
+            number,
+            command_id,
+        )
+    elif error:
+        logger.warning("execution %s batch %s: %s", execution_id, number, error)
+
+
+async def _record_outcome(
+    rt: Any, execution_id: int, number: int, command_id: str | None, error: str
+) -> str:
+    """Mark the batch sent (its instances ``Sent``) or failed (``Undeliverable``); return
+    its status as plain text (step outputs are pickled: no class of this package)."""
+    now = utcnow()
+    async with rt.database.session() as session:
+        batch = await batch_row(session, execution_id, number)
+        assert batch is not None
+        if command_id is not None:
+            batch.status, batch.command_id, batch.sent_at = BatchStatus.SENT, command_id, now
+            new_status, details = InstanceStatus.SENT, ""
+        else:
+            batch.status, batch.error, batch.finished_at = BatchStatus.FAILED, error, now
+            new_status, details = InstanceStatus.UNDELIVERABLE, error[:100]
+        session.add(batch)
+        await session.exec(
+            update(AwsSrExecutionTarget)
+            .where(
+                col(AwsSrExecutionTarget.execution_id) == execution_id,
+                col(AwsSrExecutionTarget.batch_number) == number,
+            )
+            .values(status=new_status, status_details=details, updated_at=now)
+        )
+    return str(BatchStatus.SENT if command_id is not None else BatchStatus.FAILED)
+
+
+async def _send_once(
+    rt: Any, snapshot: dict[str, Any], arguments: dict[str, Any], stamp: str, *, resumed: bool
+) -> tuple[str | None, str, bool]:
+    """Make the batch's SendCommand at most once in effect: ``(command id, error, adopted)``.
+
+    SendCommand has no idempotency token, so it goes through a client that never retries,
+    and a failure whose outcome is unknown (5xx, timeout, reset, throttling) is resolved by
+    asking SSM for a command with the batch's stamp before sending again; a command found
+    is adopted. A refusal (a 4xx that SSM documents as "not processed") is recorded as the
+    batch's error. When SSM cannot even be asked, :class:`OutcomeUnknown` propagates: the
+    step is retried later, finds the batch ``sending`` and looks first.
+    """
+    from pcm_aws_common.services.clients import aws_error
+    from pcm_aws_common.services.once import (
+        CallNotMade,
+        CallRefused,
+        OutcomeUnknown,
+        call_at_most_once,
+    )
+
+    target = {
+        "account": snapshot["account_id"],
+        "region": snapshot["region"],
+        "user": snapshot["user"],
+    }
+
+    async def find() -> str | None:  # a read: its client keeps botocore's retries
+        async with rt.aws.client("ssm", **target) as reader:
+            return await find_sent(reader, stamp, snapshot["created_at"])
+
+    try:
+        async with rt.aws.client("ssm", **target, idempotent=False) as sender:
+
+            async def send() -> str:
+                response = await sender.send_command(**arguments)
+                return str(response["Command"]["CommandId"])
+
+            sent = await call_at_most_once(
+                send,
+                find,
+                attempts=rt.config.send_attempts,
+                backoff=rt.config.send_retry_seconds,
+                look_first=resumed,
+            )
+    except CallRefused as exc:
+        return None, f"SendCommand refused: {exc.code}: {exc.message}"[:2000], False
+    except CallNotMade as exc:
+        tries = len(exc.unknown)
+        return (
+            None,
+            f"SendCommand failed {tries} time{'s' if tries != 1 else ''} ({exc.code}: "
+            f"{exc.message}) and SSM has no command for the batch: not sent"[:2000],
+            False,
+        )
+    except OutcomeUnknown:
+        raise
+    except Exception as exc:  # no client (account, credentials, role): nothing was sent
+        code, message = aws_error(exc)
+        return None, f"SendCommand not sent: {code}: {message}"[:2000], False
+    return sent.value, "", sent.adopted

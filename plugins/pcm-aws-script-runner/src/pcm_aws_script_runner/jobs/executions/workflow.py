@@ -1,0 +1,167 @@
+"""The workflow of one execution, ``aws-script-runner.execute`` (see the package's
+description for its loop)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from dbos import DBOS
+
+from pcm_aws_script_runner.domain import RUNNING_BATCHES, UNSENT_BATCHES, BatchStatus
+from pcm_aws_script_runner.ids import EXECUTION_WORKFLOW
+from pcm_aws_script_runner.jobs.executions.lifecycle import (
+    begin,
+    cancel_batch,
+    finish,
+    hold_batches,
+)
+from pcm_aws_script_runner.jobs.executions.polling import poll
+from pcm_aws_script_runner.jobs.executions.sending import send_batch
+
+__all__ = ["execute"]
+
+#: Polls after a cancel request before the workflow stops waiting for SSM to confirm.
+CANCEL_POLLS = 20
+
+
+def _interleaved(batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Batches in sending order: one of each account-region in turn, so that a low max
+    concurrency spreads over the fleet instead of finishing one region first."""
+    per_region: dict[str, list[dict[str, Any]]] = {}
+    for batch in batches:
+        per_region.setdefault(batch["account_region"], []).append(batch)
+    order: list[dict[str, Any]] = []
+    queues = [per_region[key] for key in sorted(per_region)]
+    while any(queues):
+        for queue in queues:
+            if queue:
+                order.append(queue.pop(0))
+    return order
+
+
+@DBOS.workflow(name=EXECUTION_WORKFLOW)
+async def execute(execution_id: int) -> dict[str, Any]:
+    """Run execution ``execution_id`` to the end (see the module's description)."""
+    plan = await begin(execution_id)
+    if plan["finished"]:
+        return {"status": "already finished"}
+    batches = {batch["number"]: batch for batch in plan["batches"]}
+    order = [batch["number"] for batch in _interleaved(plan["batches"])]
+    ended: dict[int, int] = {}  # sent batch → instances that have ended
+    errors: dict[int, int] = {}
+    state: dict[int, str] = {number: batch["status"] for number, batch in batches.items()}
+    # A batch found "sending" was interrupted mid-call: send_batch settles it first.
+    for number, status in state.items():
+        if status in RUNNING_BATCHES:
+            ended[number] = 0
+    cancel = plan["cancel"]
+    cancel_polls = 0
+    reason = ""
+    interval = plan["poll"]
+    while True:
+        planned = [n for n in order if state[n] in UNSENT_BATCHES]
+        running = [n for n in order if state[n] in RUNNING_BATCHES]
+        if cancel:
+            await _cancel(execution_id, planned, running, state)
+        elif planned:
+            error_count = sum(errors.values())
+            if error_count > plan["error_budget"]:
+                reason = (
+                    f"max errors ({plan['max_errors']}) exceeded: {error_count} instances failed"
+                )
+                await _hold(execution_id, planned, reason, state)
+            else:
+                to_send = _to_send(planned, running, batches, ended, plan["concurrency"])
+                if to_send:
+                    await _send(execution_id, to_send, batches, state, ended, errors)
+                    continue  # maybe more room (a batch failed to send); else poll
+        running = [n for n in order if state[n] in RUNNING_BATCHES]
+        if not running:
+            if not [n for n in order if state[n] in UNSENT_BATCHES]:
+                break
+            continue
+        await DBOS.sleep_async(interval)
+        summary = await poll(execution_id, running)
+        for key, info in summary["batches"].items():
+            n = int(key)
+            ended[n], errors[n] = info["ended"], info["errors"]
+            if info["finished"]:
+                state[n] = BatchStatus.FINISHED
+        if summary["cancel"] and not cancel:
+            cancel = True
+            continue
+        if cancel:
+            cancel_polls += 1
+            if cancel_polls >= CANCEL_POLLS:
+                reason = (
+                    "cancelled; SSM had not confirmed every cancellation when the run "
+                    "stopped waiting"
+                )
+                break
+        # Poll again soon when results are coming in, less often while nothing changes.
+        interval = plan["poll"] if summary["changed"] else min(interval * 1.5, plan["max_poll"])
+    return await finish(execution_id, reason)
+
+
+# Helpers of the workflow: they call steps in a fixed order and decide only from what
+# earlier steps returned, so that a replay after a crash takes the same path.
+
+
+async def _hold(execution_id: int, planned: list[int], reason: str, state: dict[int, str]) -> None:
+    await hold_batches(execution_id, planned, reason)
+    for n in planned:
+        state[n] = BatchStatus.NOT_SENT
+
+
+async def _cancel(
+    execution_id: int, planned: list[int], running: list[int], state: dict[int, str]
+) -> None:
+    """Hold the batches not yet sent; CancelCommand every one running."""
+    if planned:
+        await _hold(execution_id, planned, "cancelled before it was sent", state)
+    to_cancel = [n for n in running if state[n] == BatchStatus.SENT]
+    if to_cancel:
+        cancelled = await asyncio.gather(*(cancel_batch(execution_id, n) for n in to_cancel))
+        for n, answer in zip(to_cancel, cancelled, strict=True):
+            if answer == BatchStatus.CANCELLED:
+                state[n] = BatchStatus.CANCELLED
+
+
+def _to_send(
+    planned: list[int],
+    running: list[int],
+    batches: dict[int, dict[str, Any]],
+    ended: dict[int, int],
+    concurrency: int,
+) -> list[int]:
+    """The planned batches that fit in the room max concurrency leaves, in order; at least
+    one when nothing runs (never wait on nothing)."""
+    in_flight = sum(batches[n]["size"] - ended.get(n, 0) for n in running)
+    room = concurrency - in_flight
+    to_send = []
+    for n in planned:
+        if batches[n]["size"] > room:
+            break
+        to_send.append(n)
+        room -= batches[n]["size"]
+    if not to_send and not running:
+        to_send = planned[:1]
+    return to_send
+
+
+async def _send(
+    execution_id: int,
+    to_send: list[int],
+    batches: dict[int, dict[str, Any]],
+    state: dict[int, str],
+    ended: dict[int, int],
+    errors: dict[int, int],
+) -> None:
+    outcomes = await asyncio.gather(*(send_batch(execution_id, n) for n in to_send))
+    for n, outcome in zip(to_send, outcomes, strict=True):
+        state[n] = outcome["status"]
+        if outcome["status"] in RUNNING_BATCHES:
+            ended[n] = 0
+        elif outcome["status"] == BatchStatus.FAILED:
+            errors[n] = batches[n]["size"]
