@@ -155,3 +155,24 @@ async def test_without_a_connection_the_browser_says_how_to_add_one(pcm_admin_cl
 
     assert response.status_code == 404
     assert "pcm-ops servicenow connections add" in response.json()["detail"]
+
+
+async def test_answers_are_reused_for_a_while_and_a_refresh_asks_again(
+    pcm_admin_client, change, servicenow
+):
+    def asked() -> int:
+        return len(servicenow.table_requests("change_request"))
+
+    await pcm_admin_client.get(f"{API}/changes")
+    first = asked()
+    await pcm_admin_client.get(f"{API}/changes")
+    cached = asked()
+    await pcm_admin_client.get(f"{API}/changes", params={"refresh": "true"})
+    refreshed = asked()
+    await pcm_admin_client.get(f"{API}/changes/{change}")
+    await pcm_admin_client.get(f"{API}/changes/{change}")
+    detail = asked()
+
+    assert cached == first  # the second list came from the cache
+    assert refreshed == first + 1
+    assert detail == refreshed + 1  # the change page's reads were cached too

@@ -13,7 +13,7 @@ from pcm_ops.api.errors import ERROR_RESPONSES
 from pcm_ops.errors import UpstreamError
 from pcm_ops.security import require
 from pcm_servicenow_cmdb.ids import READ
-from pcm_servicenow_cmdb.services import changes, connections
+from pcm_servicenow_cmdb.services import changes, connections, pool
 
 router = APIRouter(
     prefix="/changes",
@@ -89,6 +89,7 @@ async def list_changes(
     request: Request,
     session: DbSession,
     connection: ConnectionName = None,
+    refresh: Annotated[bool, Query(description="Ask ServiceNow again, not the cache.")] = False,
     q: Annotated[str, Query(max_length=200, description="A change number or words")] = "",
     state: Annotated[list[str], Query(description="state values, e.g. -1 (Implement)")] = [],  # noqa: B006
     approval: Annotated[str | None, Query(pattern=r"^[a-z_ ]{1,30}$")] = None,
@@ -118,7 +119,14 @@ async def list_changes(
         offset=offset,
     )
     try:
-        found = await changes.list_changes(client, search)
+        found = await pool.list_changes_cached(
+            request.app.state.servicenow_clients,
+            row,
+            client,
+            search,
+            _cache_seconds(request),
+            refresh=refresh,
+        )
     except ServiceNowError as exc:
         raise UpstreamError(f"connection {row.name!r}: {exc}") from None
     return [change_out(change) for change in found]
@@ -126,15 +134,25 @@ async def list_changes(
 
 @router.get("/{number}", response_model=ChangeDetail)
 async def get_change(
-    number: ChangeNumber, request: Request, session: DbSession, connection: ConnectionName = None
+    number: ChangeNumber,
+    request: Request,
+    session: DbSession,
+    connection: ConnectionName = None,
+    refresh: Annotated[bool, Query(description="Ask ServiceNow again, not the cache.")] = False,
 ) -> Any:
     """One change with its affected CIs and, for EC2 instances, their account and region."""
     from pcm_servicenow_cmdb.client import ServiceNowError
 
     row, client = await _client(request, session, connection)
     try:
-        change = await changes.get_change(client, number)
-        cis = await changes.affected_cis(client, change)
+        change, cis = await pool.change_detail_cached(
+            request.app.state.servicenow_clients,
+            row,
+            client,
+            number,
+            _cache_seconds(request),
+            refresh=refresh,
+        )
     except ServiceNowError as exc:
         raise UpstreamError(f"connection {row.name!r}: {exc}") from None
     return {
@@ -142,3 +160,9 @@ async def get_change(
         "connection": row.name,
         "affected_cis": [{**ci.__dict__, "relations": list(ci.relations)} for ci in cis],
     }
+
+
+def _cache_seconds(request: Request) -> float:
+    """The plugin's ``cache_seconds`` setting."""
+    record = request.app.state.registry.get("servicenow-cmdb")
+    return float(record.config.cache_seconds) if record is not None and record.config else 0.0

@@ -10,8 +10,9 @@ relations (``cmdb_rel_ci``) with one query per step for every CI at once, never 
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,9 @@ CHANGE_FIELDS = (
     "risk",
 )
 _CHANGE_NUMBER = re.compile(r"^CHG\d{1,12}$")
+#: How many batches of one step are asked for at once (the connection's rate limit holds
+#: on top of it).
+CONCURRENCY = 8
 #: How many sys_ids go into one ``sys_idIN...`` condition (URLs stay well under 8 KB).
 IN_BATCH = 100
 
@@ -206,28 +210,44 @@ def _batches(values: Iterable[str]) -> list[list[str]]:
     return [unique[i : i + IN_BATCH] for i in range(0, len(unique), IN_BATCH)]
 
 
+async def _gather_batches(
+    values: Iterable[str], fetch: Callable[[list[str]], Awaitable[list[dict[str, Any]]]]
+) -> list[dict[str, Any]]:
+    """``fetch`` each batch of ``values``, :data:`CONCURRENCY` at a time; all the records."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(batch: list[str]) -> list[dict[str, Any]]:
+        async with limit:
+            return await fetch(batch)
+
+    pages = await asyncio.gather(*(one(batch) for batch in _batches(values)))
+    return [record for page in pages for record in page]
+
+
 async def _by_sys_id(
     client: ServiceNowClient, table: str, sys_ids: Iterable[str], fields: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for batch in _batches(sys_ids):
-        for record in await client.records(
+    async def fetch(batch: list[str]) -> list[dict[str, Any]]:
+        return await client.records(
             table, query=Query().in_("sys_id", batch), fields=("sys_id", *fields)
-        ):
-            found[value_of(record, "sys_id")] = record
-    return found
+        )
+
+    return {value_of(record, "sys_id"): record for record in await _gather_batches(sys_ids, fetch)}
 
 
 async def _hosted_on(client: ServiceNowClient, parents: Iterable[str]) -> dict[str, list[str]]:
     """``parent sys_id -> child sys_ids`` of the *Hosted on* relations of ``parents``."""
-    hosts: dict[str, list[str]] = {}
-    for batch in _batches(parents):
-        for record in await client.records(
+
+    async def fetch(batch: list[str]) -> list[dict[str, Any]]:
+        return await client.records(
             "cmdb_rel_ci",
             query=Query().in_("parent", batch).like("type.name", "Hosted on"),
             fields=("parent", "child", "type"),
-        ):
-            hosts.setdefault(value_of(record, "parent"), []).append(value_of(record, "child"))
+        )
+
+    hosts: dict[str, list[str]] = {}
+    for record in await _gather_batches(parents, fetch):
+        hosts.setdefault(value_of(record, "parent"), []).append(value_of(record, "child"))
     return hosts
 
 
@@ -235,7 +255,10 @@ async def affected_cis(client: ServiceNowClient, change: Change) -> list[Affecte
     """The change's affected CIs (``task_ci``), with instance ids, IPs and host names, and
     for EC2 instances the account and region the CMDB relates them to."""
     links = await client.records(
-        "task_ci", query=Query().eq("task", change.sys_id), fields=("ci_item",)
+        "task_ci",
+        query=Query().eq("task", change.sys_id),
+        fields=("ci_item",),
+        concurrency=CONCURRENCY,
     )
     return await describe_cis(client, [value_of(link, "ci_item") for link in links])
 
@@ -252,21 +275,22 @@ async def describe_cis(client: ServiceNowClient, ci_ids: Sequence[str]) -> list[
     base = await _by_sys_id(
         client, "cmdb_ci", ci_ids, ("name", "sys_class_name", "ip_address", "fqdn")
     )
-    vms = await _by_sys_id(
-        client,
-        "cmdb_ci_vm_instance",
-        [
-            sys_id
-            for sys_id, ci in base.items()
-            if value_of(ci, "sys_class_name") == "cmdb_ci_vm_instance"
-        ],
-        ("object_id", "name", "ip_address", "fqdn"),
-    )
-    servers = await _by_sys_id(
-        client,
-        "cmdb_ci_server",
-        [sys_id for sys_id in base if sys_id not in vms],
-        ("host_name", "fqdn", "ip_address"),
+    vm_ids = [
+        sys_id
+        for sys_id, ci in base.items()
+        if value_of(ci, "sys_class_name") == "cmdb_ci_vm_instance"
+    ]
+    vm_set = set(vm_ids)
+    vms, servers = await asyncio.gather(
+        _by_sys_id(
+            client, "cmdb_ci_vm_instance", vm_ids, ("object_id", "name", "ip_address", "fqdn")
+        ),
+        _by_sys_id(
+            client,
+            "cmdb_ci_server",
+            [sys_id for sys_id in base if sys_id not in vm_set],
+            ("host_name", "fqdn", "ip_address"),
+        ),
     )
     datacenter_of = await _hosted_on(client, vms)
     datacenters = await _by_sys_id(

@@ -16,7 +16,7 @@ from pcm_ops.errors import UpstreamError
 from pcm_ops.security import require
 from pcm_ops.web import render
 from pcm_servicenow_cmdb.ids import READ
-from pcm_servicenow_cmdb.services import changes, connections
+from pcm_servicenow_cmdb.services import changes, connections, pool
 
 router = APIRouter(dependencies=[require(READ)])
 BASE = "/tools/servicenow/cmdb"
@@ -38,6 +38,7 @@ async def change_list(
     state: Annotated[str, Query(max_length=3)] = "",
     open_now: bool = False,
     connection: Annotated[str | None, Query(max_length=100)] = None,
+    refresh: bool = False,
 ) -> Any:
     from pcm_servicenow_cmdb.client import ServiceNowError
 
@@ -54,7 +55,14 @@ async def change_list(
             open_at=datetime.now(UTC) if open_now else None,
         )
         try:
-            found = await changes.list_changes(client, search)
+            found = await pool.list_changes_cached(
+                request.app.state.servicenow_clients,
+                row,
+                client,
+                search,
+                _cache_seconds(request),
+                refresh=refresh,
+            )
         except ServiceNowError as exc:
             raise UpstreamError(f"connection {row.name!r}: {exc}") from None
     now = datetime.now(UTC)
@@ -82,13 +90,20 @@ async def change_page(
     session: DbSession,
     number: Annotated[str, Path(pattern=r"^CHG\d{1,12}$")],
     connection: Annotated[str | None, Query(max_length=100)] = None,
+    refresh: bool = False,
 ) -> Any:
     from pcm_servicenow_cmdb.client import ServiceNowError
 
     row, client = await _client(request, session, connection)
     try:
-        change = await changes.get_change(client, number)
-        cis = await changes.affected_cis(client, change)
+        change, cis = await pool.change_detail_cached(
+            request.app.state.servicenow_clients,
+            row,
+            client,
+            number,
+            _cache_seconds(request),
+            refresh=refresh,
+        )
     except ServiceNowError as exc:
         raise UpstreamError(f"connection {row.name!r}: {exc}") from None
     placed = [ci for ci in cis if ci.instance_id and ci.account_id and ci.region]
@@ -113,3 +128,9 @@ async def change_page(
             "base": BASE,
         },
     )
+
+
+def _cache_seconds(request: Request) -> float:
+    """The plugin's ``cache_seconds`` setting."""
+    record = request.app.state.registry.get("servicenow-cmdb")
+    return float(record.config.cache_seconds) if record is not None and record.config else 0.0
