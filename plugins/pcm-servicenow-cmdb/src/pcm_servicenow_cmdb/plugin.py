@@ -76,10 +76,14 @@ def pcm_ops_web_pages() -> WebPages:
 
 
 @hookimpl
-async def pcm_ops_startup(app: Any) -> None:
+async def pcm_ops_startup(app: Any, settings: Any) -> None:
     from pcm_servicenow_cmdb.services.pool import ClientPool
 
     app.state.servicenow_clients = ClientPool()
+    if settings.demo:
+        from pcm_servicenow_cmdb import demo
+
+        await demo.start(app, app.state.registry.get(PLUGIN_ID))
 
 
 @hookimpl
@@ -87,6 +91,9 @@ async def pcm_ops_shutdown(app: Any) -> None:
     pool = getattr(app.state, "servicenow_clients", None)
     if pool is not None:
         await pool.aclose()
+    from pcm_servicenow_cmdb import demo
+
+    await demo.stop(app)
 
 
 @hookimpl
