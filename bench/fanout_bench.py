@@ -276,7 +276,7 @@ async def pcm_ops(
 async def _register(client: Any, app: Any, aws: FakeAws, admin: dict[str, str]) -> None:
     """The accounts through pcm-aws-common's API (one shared credential source with keys, a
     role to assume in each account) and the inventory rows the sync job would write."""
-    from pcm_aws_script_runner.fleet_models import AwsSrInstance
+    from pcm_aws_script_runner.models import AwsSrInstance
 
     source = await client.post(
         f"{COMMON}/credentials",

@@ -117,10 +117,10 @@ def pcm_ops_api_routers() -> list[Any]:
 
 @hookimpl
 def pcm_ops_web_pages() -> WebPages:
-    from pcm_aws_script_runner import pages, pages_executions, pages_inventory
+    from pcm_aws_script_runner.web import routers
 
     return WebPages(
-        routers=[pages.router, pages_inventory.router, pages_executions.router],
+        routers=routers(),
         templates=PACKAGE / "templates",
         static=PACKAGE / "static",
         nav=[

@@ -106,7 +106,7 @@ async def test_a_viewer_reads_but_cannot_start_or_cancel(make_fleet):
 async def test_the_preview_shows_account_regions_and_skipped_instances(make_fleet):
     from sqlmodel import select
 
-    from pcm_aws_script_runner.fleet_models import AwsSrInstance
+    from pcm_aws_script_runner.models import AwsSrInstance
 
     fleet = await make_fleet(us_east_1=60, eu_west_1=3)
     offline = fleet.instances["eu-west-1"][0]

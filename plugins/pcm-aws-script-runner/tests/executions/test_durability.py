@@ -138,7 +138,7 @@ async def test_a_send_interrupted_before_it_was_recorded_is_found_by_its_comment
 ):
     from sqlalchemy import update
 
-    from pcm_aws_script_runner.fleet_models import AwsSrExecutionBatch
+    from pcm_aws_script_runner.models import AwsSrExecutionBatch
     from pcm_aws_script_runner.services.executions import comment_stamp
 
     fleet = await make_fleet(us_east_1=5, us_west_2=5)

@@ -98,7 +98,7 @@ async def test_a_sync_where_everything_fails_is_a_failed_job(fleet: Any) -> None
 async def test_a_resync_updates_tags_and_removes_instances_that_went_away(fleet: Any) -> None:
     from sqlmodel import select
 
-    from pcm_aws_script_runner.fleet_models import AwsSrInstanceTag
+    from pcm_aws_script_runner.models import AwsSrInstanceTag
 
     account = await fleet.add_account()
     [kept, stopped, gone] = await fleet.add_instances(

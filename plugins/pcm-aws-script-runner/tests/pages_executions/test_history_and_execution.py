@@ -109,7 +109,7 @@ async def test_the_history_filters_and_its_export_links_carry_the_filters(
 
 
 async def test_the_history_pages_through_many_executions(make_fleet, viewer, monkeypatch):
-    from pcm_aws_script_runner import pages_executions
+    from pcm_aws_script_runner.web import executions as pages_executions
 
     monkeypatch.setattr(pages_executions, "HISTORY_PAGE", 2)
     fleet = await make_fleet(us_east_1=1)

@@ -133,7 +133,7 @@ async def test_a_wrong_filter_from_the_address_is_explained(make_fleet, operator
 
 @pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
 async def test_a_saved_filter_from_the_fleet_page_is_named(make_fleet, operator, pcm_app):
-    from pcm_aws_script_runner.fleet_models import AwsSrSavedFilter
+    from pcm_aws_script_runner.models import AwsSrSavedFilter
 
     await make_fleet(us_east_1=1)
     async with pcm_app.state.database.session() as session:
@@ -153,7 +153,7 @@ async def test_a_saved_filter_from_the_fleet_page_is_named(make_fleet, operator,
 async def test_preview_shows_the_plan_and_starts_nothing(make_fleet, operator, pcm_app):
     from sqlalchemy import update
 
-    from pcm_aws_script_runner.fleet_models import AwsSrInstance
+    from pcm_aws_script_runner.models import AwsSrInstance
 
     fleet = await make_fleet(us_east_1=2, eu_west_1=1)
     script_id = await fleet.script()
@@ -311,7 +311,7 @@ async def test_a_viewer_cannot_run_through_the_form(make_fleet, viewer):
 async def test_clone_prefills_everything_but_secrets_and_reuses_them_when_left_empty(
     make_fleet, operator, pcm_app
 ):
-    from pcm_aws_script_runner.fleet_models import AwsSrExecution
+    from pcm_aws_script_runner.models import AwsSrExecution
 
     fleet = await make_fleet(us_east_1=2)
     source = await fleet.start(

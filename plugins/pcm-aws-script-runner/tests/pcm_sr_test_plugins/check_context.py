@@ -39,7 +39,7 @@ async def aws_sr_pre_execution_checks(execution_request, context):
 
 
 async def resolve(reference, principal, context):
-    from pcm_aws_script_runner.fleet_models import AwsSrInstance
+    from pcm_aws_script_runner.models import AwsSrInstance
 
     async with context.session() as session:
         rows = (

@@ -18,9 +18,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from pcm_aws_common.patterns import ACCOUNT_ID_PATTERN
 from pcm_aws_script_runner.api.errors import RESPONSES
-from pcm_aws_script_runner.dependencies import Config
-from pcm_aws_script_runner.ids import EXECUTE, READ
-from pcm_aws_script_runner.schemas_inventory import (
+from pcm_aws_script_runner.api.schemas.inventory import (
     FilterPreviewOut,
     InstanceOut,
     InstancePage,
@@ -34,6 +32,8 @@ from pcm_aws_script_runner.schemas_inventory import (
     saved_filter_out,
     status_out,
 )
+from pcm_aws_script_runner.dependencies import Config
+from pcm_aws_script_runner.ids import EXECUTE, READ
 from pcm_aws_script_runner.services import inventory
 from pcm_aws_script_runner.services.errors import InvalidInput
 from pcm_aws_script_runner.services.inventory import InventoryFilter

@@ -11,17 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from pcm_aws_script_runner.api.convert import (
-    diff_out,
-    script_out,
-    script_summary,
-    version_out,
-    version_summary,
-)
 from pcm_aws_script_runner.api.errors import RESPONSES
-from pcm_aws_script_runner.dependencies import Config
-from pcm_aws_script_runner.ids import MANAGE_SCRIPTS, READ
-from pcm_aws_script_runner.schemas import (
+from pcm_aws_script_runner.api.schemas.scripts import (
     DiffOut,
     ScriptIn,
     ScriptOut,
@@ -29,7 +20,14 @@ from pcm_aws_script_runner.schemas import (
     ScriptSummary,
     VersionOut,
     VersionSummary,
+    diff_out,
+    script_out,
+    script_summary,
+    version_out,
+    version_summary,
 )
+from pcm_aws_script_runner.dependencies import Config
+from pcm_aws_script_runner.ids import MANAGE_SCRIPTS, READ
 from pcm_aws_script_runner.services import scripts
 from pcm_aws_script_runner.services.diff import diff_versions
 from pcm_aws_script_runner.services.errors import InvalidInput

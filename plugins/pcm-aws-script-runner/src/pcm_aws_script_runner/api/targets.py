@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 
 from pcm_aws_script_runner.api.errors import RESPONSES
+from pcm_aws_script_runner.api.schemas.targets import ResolvedTargetOut, ResolveIn, TargetSourceOut
 from pcm_aws_script_runner.dependencies import Config, Registry
 from pcm_aws_script_runner.ids import EXECUTE, READ
-from pcm_aws_script_runner.schemas import ResolvedTargetOut, ResolveIn, TargetSourceOut
 from pcm_aws_script_runner.services.executions import sources
 from pcm_ops.api.errors import service_errors
 from pcm_ops.context import PluginContext

@@ -35,17 +35,17 @@ from sqlmodel import col, select
 
 from pcm_aws_common.patterns import is_account_id, is_region
 from pcm_aws_script_runner.domain import InstanceState, PingStatus, Platform, SyncStatus
-from pcm_aws_script_runner.fleet_models import (
-    AwsSrInstance,
-    AwsSrInstanceTag,
-    AwsSrInventorySync,
-    AwsSrSavedFilter,
-)
 from pcm_aws_script_runner.ids import (
     INVENTORY_QUEUE,
     INVENTORY_SYNC_ACTION,
     SAVED_FILTER_ACTION,
     SYNC_WORKFLOW,
+)
+from pcm_aws_script_runner.models import (
+    AwsSrInstance,
+    AwsSrInstanceTag,
+    AwsSrInventorySync,
+    AwsSrSavedFilter,
 )
 from pcm_aws_script_runner.services.errors import Conflict, InvalidInput, NotFound
 from pcm_ops import audit

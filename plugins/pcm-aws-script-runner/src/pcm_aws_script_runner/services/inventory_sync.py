@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert
 from sqlmodel import col, select
 
 from pcm_aws_script_runner.domain import PingStatus, SyncStatus
-from pcm_aws_script_runner.fleet_models import AwsSrInstance, AwsSrInstanceTag, AwsSrInventorySync
+from pcm_aws_script_runner.models import AwsSrInstance, AwsSrInstanceTag, AwsSrInventorySync
 from pcm_ops.db.types import utcnow
 
 if TYPE_CHECKING:

@@ -141,7 +141,7 @@ async def add_inventory_instances(
     """Write inventory rows for instances, as an inventory sync would (running, Linux,
     managed by SSM and online, named ``<name_prefix>-<region>-<n>``, unless ``fields`` say
     otherwise)."""
-    from pcm_aws_script_runner.fleet_models import AwsSrInstance
+    from pcm_aws_script_runner.models import AwsSrInstance
 
     async with database.session() as session:
         for n, instance_id in enumerate(instance_ids):

@@ -17,14 +17,14 @@ from pcm_aws_script_runner.domain import (
     ExecutionStatus,
     InstanceStatus,
 )
-from pcm_aws_script_runner.fleet_models import (
+from pcm_aws_script_runner.ids import execution_stream
+from pcm_aws_script_runner.jobs.executions.records import batch_row, update_counts
+from pcm_aws_script_runner.jobs.runtime import runtime
+from pcm_aws_script_runner.models import (
     AwsSrExecution,
     AwsSrExecutionBatch,
     AwsSrExecutionTarget,
 )
-from pcm_aws_script_runner.ids import execution_stream
-from pcm_aws_script_runner.jobs.executions.records import batch_row, update_counts
-from pcm_aws_script_runner.jobs.runtime import runtime
 from pcm_aws_script_runner.services.executions.options import absolute_limit
 from pcm_ops.db.types import utcnow
 from pcm_ops.jobs import publish_async

@@ -17,15 +17,15 @@ from pcm_aws_script_runner.domain import (
     BatchStatus,
     ExecutionStatus,
 )
-from pcm_aws_script_runner.fleet_models import (
-    AwsSrExecution,
-    AwsSrExecutionBatch,
-    AwsSrExecutionTarget,
-)
 from pcm_aws_script_runner.ids import execution_stream
 from pcm_aws_script_runner.jobs.executions.records import update_counts
 from pcm_aws_script_runner.jobs.executions.results import event_row, poll_batch
 from pcm_aws_script_runner.jobs.runtime import runtime
+from pcm_aws_script_runner.models import (
+    AwsSrExecution,
+    AwsSrExecutionBatch,
+    AwsSrExecutionTarget,
+)
 from pcm_ops.db.types import utcnow
 from pcm_ops.jobs import publish_async
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from pcm_aws_script_runner.fleet_models import (
+from pcm_aws_script_runner.models import (
     AwsSrExecution,
     AwsSrExecutionBatch,
     AwsSrExecutionTarget,

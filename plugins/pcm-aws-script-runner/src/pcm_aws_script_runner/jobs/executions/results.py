@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pcm_aws_script_runner.domain import TERMINAL_STATUSES, InstanceStatus
-from pcm_aws_script_runner.fleet_models import AwsSrExecutionTarget
+from pcm_aws_script_runner.models import AwsSrExecutionTarget
 
 __all__ = ["event_row", "poll_batch"]
 

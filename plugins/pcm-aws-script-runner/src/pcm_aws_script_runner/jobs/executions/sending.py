@@ -11,16 +11,16 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from pcm_aws_script_runner.domain import UNSENT_BATCHES, BatchStatus, InstanceStatus
-from pcm_aws_script_runner.fleet_models import (
-    AwsSrExecution,
-    AwsSrExecutionBatch,
-    AwsSrExecutionTarget,
-)
 from pcm_aws_script_runner.ids import execution_stream
 from pcm_aws_script_runner.jobs.executions.commands import find_sent, render_command, send_arguments
 from pcm_aws_script_runner.jobs.executions.records import batch_row
 from pcm_aws_script_runner.jobs.runtime import runtime
-from pcm_aws_script_runner.models import AwsSrScriptVersion
+from pcm_aws_script_runner.models import (
+    AwsSrExecution,
+    AwsSrExecutionBatch,
+    AwsSrExecutionTarget,
+    AwsSrScriptVersion,
+)
 from pcm_aws_script_runner.services.executions.starting import comment_stamp
 from pcm_ops.db.types import utcnow
 from pcm_ops.jobs import publish_async

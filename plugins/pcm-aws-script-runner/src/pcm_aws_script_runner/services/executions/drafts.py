@@ -15,7 +15,7 @@ from pcm_aws_script_runner.services.executions.queries import get_execution, tar
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from pcm_aws_script_runner.fleet_models import AwsSrExecution
+    from pcm_aws_script_runner.models import AwsSrExecution
 
 __all__ = ["ExecutionDraft", "clone_draft", "rerun_draft"]
 

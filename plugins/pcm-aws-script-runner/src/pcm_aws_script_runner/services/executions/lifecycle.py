@@ -8,8 +8,8 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from pcm_aws_script_runner.domain import FINISHED, ExecutionStatus
-from pcm_aws_script_runner.fleet_models import AwsSrExecution
 from pcm_aws_script_runner.ids import EXECUTION_CANCEL_ACTION
+from pcm_aws_script_runner.models import AwsSrExecution
 from pcm_aws_script_runner.services.errors import Conflict
 from pcm_aws_script_runner.services.executions.queries import get_execution
 from pcm_ops import audit

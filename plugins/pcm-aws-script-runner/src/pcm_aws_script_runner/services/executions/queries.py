@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from pcm_aws_script_runner.fleet_models import (
+from pcm_aws_script_runner.models import (
     AwsSrExecution,
     AwsSrExecutionBatch,
     AwsSrExecutionTarget,

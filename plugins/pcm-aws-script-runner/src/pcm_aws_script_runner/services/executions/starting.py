@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert
 
 from pcm_aws_script_runner.domain import ExecutionStatus, InstanceStatus, RerunKind
-from pcm_aws_script_runner.fleet_models import (
+from pcm_aws_script_runner.ids import EXECUTION_START_ACTION, EXECUTION_WORKFLOW, EXECUTIONS_QUEUE
+from pcm_aws_script_runner.models import (
     AwsSrExecution,
     AwsSrExecutionBatch,
     AwsSrExecutionTarget,
 )
-from pcm_aws_script_runner.ids import EXECUTION_START_ACTION, EXECUTION_WORKFLOW, EXECUTIONS_QUEUE
 from pcm_aws_script_runner.services.errors import Blocked, InvalidInput
 from pcm_aws_script_runner.services.executions.planning import BATCH_SIZE, Plan, plan_execution
 from pcm_aws_script_runner.services.executions.targets import PlannedTarget

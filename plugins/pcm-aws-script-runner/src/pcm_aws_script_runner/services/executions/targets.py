@@ -18,8 +18,8 @@ from sqlmodel import select
 
 from pcm_aws_common.patterns import is_account_id, is_instance_id, is_region
 from pcm_aws_script_runner.domain import PingStatus, TargetKind
-from pcm_aws_script_runner.fleet_models import AwsSrInstance, AwsSrSavedFilter
 from pcm_aws_script_runner.hooktypes import ResolvedTarget
+from pcm_aws_script_runner.models import AwsSrInstance, AwsSrSavedFilter
 from pcm_aws_script_runner.services.errors import InvalidInput
 from pcm_aws_script_runner.services.executions.sources import resolve_targets
 from pcm_aws_script_runner.services.inventory import (

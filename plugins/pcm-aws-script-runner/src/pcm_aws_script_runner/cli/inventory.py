@@ -64,7 +64,7 @@ def list_(
     as_json: bool,
 ) -> None:
     """List the instances of the inventory that match the filters."""
-    from pcm_aws_script_runner.schemas_inventory import instance_out
+    from pcm_aws_script_runner.api.schemas.inventory import instance_out
     from pcm_aws_script_runner.services import inventory as service
 
     flt = service.filter_from_query(

@@ -1,5 +1,4 @@
-"""The plugin's tables. Every name starts with the table prefix ``aws_sr_``; the migrations in
-``migrations/versions`` create them (``pcm-ops db check`` compares the two).
+"""The script library's tables.
 
 A script (:class:`AwsSrScript`) is the library entry: its name, what it is for, its tags,
 whether it is archived, and which of its versions is current. Its content lives in
@@ -17,7 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from pcm_ops.db.types import UTCDateTime, utcnow
 
-__all__ = ["MODELS", "AwsSrScript", "AwsSrScriptVersion", "ImmutableVersionError"]
+__all__ = ["AwsSrScript", "AwsSrScriptVersion", "ImmutableVersionError"]
 
 
 class AwsSrScript(SQLModel, table=True):
@@ -91,12 +90,3 @@ def _refuse_changes(mapper: Any, connection: Any, target: AwsSrScriptVersion) ->
         f"script version {target.script_id}/{target.number} is immutable; save a new "
         "version instead"
     )
-
-
-def _all_models() -> list[type[SQLModel]]:
-    from pcm_aws_script_runner.fleet_models import FLEET_MODELS
-
-    return [AwsSrScript, AwsSrScriptVersion, *FLEET_MODELS]
-
-
-MODELS: list[type[SQLModel]] = _all_models()

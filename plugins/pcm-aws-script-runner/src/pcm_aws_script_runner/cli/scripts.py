@@ -1,47 +1,17 @@
-"""``pcm-ops script-runner ...``: the script library from the command line.
-
-The commands work on the database directly, through the same services as the API, as an
-administrator of the local machine: every change is audited as ``cli:<user>``. Errors the
-user can fix (a bad field, an unknown script, a duplicate name) print as
-``Error: <message>`` and exit 1.
-"""
+"""``pcm-ops script-runner scripts ...``: the script library from the command line."""
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from pcm_aws_script_runner.ids import PLUGIN_ID
+from pcm_aws_script_runner.cli.common import actor, config_of, read_text
 from pcm_ops.cli.main import CliContext
-from pcm_ops.cli.session import cli_actor, run_in_session
-
-if TYPE_CHECKING:
-    from pcm_aws_script_runner.config import ScriptRunnerSettings
+from pcm_ops.cli.session import run_in_session
 
 LANGUAGE_CHOICE = click.Choice(["shell", "powershell"])
-
-
-def _config(obj: CliContext) -> ScriptRunnerSettings:
-    from pcm_aws_script_runner.config import ScriptRunnerSettings
-
-    record = obj.registry().get(PLUGIN_ID)
-    config = record.config if record is not None else None
-    return config if isinstance(config, ScriptRunnerSettings) else ScriptRunnerSettings()
-
-
-def _read_text(path: str, what: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise click.ClickException(f"cannot read the {what} file {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise click.ClickException(f"the {what} file {path} is not UTF-8 text") from None
 
 
 def _parameters(path: str | None) -> list[Any] | None:
@@ -49,7 +19,7 @@ def _parameters(path: str | None) -> list[Any] | None:
 
     if path is None:
         return None
-    return parameters_from_json(_read_text(path, "parameters"))
+    return parameters_from_json(read_text(path, "parameters"))
 
 
 def _summary(script: Any) -> dict[str, Any]:
@@ -84,18 +54,7 @@ def _version(version: Any) -> dict[str, Any]:
     }
 
 
-def _actor() -> Any:
-    from pcm_aws_script_runner.services.scripts import Actor
-
-    return Actor(cli_actor())
-
-
-@click.group("script-runner")
-def script_runner() -> None:
-    """AWS Script Runner: the script library, the fleet inventory and executions."""
-
-
-@script_runner.group()
+@click.group()
 def scripts() -> None:
     """List, show, create, update, archive and compare scripts."""
 
@@ -200,16 +159,16 @@ def create(
     draft = ScriptDraft(
         name=name,
         language=language,
-        body=_read_text(file_, "script"),
+        body=read_text(file_, "script"),
         description=description,
         parameters=_parameters(parameters_file) or [],
         tags=list(tags),
     )
-    config = _config(obj)
+    config = config_of(obj)
 
     async def work(session: Any) -> tuple[Any, Any]:
         return await service.create_script(
-            session, draft, _actor(), comment=comment, max_body_bytes=config.max_script_bytes
+            session, draft, actor(), comment=comment, max_body_bytes=config.max_script_bytes
         )
 
     row, version = run_in_session(obj.settings(), work)
@@ -244,7 +203,7 @@ def update(
 
     changes: dict[str, Any] = {}
     if file_ is not None:
-        changes["body"] = _read_text(file_, "script")
+        changes["body"] = read_text(file_, "script")
     if name is not None:
         changes["name"] = name
     if language is not None:
@@ -255,7 +214,7 @@ def update(
         changes["tags"] = list(tags)
     if parameters_file is not None:
         changes["parameters"] = _parameters(parameters_file)
-    config = _config(obj)
+    config = config_of(obj)
 
     async def work(session: Any) -> tuple[Any, Any, bool]:
         row = await service.find_script(session, script)
@@ -265,7 +224,7 @@ def update(
             session,
             row.id,
             changes,
-            _actor(),
+            actor(),
             comment=comment,
             max_body_bytes=config.max_script_bytes,
         )
@@ -284,7 +243,7 @@ def _set_archived(obj: CliContext, script: str, archived: bool) -> Any:
     async def work(session: Any) -> Any:
         row = await service.find_script(session, script)
         assert row.id is not None
-        return await service.set_archived(session, row.id, archived, _actor())
+        return await service.set_archived(session, row.id, archived, actor())
 
     return run_in_session(obj.settings(), work)
 
@@ -371,14 +330,3 @@ def diff(obj: CliContext, script: str, from_: int | None, to: int | None, as_jso
         click.echo(result.body_diff)
     elif not result.fields and not result.parameters:
         click.echo("no differences")
-
-
-def _add_subgroups() -> None:
-    from pcm_aws_script_runner.cli_executions import executions
-    from pcm_aws_script_runner.cli_inventory import inventory
-
-    script_runner.add_command(inventory)
-    script_runner.add_command(executions)
-
-
-_add_subgroups()

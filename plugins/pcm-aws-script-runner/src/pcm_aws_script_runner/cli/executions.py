@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 
 import click
 
+from pcm_aws_script_runner.cli.common import actor, config_of
 from pcm_aws_script_runner.domain import FINISHED, ExecutionStatus, RerunKind
 from pcm_ops.cli.main import CliContext
-from pcm_ops.cli.session import cli_actor, run_in_session, run_with_database
+from pcm_ops.cli.session import run_in_session, run_with_database
 
 T = TypeVar("T")
 
@@ -45,18 +46,6 @@ STATUSES = [status.value for status in ExecutionStatus]
 @click.group("executions")
 def executions() -> None:
     """Run scripts on instances, and follow, cancel, rerun and export runs."""
-
-
-def _config(obj: CliContext) -> Any:
-    from pcm_aws_script_runner.cli import _config as config
-
-    return config(obj)
-
-
-def _actor() -> Any:
-    from pcm_aws_script_runner.services.scripts import Actor
-
-    return Actor(cli_actor())
 
 
 def _coerce(version: Any, raw: dict[str, str]) -> dict[str, Any]:
@@ -189,7 +178,7 @@ def run(
     from pcm_aws_script_runner.services import scripts as scripts_service
 
     settings = obj.settings()
-    config = _config(obj)
+    config = config_of(obj)
     registry = obj.registry()
     raw_params = _pairs(params, "--param")
     targets = _targets(instance_ids, filter_json, saved_filter, source, reference)
@@ -215,15 +204,20 @@ def run(
         )
         if preview:
             return await service.plan_execution(
-                session, draft, config, registry=registry, actor=_actor(), contexts=contexts
+                session, draft, config, registry=registry, actor=actor(), contexts=contexts
             )
         execution = await service.start_execution(
-            session, draft, config, _actor(), registry=registry, contexts=contexts
+            session, draft, config, actor(), registry=registry, contexts=contexts
         )
         await service.launch(session, execution, settings=settings)
         return execution
 
-    result = _with_contexts(obj, work)
+    _report(obj, _with_contexts(obj, work), preview=preview, wait=wait, as_json=as_json)
+
+
+def _report(obj: CliContext, result: Any, *, preview: bool, wait: bool, as_json: bool) -> None:
+    """What ``run`` prints: the plan (exit 1 when a check blocks it), the queued execution,
+    or the execution followed to its end."""
     if preview:
         _print_plan(result, as_json)
         if result.checks is not None and not result.checks.passed:
@@ -425,7 +419,7 @@ def cancel(obj: CliContext, execution_id: int) -> None:
     from pcm_aws_script_runner.services import executions as service
 
     async def work(session: Any) -> Any:
-        return await service.request_cancel(session, execution_id, _actor())
+        return await service.request_cancel(session, execution_id, actor())
 
     execution = run_in_session(obj.settings(), work)
     click.echo(f"execution {execution.id}: {execution.status}")
@@ -441,7 +435,7 @@ def rerun(obj: CliContext, execution_id: int, clone: bool, wait: bool) -> None:
     from pcm_aws_script_runner.services import executions as service
 
     settings = obj.settings()
-    config = _config(obj)
+    config = config_of(obj)
     registry = obj.registry()
 
     async def work(session: Any, contexts: Any) -> Any:
@@ -450,7 +444,7 @@ def rerun(obj: CliContext, execution_id: int, clone: bool, wait: bool) -> None:
             session,
             draft,
             config,
-            _actor(),
+            actor(),
             registry=registry,
             contexts=contexts,
             rerun_of=execution_id,

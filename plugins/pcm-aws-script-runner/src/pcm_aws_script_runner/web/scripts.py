@@ -1,4 +1,5 @@
-"""The plugin's web pages, mounted under ``/tools/aws/script-runner``.
+"""The script library's pages: the list, the editor, versions and diffs, under
+``/tools/aws/script-runner/scripts``.
 
 Pages read and write through the same services as the JSON API. Forms carry the session's
 CSRF token in a hidden ``csrf_token`` field; core checks it before a route runs.
@@ -15,42 +16,27 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pcm_aws_script_runner.dependencies import Config
-from pcm_aws_script_runner.ids import EXECUTE, MANAGE_SCRIPTS, PAGE_PREFIX, PLUGIN_ID, READ
+from pcm_aws_script_runner.ids import MANAGE_SCRIPTS, READ
 from pcm_aws_script_runner.services import scripts
 from pcm_aws_script_runner.services.diff import diff_versions
 from pcm_aws_script_runner.services.errors import Conflict, InvalidInput
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_aws_script_runner.services.validation import (
-    LANGUAGES,
     MAX_PARAMETERS,
-    PARAMETER_TYPES,
     ScriptDraft,
 )
+from pcm_aws_script_runner.web.common import BASE, page
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import Id, PathId
 from pcm_ops.security import Principal, require
-from pcm_ops.web import flash, render
+from pcm_ops.web import flash
 
 router = APIRouter()
 
-BASE = PAGE_PREFIX
-TEMPLATES = f"{PLUGIN_ID}/"
 
 _PARAMETER_FIELD = re.compile(r"^parameters-(\d{1,3})-([a-z]+)$")
 _ROW_KEYS = ("name", "type", "description", "default", "required", "secret", "choices")
-
-
-def page(request: Request, template: str, context: Mapping[str, Any], status: int = 200) -> Any:
-    values = {
-        "sr_base": BASE,
-        "languages": LANGUAGES,
-        "parameter_types": PARAMETER_TYPES,
-        "manage_permission": MANAGE_SCRIPTS,
-        "execute_permission": EXECUTE,
-        **context,
-    }
-    return render(request, TEMPLATES + template, values, status_code=status)
 
 
 # -------------------------------------------------------------------------------------------

@@ -1,43 +1,27 @@
-"""The executions pages, under ``/tools/aws/script-runner/executions``.
-
-- ``/executions``: the history, filtered by GET parameters, with export links;
-- ``/executions/new``: the run form, prefilled from its address (a script, instances or a
-  filter from the fleet page, or an execution to clone); Preview shows the plan, Run starts;
-- ``/executions/{id}``: one execution, updated live from its event stream while it runs,
-  with Cancel, Rerun failed and Clone.
-
-Pages go through the same services as the JSON API. Secret parameter values are never
-written into a page: a cloned run reuses the stored ones server-side.
-"""
+"""The run form, ``/tools/aws/script-runner/executions/new``: prefilled from its address (a
+script, instances or a filter from the fleet page, or an execution to clone); Preview shows
+the plan, Run starts it. Secret parameter values are never written into the page: a cloned
+run reuses the stored ones server-side."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from pcm_aws_common.patterns import is_account_id
 from pcm_aws_script_runner.config import ScriptRunnerSettings
 from pcm_aws_script_runner.dependencies import Config, Registry
 from pcm_aws_script_runner.domain import (
-    FINISHED,
-    INSTANCE_STATUS_ORDER,
-    RERUN_STATUSES,
-    ExecutionStatus,
     RerunKind,
 )
-from pcm_aws_script_runner.fleet_models import AwsSrSavedFilter
-from pcm_aws_script_runner.ids import API_PREFIX, EXECUTE, READ
-from pcm_aws_script_runner.pages import BASE, page
+from pcm_aws_script_runner.ids import API_PREFIX, EXECUTE
+from pcm_aws_script_runner.models import AwsSrSavedFilter
 from pcm_aws_script_runner.services import executions, inventory, scripts
 from pcm_aws_script_runner.services.errors import (
-    Conflict,
     InvalidInput,
     NotFound,
     ScriptRunnerError,
@@ -47,13 +31,13 @@ from pcm_aws_script_runner.services.executions import (
     DEFAULT_EXECUTION_TIMEOUT,
     Blocked,
     ExecutionDraft,
-    ExecutionQuery,
     Plan,
 )
 from pcm_aws_script_runner.services.scripts import Actor
+from pcm_aws_script_runner.web.common import BASE, form_text, form_values, page
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import service_errors
-from pcm_ops.api.params import Offset, PathId, parse_id
+from pcm_ops.api.params import parse_id
 from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash
@@ -62,170 +46,10 @@ router = APIRouter()
 
 API = API_PREFIX
 
-#: Executions per page of the history.
-HISTORY_PAGE = 50
-#: Instances per page of an execution.
-TARGETS_PAGE = 500
-#: Execution statuses, in the order the history's filter offers them.
-EXECUTION_STATUSES = tuple(ExecutionStatus)
-#: Instance statuses, in the order the counters show them.
-INSTANCE_STATUSES = INSTANCE_STATUS_ORDER
 #: The prefix of the fleet page's "every instance matching" filter parameters (``f_region``).
 FILTER_PREFIX = "f_"
 _WHOLE_NUMBER = re.compile(r"^[+-]?\d{1,19}$")
 _PARAMETER_FIELD = "p_"
-
-
-def _text(data: Mapping[str, Any], key: str) -> str:
-    value = data.get(key, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _all(data: Any, key: str) -> list[str]:
-    """Every non-empty value of ``key`` (query parameters and forms repeat keys)."""
-    return [v.strip() for v in data.getlist(key) if isinstance(v, str) and v.strip()]
-
-
-# -------------------------------------------------------------------------------------------
-# History
-# -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class HistoryFilters:
-    """The history's filters as typed, and the problems found with them."""
-
-    script_id: str = ""
-    user: str = ""
-    status: str = ""
-    account_id: str = ""
-    since: str = ""
-    until: str = ""
-    offset: int = 0
-    problems: list[tuple[str, str]] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, data: Mapping[str, Any], offset: int = 0) -> HistoryFilters:
-        filters = cls(
-            script_id=_text(data, "script_id"),
-            user=_text(data, "user")[:200],
-            status=_text(data, "status"),
-            account_id=_text(data, "account_id"),
-            since=_text(data, "since"),
-            until=_text(data, "until"),
-            offset=offset,
-        )
-        filters.check()
-        return filters
-
-    def check(self) -> None:
-        if self.script_id and parse_id(self.script_id) is None:
-            self.problems.append(("script_id", "choose a script from the list"))
-        if self.status and self.status not in EXECUTION_STATUSES:
-            self.problems.append(("status", f"use one of: {', '.join(EXECUTION_STATUSES)}"))
-        if self.account_id and not is_account_id(self.account_id):
-            self.problems.append(("account_id", "an account id has 12 digits"))
-        for name in ("since", "until"):
-            if getattr(self, name) and self._date(name) is None:
-                self.problems.append((name, "give a date as YYYY-MM-DD"))
-
-    def _date(self, name: str) -> date | None:
-        try:
-            return date.fromisoformat(getattr(self, name))
-        except ValueError:
-            return None
-
-    @property
-    def active(self) -> bool:
-        """Whether any filter is set."""
-        return any(
-            (self.script_id, self.user, self.status, self.account_id, self.since, self.until)
-        )
-
-    def errors_for(self, name: str) -> list[str]:
-        return [message for where, message in self.problems if where == name]
-
-    def _valid(self, name: str) -> str:
-        return "" if self.errors_for(name) else getattr(self, name)
-
-    @property
-    def created_after(self) -> datetime | None:
-        day = self._date("since") if self._valid("since") else None
-        return datetime.combine(day, datetime.min.time(), UTC) if day else None
-
-    @property
-    def created_before(self) -> datetime | None:
-        """The day after ``until``: the range includes the whole of its last day."""
-        day = self._date("until") if self._valid("until") else None
-        return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) if day else None
-
-    def query(self) -> ExecutionQuery:
-        return ExecutionQuery(
-            script_id=parse_id(self._valid("script_id")),
-            requested_by=self.user or None,
-            status=self._valid("status") or None,
-            account_id=self._valid("account_id") or None,
-            created_after=self.created_after,
-            created_before=self.created_before,
-        )
-
-    def api_query(self) -> dict[str, str]:
-        """The same filters as the API's ``/executions/export`` takes them."""
-        query = self.query()
-        params = {
-            "script_id": str(query.script_id or ""),
-            "requested_by": query.requested_by or "",
-            "status": query.status or "",
-            "account_id": query.account_id or "",
-            "since": query.created_after.isoformat() if query.created_after else "",
-            "until": query.created_before.isoformat() if query.created_before else "",
-        }
-        return {key: value for key, value in params.items() if value}
-
-    def page_url(self, offset: int) -> str:
-        params = {
-            "script_id": self.script_id,
-            "user": self.user,
-            "status": self.status,
-            "account_id": self.account_id,
-            "since": self.since,
-            "until": self.until,
-            "offset": str(offset) if offset else "",
-        }
-        query = urlencode({key: value for key, value in params.items() if value})
-        return f"{BASE}/executions" + (f"?{query}" if query else "")
-
-    def export_url(self, format: str) -> str:
-        return f"{API}/executions/export?" + urlencode({"format": format, **self.api_query()})
-
-
-@router.get("/executions", response_class=HTMLResponse, dependencies=[require(READ)])
-async def history(request: Request, session: DbSession, offset: Offset = 0) -> Any:
-    filters = HistoryFilters.of(request.query_params, offset)
-    rows, total = await executions.list_executions(
-        session, filters.query(), limit=HISTORY_PAGE, offset=filters.offset
-    )
-    all_scripts = await scripts.list_scripts(session, include_archived=True, limit=10_000)
-    following = filters.offset + HISTORY_PAGE
-    return page(
-        request,
-        "executions.html",
-        {
-            "filters": filters,
-            "executions": rows,
-            "total": total,
-            "scripts": all_scripts,
-            "statuses": EXECUTION_STATUSES,
-            "previous_url": filters.page_url(max(filters.offset - HISTORY_PAGE, 0))
-            if filters.offset
-            else None,
-            "next_url": filters.page_url(following) if following < total else None,
-            "first": filters.offset + 1,
-            "last": filters.offset + len(rows),
-            "execute_permission": EXECUTE,
-        },
-        status=422 if filters.problems else 200,
-    )
 
 
 # -------------------------------------------------------------------------------------------
@@ -302,7 +126,7 @@ async def _fixed_targets(
 ) -> FixedTargets | None:
     """The targets chosen by the page's address or the form's hidden fields, if any
     (problems with them are added to ``problems``)."""
-    ids = list(dict.fromkeys(_all(data, "instance_id")))
+    ids = list(dict.fromkeys(form_values(data, "instance_id")))
     if ids:
         return FixedTargets(
             {"instance_ids": ids},
@@ -310,7 +134,7 @@ async def _fixed_targets(
             describe_targets({"instance_ids": ids}),
             ids,
         )
-    saved = _text(data, "saved_filter")
+    saved = form_text(data, "saved_filter")
     if saved:
         number = parse_id(saved)
         row = await session.get(AwsSrSavedFilter, number) if number else None
@@ -383,11 +207,11 @@ class RunForm:
 
     @classmethod
     def of(cls, data: Any) -> RunForm:
-        script_id = parse_id(_text(data, "script_id"))
-        version = parse_id(_text(data, "version"))
+        script_id = parse_id(form_text(data, "script_id"))
+        version = parse_id(form_text(data, "version"))
         # The version select belongs to the script it was filled for: after the script
         # changes, the new script's current version is the default.
-        version_of = _text(data, "version_of")
+        version_of = form_text(data, "version_of")
         if version_of and parse_id(version_of) != script_id:
             version = None
         form = cls(
@@ -398,11 +222,11 @@ class RunForm:
                 for key, value in data.items()
                 if key.startswith(_PARAMETER_FIELD) and isinstance(value, str)
             },
-            instance_ids=_text(data, "instance_ids"),
-            clone_of=parse_id(_text(data, "clone")),
+            instance_ids=form_text(data, "instance_ids"),
+            clone_of=parse_id(form_text(data, "clone")),
         )
         for name in cls.OPTIONS:
-            setattr(form, name, _text(data, name))
+            setattr(form, name, form_text(data, name))
         return form
 
     def prefill(self, draft: ExecutionDraft, secret_names: set[str]) -> None:
@@ -410,7 +234,7 @@ class RunForm:
         self.script_id = draft.script_id
         self.version = draft.script_version
         self.values = {
-            name: _as_text(value)
+            name: _asform_text(value)
             for name, value in draft.parameters.items()
             if name not in secret_names
         }
@@ -479,7 +303,7 @@ class RunForm:
         }.get(where, where.replace("_", " "))
 
 
-def _as_text(value: Any) -> str:
+def _asform_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
@@ -609,7 +433,7 @@ async def submit_execution(
             specs = []
     draft = form.draft(specs, clone)
     actor = Actor.of(principal, request)
-    action = _text(data, "action")
+    action = form_text(data, "action")
     try:
         if action == "run":
             execution = await executions.start_execution(
@@ -645,140 +469,3 @@ async def submit_execution(
         form.problems = [("targets", str(exc))]
         return await _run_page(request, session, config, form, status=422, submitted=True)
     return await _run_page(request, session, config, form, plan=plan, submitted=True)
-
-
-# -------------------------------------------------------------------------------------------
-# One execution
-# -------------------------------------------------------------------------------------------
-
-
-def output_link(location: str | None) -> str | None:
-    """The address a browser can open for a truncated output, if it is one."""
-    if location and location.startswith("https://"):
-        return location
-    return None
-
-
-@router.get("/executions/{execution_id}", response_class=HTMLResponse, dependencies=[require(READ)])
-async def execution_detail(
-    request: Request, execution_id: PathId, session: DbSession, offset: Offset = 0
-) -> Any:
-    with service_errors():
-        execution = await executions.get_execution(session, execution_id)
-    status_filter = _text(request.query_params, "instance_status")
-    if status_filter not in INSTANCE_STATUSES:
-        status_filter = ""
-    targets = await executions.targets_of(
-        session, execution_id, status=status_filter or None, limit=TARGETS_PAGE + 1, offset=offset
-    )
-    batches = await executions.batches_of(session, execution_id)
-    finished = execution.status in FINISHED
-    failures = sum(n for status, n in execution.counts.items() if status in RERUN_STATUSES)
-
-    def targets_url(new_offset: int) -> str:
-        params = {"instance_status": status_filter, "offset": str(new_offset) if new_offset else ""}
-        query = urlencode({key: value for key, value in params.items() if value})
-        return f"{BASE}/executions/{execution_id}" + (
-            f"?{query}#instances" if query else "#instances"
-        )
-
-    spec = execution.target_spec
-    saved_name = str(spec.get("name", ""))
-    return page(
-        request,
-        "execution.html",
-        {
-            "execution": execution,
-            "targets": targets[:TARGETS_PAGE],
-            "batches": batches,
-            "finished": finished,
-            "failures": failures,
-            "counters": _counters(execution.counts),
-            "instance_statuses": INSTANCE_STATUSES,
-            "status_filter": status_filter,
-            "previous_url": targets_url(max(offset - TARGETS_PAGE, 0)) if offset else None,
-            "next_url": targets_url(offset + TARGETS_PAGE) if len(targets) > TARGETS_PAGE else None,
-            "targets_summary": describe_targets(_spec_targets(spec), saved_name),
-            "events_url": f"{API}/executions/{execution_id}/events",
-            "api_url": f"{API}/executions/{execution_id}",
-            "execute_permission": EXECUTE,
-            "output_link": output_link,
-            "rerun_statuses": sorted(RERUN_STATUSES),
-        },
-    )
-
-
-def _spec_targets(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """An execution's ``target_spec`` in the shape of ``ExecutionDraft.targets``."""
-    kind = spec.get("kind", "instance_ids")
-    if kind == "source":
-        return {"source": {"name": spec.get("source"), "reference": spec.get("reference", "")}}
-    if kind == "saved_filter_id":
-        return {"saved_filter_id": spec.get("saved_filter_id"), "name": spec.get("name", "")}
-    if kind == "filter":
-        return {"filter": spec.get("filter") or {}}
-    return {kind: spec.get(kind) or []}
-
-
-def _counters(counts: Mapping[str, int]) -> list[tuple[str, int]]:
-    """Every status with instances, in :data:`INSTANCE_STATUSES` order, then any other."""
-    known = [(status, counts.get(status, 0)) for status in INSTANCE_STATUSES if counts.get(status)]
-    others = sorted((s, n) for s, n in counts.items() if s not in INSTANCE_STATUSES and n)
-    return known + others
-
-
-@router.post("/executions/{execution_id}/cancel")
-async def cancel_execution(
-    request: Request,
-    execution_id: PathId,
-    session: DbSession,
-    principal: Annotated[Principal, require(EXECUTE)],
-) -> Response:
-    try:
-        await executions.request_cancel(session, execution_id, Actor.of(principal, request))
-    except Conflict as exc:
-        flash(request, str(exc), "warning")
-    except NotFound as exc:
-        with service_errors():
-            raise exc from None
-    else:
-        await session.commit()
-        flash(request, f"Cancelling execution #{execution_id}.", "success")
-    return RedirectResponse(f"{BASE}/executions/{execution_id}", status_code=303)
-
-
-@router.post("/executions/{execution_id}/rerun")
-async def rerun_execution(
-    request: Request,
-    execution_id: PathId,
-    session: DbSession,
-    config: Config,
-    registry: Registry,
-    principal: Annotated[Principal, require(EXECUTE)],
-) -> Response:
-    here = f"{BASE}/executions/{execution_id}"
-    try:
-        draft = await executions.rerun_draft(session, execution_id)
-        execution = await executions.start_execution(
-            session,
-            draft,
-            config,
-            Actor.of(principal, request),
-            registry=registry,
-            contexts=PluginContext.request_factory(request),
-            rerun_of=execution_id,
-            rerun_kind=RerunKind.FAILED,
-        )
-    except NotFound as exc:
-        with service_errors():
-            raise exc from None
-    except ScriptRunnerError as exc:
-        flash(request, f"Not rerun: {exc}", "error")
-        return RedirectResponse(here, status_code=303)
-    await executions.launch(session, execution)
-    flash(
-        request,
-        f"Execution #{execution.id} reruns the failed instances of #{execution_id}.",
-        "success",
-    )
-    return RedirectResponse(f"{BASE}/executions/{execution.id}", status_code=303)

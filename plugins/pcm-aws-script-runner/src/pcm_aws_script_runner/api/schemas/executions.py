@@ -1,0 +1,259 @@
+"""What the executions API (``/executions``) accepts and returns, and the conversions from
+table rows. Statuses and kinds are the :mod:`pcm_aws_script_runner.domain` enums."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pcm_aws_script_runner.domain import BatchStatus, ExecutionStatus, InstanceStatus, RerunKind
+from pcm_aws_script_runner.models import (
+    AwsSrExecution,
+    AwsSrExecutionBatch,
+    AwsSrExecutionTarget,
+)
+from pcm_aws_script_runner.services.executions import ExecutionDraft
+from pcm_ops.api.params import Id
+
+
+class InstanceRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    instance_id: str
+    account_id: str
+    region: str
+
+
+class SourceRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="A target source's name (`GET /target-sources`).")
+    reference: str = Field(description="What the source resolves (a change number...).")
+
+
+class TargetsIn(BaseModel):
+    """Exactly one of the fields."""
+
+    model_config = ConfigDict(extra="forbid")
+    instance_ids: list[str] | None = Field(
+        default=None, description="Instance ids, looked up in the inventory."
+    )
+    instances: list[InstanceRef] | None = Field(
+        default=None, description="Instances with their account and region."
+    )
+    filter: dict[str, Any] | None = Field(
+        default=None,
+        description="An inventory filter (the fields of `GET /inventory/instances`): every "
+        "instance matching it when the run starts.",
+    )
+    saved_filter_id: Id | None = Field(default=None, description="A saved inventory filter.")
+    source: SourceRef | None = Field(default=None, description="Another plugin's target source.")
+
+
+class ExecutionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    script_id: Id = Field(description="The script to run.")
+    script_version: Id | None = Field(
+        default=None, description="The version to run; default: the current one."
+    )
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    targets: TargetsIn
+    max_concurrency: str | int | None = Field(
+        default=None,
+        description="Instances running at once across the whole execution: a number, or a "
+        'percentage of the targets (`"10%"`). Default: the `default_max_concurrency` setting.',
+    )
+    max_errors: str | int | None = Field(
+        default=None,
+        description="Failed instances tolerated before no further batch is sent: a number or "
+        "a percentage. Default: the `default_max_errors` setting.",
+    )
+    delivery_timeout_seconds: int | None = Field(
+        default=None, description="30 to 2,592,000; default 600."
+    )
+    execution_timeout_seconds: int | None = Field(
+        default=None, description="1 to 172,800; default 3,600."
+    )
+    output_s3_bucket: str | None = None
+    output_s3_prefix: str | None = None
+    cloudwatch_log_group: str | None = None
+    comment: str = ""
+    change_reference: str | None = None
+
+    def draft(self) -> ExecutionDraft:
+        targets = self.targets.model_dump(exclude_none=True, mode="json")
+        return ExecutionDraft(
+            script_id=self.script_id,
+            script_version=self.script_version,
+            parameters=self.parameters,
+            targets=targets,
+            max_concurrency=self.max_concurrency,
+            max_errors=self.max_errors,
+            delivery_timeout_seconds=self.delivery_timeout_seconds,
+            execution_timeout_seconds=self.execution_timeout_seconds,
+            output_s3_bucket=self.output_s3_bucket,
+            output_s3_prefix=self.output_s3_prefix,
+            cloudwatch_log_group=self.cloudwatch_log_group,
+            comment=self.comment,
+            change_reference=self.change_reference,
+        )
+
+
+class CheckOut(BaseModel):
+    plugin: str
+    ok: bool
+    reason: str
+
+
+class AccountRegionOut(BaseModel):
+    account_id: str
+    region: str
+    instances: int = Field(description="Instances the command will be sent to.")
+    skipped: int = Field(description="Instances that are not SSM-online and will be skipped.")
+    send_commands: int = Field(description="SendCommand calls (at most 50 instances each).")
+
+
+class SkippedOut(BaseModel):
+    instance_id: str
+    account_id: str
+    region: str
+    name: str
+    reason: str
+
+
+class PreviewOut(BaseModel):
+    script_id: int
+    script_name: str
+    script_version: int
+    script_sha256: str
+    parameters: dict[str, Any] = Field(description="Secret values are masked.")
+    instances: int
+    skipped: int
+    account_regions: list[AccountRegionOut]
+    skipped_instances: list[SkippedOut]
+    max_concurrency: str
+    max_errors: str
+    concurrency: int = Field(description="Max concurrency as a number of instances.")
+    error_budget: int = Field(description="Max errors as a number of instances.")
+    checks: list[CheckOut]
+    blocked: bool = Field(description="True when a pre-execution check would refuse it.")
+
+
+class ExecutionSummary(BaseModel):
+    id: int
+    script_id: int
+    script_name: str
+    script_version: int
+    script_sha256: str
+    status: ExecutionStatus
+    status_reason: str
+    counts: dict[str, int]
+    target_count: int
+    account_regions: list[str]
+    requested_by: str
+    comment: str
+    change_reference: str | None
+    rerun_of: int | None
+    rerun_kind: RerunKind | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class BatchOut(BaseModel):
+    number: int
+    account_id: str
+    region: str
+    instances: int
+    status: BatchStatus
+    command_id: str | None
+    sent_at: datetime | None
+    error: str
+
+
+class ExecutionOut(ExecutionSummary):
+    language: str
+    document_name: str
+    parameters: dict[str, Any] = Field(description="Secret values are masked.")
+    target_spec: dict[str, Any]
+    max_concurrency: str
+    max_errors: str
+    delivery_timeout_seconds: int
+    execution_timeout_seconds: int
+    output_s3_bucket: str | None
+    output_s3_prefix: str | None
+    cloudwatch_log_group: str | None
+    job_id: str | None
+    cancel_requested_by: str | None
+    batches: list[BatchOut]
+    events_url: str
+
+
+class TargetOut(BaseModel):
+    instance_id: str
+    account_id: str
+    region: str
+    name: str
+    batch_number: int | None
+    status: InstanceStatus
+    status_details: str
+    skip_reason: str
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    stdout_truncated: bool
+    stderr_truncated: bool
+    output_url: str | None = Field(description="Where the whole output is, when truncated.")
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+class ExecutionPage(BaseModel):
+    items: list[ExecutionSummary]
+    total: int
+    next_offset: int | None
+
+
+class TargetPage(BaseModel):
+    items: list[TargetOut]
+    next_offset: int | None
+
+
+class StartedOut(BaseModel):
+    execution: ExecutionOut
+    job_id: str
+
+
+def execution_summary(execution: AwsSrExecution) -> dict[str, Any]:
+    return {name: getattr(execution, name) for name in ExecutionSummary.model_fields}
+
+
+def execution_out(
+    execution: AwsSrExecution, batches: list[AwsSrExecutionBatch], events_url: str
+) -> ExecutionOut:
+    values = {
+        name: getattr(execution, name)
+        for name in ExecutionOut.model_fields
+        if name not in ("batches", "events_url")
+    }
+    return ExecutionOut(
+        **values,
+        batches=[
+            BatchOut(
+                number=b.number,
+                account_id=b.account_id,
+                region=b.region,
+                instances=len(b.instance_ids),
+                status=b.status,
+                command_id=b.command_id,
+                sent_at=b.sent_at,
+                error=b.error,
+            )
+            for b in batches
+        ],
+        events_url=events_url,
+    )
+
+
+def target_out(target: AwsSrExecutionTarget) -> TargetOut:
+    return TargetOut(**{name: getattr(target, name) for name in TargetOut.model_fields})

@@ -1,0 +1,337 @@
+"""The executions pages: the history (``/executions``, filtered by GET parameters, with
+export links) and one execution (``/executions/{id}``, updated live from its event stream
+while it runs, with Cancel, Rerun failed and Clone). The run form is :mod:`.run_form`.
+
+Pages go through the same services as the JSON API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from pcm_aws_common.patterns import is_account_id
+from pcm_aws_script_runner.dependencies import Config, Registry
+from pcm_aws_script_runner.domain import (
+    FINISHED,
+    INSTANCE_STATUS_ORDER,
+    RERUN_STATUSES,
+    ExecutionStatus,
+    RerunKind,
+)
+from pcm_aws_script_runner.ids import API_PREFIX, EXECUTE, READ
+from pcm_aws_script_runner.services import executions, scripts
+from pcm_aws_script_runner.services.errors import (
+    Conflict,
+    NotFound,
+    ScriptRunnerError,
+)
+from pcm_aws_script_runner.services.executions import (
+    ExecutionQuery,
+)
+from pcm_aws_script_runner.services.scripts import Actor
+from pcm_aws_script_runner.web.common import BASE, form_text, page
+from pcm_aws_script_runner.web.run_form import describe_targets
+from pcm_ops.api.deps import DbSession
+from pcm_ops.api.errors import service_errors
+from pcm_ops.api.params import Offset, PathId, parse_id
+from pcm_ops.context import PluginContext
+from pcm_ops.security import Principal, require
+from pcm_ops.web import flash
+
+router = APIRouter()
+
+API = API_PREFIX
+
+#: Executions per page of the history.
+HISTORY_PAGE = 50
+#: Instances per page of an execution.
+TARGETS_PAGE = 500
+#: Execution statuses, in the order the history's filter offers them.
+EXECUTION_STATUSES = tuple(ExecutionStatus)
+#: Instance statuses, in the order the counters show them.
+INSTANCE_STATUSES = INSTANCE_STATUS_ORDER
+
+
+# -------------------------------------------------------------------------------------------
+# History
+# -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class HistoryFilters:
+    """The history's filters as typed, and the problems found with them."""
+
+    script_id: str = ""
+    user: str = ""
+    status: str = ""
+    account_id: str = ""
+    since: str = ""
+    until: str = ""
+    offset: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any], offset: int = 0) -> HistoryFilters:
+        filters = cls(
+            script_id=form_text(data, "script_id"),
+            user=form_text(data, "user")[:200],
+            status=form_text(data, "status"),
+            account_id=form_text(data, "account_id"),
+            since=form_text(data, "since"),
+            until=form_text(data, "until"),
+            offset=offset,
+        )
+        filters.check()
+        return filters
+
+    def check(self) -> None:
+        if self.script_id and parse_id(self.script_id) is None:
+            self.problems.append(("script_id", "choose a script from the list"))
+        if self.status and self.status not in EXECUTION_STATUSES:
+            self.problems.append(("status", f"use one of: {', '.join(EXECUTION_STATUSES)}"))
+        if self.account_id and not is_account_id(self.account_id):
+            self.problems.append(("account_id", "an account id has 12 digits"))
+        for name in ("since", "until"):
+            if getattr(self, name) and self._date(name) is None:
+                self.problems.append((name, "give a date as YYYY-MM-DD"))
+
+    def _date(self, name: str) -> date | None:
+        try:
+            return date.fromisoformat(getattr(self, name))
+        except ValueError:
+            return None
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set."""
+        return any(
+            (self.script_id, self.user, self.status, self.account_id, self.since, self.until)
+        )
+
+    def errors_for(self, name: str) -> list[str]:
+        return [message for where, message in self.problems if where == name]
+
+    def _valid(self, name: str) -> str:
+        return "" if self.errors_for(name) else getattr(self, name)
+
+    @property
+    def created_after(self) -> datetime | None:
+        day = self._date("since") if self._valid("since") else None
+        return datetime.combine(day, datetime.min.time(), UTC) if day else None
+
+    @property
+    def created_before(self) -> datetime | None:
+        """The day after ``until``: the range includes the whole of its last day."""
+        day = self._date("until") if self._valid("until") else None
+        return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) if day else None
+
+    def query(self) -> ExecutionQuery:
+        return ExecutionQuery(
+            script_id=parse_id(self._valid("script_id")),
+            requested_by=self.user or None,
+            status=self._valid("status") or None,
+            account_id=self._valid("account_id") or None,
+            created_after=self.created_after,
+            created_before=self.created_before,
+        )
+
+    def api_query(self) -> dict[str, str]:
+        """The same filters as the API's ``/executions/export`` takes them."""
+        query = self.query()
+        params = {
+            "script_id": str(query.script_id or ""),
+            "requested_by": query.requested_by or "",
+            "status": query.status or "",
+            "account_id": query.account_id or "",
+            "since": query.created_after.isoformat() if query.created_after else "",
+            "until": query.created_before.isoformat() if query.created_before else "",
+        }
+        return {key: value for key, value in params.items() if value}
+
+    def page_url(self, offset: int) -> str:
+        params = {
+            "script_id": self.script_id,
+            "user": self.user,
+            "status": self.status,
+            "account_id": self.account_id,
+            "since": self.since,
+            "until": self.until,
+            "offset": str(offset) if offset else "",
+        }
+        query = urlencode({key: value for key, value in params.items() if value})
+        return f"{BASE}/executions" + (f"?{query}" if query else "")
+
+    def export_url(self, format: str) -> str:
+        return f"{API}/executions/export?" + urlencode({"format": format, **self.api_query()})
+
+
+@router.get("/executions", response_class=HTMLResponse, dependencies=[require(READ)])
+async def history(request: Request, session: DbSession, offset: Offset = 0) -> Any:
+    filters = HistoryFilters.of(request.query_params, offset)
+    rows, total = await executions.list_executions(
+        session, filters.query(), limit=HISTORY_PAGE, offset=filters.offset
+    )
+    all_scripts = await scripts.list_scripts(session, include_archived=True, limit=10_000)
+    following = filters.offset + HISTORY_PAGE
+    return page(
+        request,
+        "executions.html",
+        {
+            "filters": filters,
+            "executions": rows,
+            "total": total,
+            "scripts": all_scripts,
+            "statuses": EXECUTION_STATUSES,
+            "previous_url": filters.page_url(max(filters.offset - HISTORY_PAGE, 0))
+            if filters.offset
+            else None,
+            "next_url": filters.page_url(following) if following < total else None,
+            "first": filters.offset + 1,
+            "last": filters.offset + len(rows),
+            "execute_permission": EXECUTE,
+        },
+        status=422 if filters.problems else 200,
+    )
+
+
+# -------------------------------------------------------------------------------------------
+# One execution
+# -------------------------------------------------------------------------------------------
+
+
+def output_link(location: str | None) -> str | None:
+    """The address a browser can open for a truncated output, if it is one."""
+    if location and location.startswith("https://"):
+        return location
+    return None
+
+
+@router.get("/executions/{execution_id}", response_class=HTMLResponse, dependencies=[require(READ)])
+async def execution_detail(
+    request: Request, execution_id: PathId, session: DbSession, offset: Offset = 0
+) -> Any:
+    with service_errors():
+        execution = await executions.get_execution(session, execution_id)
+    status_filter = form_text(request.query_params, "instance_status")
+    if status_filter not in INSTANCE_STATUSES:
+        status_filter = ""
+    targets = await executions.targets_of(
+        session, execution_id, status=status_filter or None, limit=TARGETS_PAGE + 1, offset=offset
+    )
+    batches = await executions.batches_of(session, execution_id)
+    finished = execution.status in FINISHED
+    failures = sum(n for status, n in execution.counts.items() if status in RERUN_STATUSES)
+
+    def targets_url(new_offset: int) -> str:
+        params = {"instance_status": status_filter, "offset": str(new_offset) if new_offset else ""}
+        query = urlencode({key: value for key, value in params.items() if value})
+        return f"{BASE}/executions/{execution_id}" + (
+            f"?{query}#instances" if query else "#instances"
+        )
+
+    spec = execution.target_spec
+    saved_name = str(spec.get("name", ""))
+    return page(
+        request,
+        "execution.html",
+        {
+            "execution": execution,
+            "targets": targets[:TARGETS_PAGE],
+            "batches": batches,
+            "finished": finished,
+            "failures": failures,
+            "counters": _counters(execution.counts),
+            "instance_statuses": INSTANCE_STATUSES,
+            "status_filter": status_filter,
+            "previous_url": targets_url(max(offset - TARGETS_PAGE, 0)) if offset else None,
+            "next_url": targets_url(offset + TARGETS_PAGE) if len(targets) > TARGETS_PAGE else None,
+            "targets_summary": describe_targets(_spec_targets(spec), saved_name),
+            "events_url": f"{API}/executions/{execution_id}/events",
+            "api_url": f"{API}/executions/{execution_id}",
+            "execute_permission": EXECUTE,
+            "output_link": output_link,
+            "rerun_statuses": sorted(RERUN_STATUSES),
+        },
+    )
+
+
+def _spec_targets(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """An execution's ``target_spec`` in the shape of ``ExecutionDraft.targets``."""
+    kind = spec.get("kind", "instance_ids")
+    if kind == "source":
+        return {"source": {"name": spec.get("source"), "reference": spec.get("reference", "")}}
+    if kind == "saved_filter_id":
+        return {"saved_filter_id": spec.get("saved_filter_id"), "name": spec.get("name", "")}
+    if kind == "filter":
+        return {"filter": spec.get("filter") or {}}
+    return {kind: spec.get(kind) or []}
+
+
+def _counters(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """Every status with instances, in :data:`INSTANCE_STATUSES` order, then any other."""
+    known = [(status, counts.get(status, 0)) for status in INSTANCE_STATUSES if counts.get(status)]
+    others = sorted((s, n) for s, n in counts.items() if s not in INSTANCE_STATUSES and n)
+    return known + others
+
+
+@router.post("/executions/{execution_id}/cancel")
+async def cancel_execution(
+    request: Request,
+    execution_id: PathId,
+    session: DbSession,
+    principal: Annotated[Principal, require(EXECUTE)],
+) -> Response:
+    try:
+        await executions.request_cancel(session, execution_id, Actor.of(principal, request))
+    except Conflict as exc:
+        flash(request, str(exc), "warning")
+    except NotFound as exc:
+        with service_errors():
+            raise exc from None
+    else:
+        await session.commit()
+        flash(request, f"Cancelling execution #{execution_id}.", "success")
+    return RedirectResponse(f"{BASE}/executions/{execution_id}", status_code=303)
+
+
+@router.post("/executions/{execution_id}/rerun")
+async def rerun_execution(
+    request: Request,
+    execution_id: PathId,
+    session: DbSession,
+    config: Config,
+    registry: Registry,
+    principal: Annotated[Principal, require(EXECUTE)],
+) -> Response:
+    here = f"{BASE}/executions/{execution_id}"
+    try:
+        draft = await executions.rerun_draft(session, execution_id)
+        execution = await executions.start_execution(
+            session,
+            draft,
+            config,
+            Actor.of(principal, request),
+            registry=registry,
+            contexts=PluginContext.request_factory(request),
+            rerun_of=execution_id,
+            rerun_kind=RerunKind.FAILED,
+        )
+    except NotFound as exc:
+        with service_errors():
+            raise exc from None
+    except ScriptRunnerError as exc:
+        flash(request, f"Not rerun: {exc}", "error")
+        return RedirectResponse(here, status_code=303)
+    await executions.launch(session, execution)
+    flash(
+        request,
+        f"Execution #{execution.id} reruns the failed instances of #{execution_id}.",
+        "success",
+    )
+    return RedirectResponse(f"{BASE}/executions/{execution.id}", status_code=303)
