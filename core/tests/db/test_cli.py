@@ -169,5 +169,8 @@ def test_a_command_on_a_database_never_upgraded_says_to_upgrade_it(
     error = capsys.readouterr().err
     assert error.startswith("Error: the database is not up to date (")
     assert "run `pcm-ops db upgrade` first" in error
+    # Where it looked, and how to look elsewhere (e.g. the demo's data directory).
+    assert "(used the " in error
+    assert "set PCM_DATA_DIR or PCM_DATABASE_URL for another)" in error
     assert "Traceback" not in error
     assert error.count("\n") == 1

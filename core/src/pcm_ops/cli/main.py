@@ -57,6 +57,7 @@ class CliContext:
             merged = {**self.overrides, "strict_plugins": self.strict, **overrides}
             self._settings = load_settings(self.config, **merged)
             self._registry = None
+            _DATABASE_IN_USE[:] = [_where(self._settings)]
         return self._settings
 
     def registry(self) -> PluginRegistry:
@@ -147,17 +148,40 @@ def version() -> None:
     click.echo(f"pcm-ops-core {__version__} (plugin API {PLUGIN_API_VERSION})")
 
 
+#: Where the command's database is, as the last settings loaded say (for error messages).
+_DATABASE_IN_USE: list[str] = []
+
+
+def _where(settings: Settings) -> str:
+    """The database of ``settings`` as a person reads it: the SQLite file, or the URL
+    without its password."""
+    if not settings.database_url:
+        return f"the SQLite database {settings.data_dir / 'pcm-ops.db'}"
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    return f"the database {url}"
+
+
 def database_problem(exc: BaseException) -> str | None:
     """A one-line message for a database error a command met (unreachable server, tables
-    missing because the database was never upgraded), or ``None`` for any other error."""
+    missing because the database was never upgraded), or ``None`` for any other error. It
+    says which database the command used, and how to choose another."""
     sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
     if sqlalchemy_exc is None or not isinstance(exc, sqlalchemy_exc.DBAPIError):
         return None
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
     lowered = reason.lower()
+    where = (
+        f" (used {_DATABASE_IN_USE[0]}; set PCM_DATA_DIR or PCM_DATABASE_URL for another)"
+        if _DATABASE_IN_USE
+        else ""
+    )
     if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
-        return f"the database is not up to date ({reason}); run `pcm-ops db upgrade` first"
-    return f"database error: {reason}"
+        return (
+            f"the database is not up to date ({reason}); run `pcm-ops db upgrade` first{where}"
+        )
+    return f"database error: {reason}{where}"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,6 +14,7 @@ DEMO_BANNER = """
   PCM-OPS DEMO MODE: fake clouds, demo data, demo passwords. Do not use for real
   work. Listening on http://{host}:{port}/ (loopback only).
   Data directory: {data_dir}
+  The CLI on the demo's data: PCM_DATA_DIR={data_dir} pcm-ops ...
 ==============================================================================
 """
 
