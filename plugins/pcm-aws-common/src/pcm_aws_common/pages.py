@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from pcm_aws_common.dependencies import AwsClientsDep
-from pcm_aws_common.plugin import MANAGE_ACCOUNTS, MANAGE_CREDENTIALS, READ, SHARE_CREDENTIALS
+from pcm_aws_common.ids import MANAGE_ACCOUNTS, MANAGE_CREDENTIALS, READ, SHARE_CREDENTIALS
 from pcm_aws_common.schemas import AccountIn, AccountPatch, CredentialSourceIn, ImportSaveIn
 from pcm_aws_common.services import accounts, credentials, partitions
 from pcm_aws_common.services.credentials import Actor

@@ -1,8 +1,8 @@
 """The hooks of the aws-common plugin: what core reads and calls, and nothing else.
 
-Core imports this module at discovery (for every ``pcm-ops`` command), so only ``pcm_ops``
-and the standard library are imported at the top; aiobotocore, FastAPI, SQLModel and the
-plugin's own modules are imported inside the hooks that need them.
+Core imports this module at discovery (for every ``pcm-ops`` command), so only ``pcm_ops``,
+the standard library and :mod:`pcm_aws_common.ids` are imported at the top; aiobotocore,
+FastAPI, SQLModel and the plugin's other modules are imported inside the hooks that need them.
 """
 
 from __future__ import annotations
@@ -10,6 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pcm_aws_common.ids import (
+    MANAGE_ACCOUNTS,
+    MANAGE_CREDENTIALS,
+    PLUGIN_ID,
+    READ,
+    SHARE_CREDENTIALS,
+)
 from pcm_ops import hookimpl
 from pcm_ops.plugin import (
     HealthCheck,
@@ -23,13 +30,8 @@ from pcm_ops.plugin import (
 
 PACKAGE = Path(__file__).parent
 
-READ = "aws-common:read"
-MANAGE_CREDENTIALS = "aws-common:credentials.manage"
-SHARE_CREDENTIALS = "aws-common:credentials.share"
-MANAGE_ACCOUNTS = "aws-common:accounts.manage"
-
 metadata = PluginMetadata(
-    id="aws-common",
+    id=PLUGIN_ID,
     display_name="AWS Common",
     provider="aws",
     tool="common",

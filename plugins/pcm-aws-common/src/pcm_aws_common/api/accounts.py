@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Query, Request
 from pcm_aws_common.api.convert import account_out
 from pcm_aws_common.api.errors import RESPONSES
 from pcm_aws_common.dependencies import AwsClientsDep
+from pcm_aws_common.ids import MANAGE_ACCOUNTS, READ
 from pcm_aws_common.patterns import ACCOUNT_ID_PATTERN
-from pcm_aws_common.plugin import MANAGE_ACCOUNTS, READ
 from pcm_aws_common.schemas import (
     AccountCheckOut,
     AccountIn,

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Request
 from pcm_aws_common.api.convert import source_out
 from pcm_aws_common.api.errors import RESPONSES
 from pcm_aws_common.dependencies import AwsClientsDep
-from pcm_aws_common.plugin import MANAGE_CREDENTIALS, READ, SHARE_CREDENTIALS
+from pcm_aws_common.ids import MANAGE_CREDENTIALS, READ, SHARE_CREDENTIALS
 from pcm_aws_common.schemas import CredentialSourceIn, CredentialSourceOut, CredentialSourcePatch
 from pcm_aws_common.services import credentials
 from pcm_aws_common.services.credentials import Actor

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from pcm_aws_common.dependencies import AwsClientsDep
-from pcm_aws_common.plugin import READ
+from pcm_aws_common.ids import READ
 from pcm_aws_common.schemas import ApiCallCountOut
 from pcm_ops.security import require
 

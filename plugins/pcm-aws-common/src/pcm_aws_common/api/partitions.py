@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from pcm_aws_common.plugin import READ
+from pcm_aws_common.ids import READ
 from pcm_aws_common.schemas import PartitionOut, RegionOut
 from pcm_aws_common.services import partitions
 from pcm_ops.api.deps import DbSession
