@@ -297,3 +297,31 @@ async def test_nul_characters_are_refused_with_422_not_a_database_error(platform
     assert body.json()["detail"][0]["loc"] == ["body"]
     query = await platform.client.get("/api/audit?actor=a%00b", headers=platform.auth("alice"))
     assert query.status_code == 422
+
+
+async def test_a_token_made_without_scopes_gets_all_of_its_users_permissions(
+    platform: Any,
+) -> None:
+    made = await platform.client.post(
+        "/api/auth/tokens", json={"name": "everything"}, headers=platform.auth("oscar")
+    )
+    me = await platform.client.get("/api/auth/me", headers=platform.auth("oscar"))
+
+    assert made.status_code == 201, made.text
+    assert sorted(made.json()["scopes"]) == sorted(me.json()["permissions"])
+
+
+async def test_the_api_document_declares_how_operations_are_authenticated(
+    platform: Any,
+) -> None:
+    document = (await platform.client.get("/openapi.json", headers=platform.auth("oscar"))).json()
+
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["apiToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token: `pcm-ops tokens create` or POST /api/auth/tokens.",
+    }
+    assert schemes["session"]["in"] == "cookie"
+    assert document["security"] == [{"apiToken": []}, {"session": []}]
+    assert document["paths"]["/api/auth/login"]["post"]["security"] == []

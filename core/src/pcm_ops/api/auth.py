@@ -36,7 +36,11 @@ class Me(BaseModel):
 
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[str] = Field(min_length=1, description="A subset of your permissions.")
+    scopes: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="A subset of your permissions; default: all of them (as the CLI does).",
+    )
     expires_in_days: int | None = Field(default=90, ge=1, le=366)
 
 
@@ -232,7 +236,12 @@ async def create_my_token(
     assert user is not None
     try:
         issued = await create_token(
-            session, user, body.name, body.scopes, principal.permissions, body.expires_in_days
+            session,
+            user,
+            body.name,
+            sorted(principal.permissions) if body.scopes is None else body.scopes,
+            principal.permissions,
+            body.expires_in_days,
         )
     except TokenError as exc:
         raise field_error(exc.field, str(exc).split(": ", 1)[1]) from None

@@ -32,7 +32,32 @@ _PAGE = """<!doctype html>
 async def openapi_document(
     request: Request, _: Annotated[Principal, require(AUTHENTICATED)]
 ) -> Any:
-    return JSONResponse(request.app.openapi())
+    return JSONResponse(with_security(request.app.openapi()))
+
+
+def with_security(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` declaring how every operation is authenticated: an API token
+    (``Authorization: Bearer pcm_...``, what Swagger UI's *Authorize* asks for) or the
+    browser session's cookie. Core's own sign-in routes stay open."""
+    from pcm_ops.security.sessions import COOKIE_NAME
+
+    components = document.setdefault("components", {})
+    components.setdefault("securitySchemes", {}).update(
+        {
+            "apiToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API token: `pcm-ops tokens create` or POST /api/auth/tokens.",
+            },
+            "session": {"type": "apiKey", "in": "cookie", "name": COOKIE_NAME},
+        }
+    )
+    document["security"] = [{"apiToken": []}, {"session": []}]
+    login = document.get("paths", {}).get("/api/auth/login", {})
+    for operation in login.values():
+        if isinstance(operation, dict):
+            operation["security"] = []
+    return document
 
 
 @router.get("/docs", response_class=HTMLResponse)
