@@ -117,3 +117,11 @@ async def test_the_ui_kit_needs_a_signed_in_user(make_app, browse) -> None:
 
     assert page.status_code == 303
     assert page.headers["location"].startswith("/login")
+
+
+async def test_the_favicon_is_found_without_signing_in(make_app, browse) -> None:
+    async with browse(make_app(role=None)) as client:
+        icon = await client.get("/favicon.ico", follow_redirects=True)
+
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")

@@ -24,6 +24,12 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+@router.get("/favicon.ico")
+async def favicon() -> RedirectResponse:
+    """Browsers ask for it where a page declares no icon (Swagger UI, JSON in a tab)."""
+    return RedirectResponse("/static/img/favicon.svg", status_code=308)
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str | None = None) -> Any:
     return render(request, "core/login.html", {"next": safe_next(next), "username": ""})
