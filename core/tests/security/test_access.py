@@ -10,7 +10,7 @@ from pcm_ops.security.auth import declared_permission
 from pcm_ops.security.permissions import AUTHENTICATED
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/login", "/api/auth/login"}
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/login", "/api/auth/login", "/favicon.ico"}
 
 
 def _concrete(path: str) -> str:

@@ -28,6 +28,9 @@ from pcm_ops.security.principal import Principal
 
 #: Always public, whatever the settings say: without them nobody could log in.
 LOGIN_PATHS = frozenset({"/login", "/api/auth/login"})
+#: Reachable without credentials whatever the settings say: the login endpoints and the icon
+#: browsers ask for on any page.
+ALWAYS_PUBLIC = LOGIN_PATHS | {"/favicon.ico"}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
@@ -43,7 +46,7 @@ class LoginRequired(HTTPException):
 
 def is_public(request: Request) -> bool:
     path = request.url.path
-    return path in LOGIN_PATHS or path in request.app.state.settings.public_paths
+    return path in ALWAYS_PUBLIC or path in request.app.state.settings.public_paths
 
 
 async def _csrf_token_sent(request: Request) -> str | None:
