@@ -39,7 +39,6 @@ from pcm_aws_script_runner.services.errors import InvalidInput
 from pcm_aws_script_runner.services.inventory import InventoryFilter
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
-from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import Offset, PathId
 from pcm_ops.security import Principal, require
 
@@ -150,8 +149,7 @@ async def get_instance(
     region: Annotated[str, Path(max_length=30)],
     instance_id: Annotated[str, Path(max_length=32)],
 ) -> Any:
-    with service_errors():
-        row = await inventory.get_instance(session, account_id, region, instance_id)
+    row = await inventory.get_instance(session, account_id, region, instance_id)
     return instance_out(row)
 
 
@@ -195,10 +193,9 @@ async def start_sync(
 
     pairs = None
     if body is not None and body.account_regions is not None:
-        with service_errors():
-            pairs = inventory.clean_account_regions(
-                (item.account_id, item.region) for item in body.account_regions
-            )
+        pairs = inventory.clean_account_regions(
+            (item.account_id, item.region) for item in body.account_regions
+        )
         known = await _registry_account_regions(request)
         if known is not None:
             allowed = set(known)
@@ -217,15 +214,13 @@ async def start_sync(
                 if (account, region) not in allowed
             ]
             if problems:
-                with service_errors():
-                    raise InvalidInput(problems)
-    with service_errors():
-        try:
-            job_id = await inventory.request_sync(
-                session, Actor.of(principal, request), account_regions=pairs
-            )
-        except JobsError as exc:
-            raise HTTPException(status_code=503, detail=str(exc)) from None
+                raise InvalidInput(problems)
+    try:
+        job_id = await inventory.request_sync(
+            session, Actor.of(principal, request), account_regions=pairs
+        )
+    except JobsError as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from None
     return SyncStarted(
         job_id=job_id,
         job_url=f"/api/jobs/{job_id}",
@@ -238,8 +233,7 @@ async def start_sync(
 
 
 async def _saved_out(session: Any, row: Any) -> SavedFilterOut:
-    with service_errors():
-        flt = inventory.saved_filter_of(row)
+    flt = inventory.saved_filter_of(row)
     return saved_filter_out(row, flt, await inventory.count_instances(session, flt))
 
 
@@ -268,14 +262,13 @@ async def create_saved_filter(
     session: DbSession,
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> Any:
-    with service_errors():
-        row = await inventory.create_saved_filter(
-            session,
-            body.name,
-            body.filter,
-            Actor.of(principal, request),
-            description=body.description,
-        )
+    row = await inventory.create_saved_filter(
+        session,
+        body.name,
+        body.filter,
+        Actor.of(principal, request),
+        description=body.description,
+    )
     return await _saved_out(session, row)
 
 
@@ -299,8 +292,7 @@ async def preview_filter(body: InventoryFilter, session: DbSession) -> Any:
     responses=RESPONSES,
 )
 async def get_saved_filter(filter_id: FilterId, session: DbSession) -> Any:
-    with service_errors():
-        row = await inventory.get_saved_filter(session, filter_id)
+    row = await inventory.get_saved_filter(session, filter_id)
     return await _saved_out(session, row)
 
 
@@ -318,15 +310,14 @@ async def update_saved_filter(
     session: DbSession,
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> Any:
-    with service_errors():
-        row = await inventory.update_saved_filter(
-            session,
-            filter_id,
-            Actor.of(principal, request),
-            name=body.name,
-            description=body.description,
-            flt=body.filter,
-        )
+    row = await inventory.update_saved_filter(
+        session,
+        filter_id,
+        Actor.of(principal, request),
+        name=body.name,
+        description=body.description,
+        flt=body.filter,
+    )
     return await _saved_out(session, row)
 
 
@@ -344,6 +335,5 @@ async def delete_saved_filter(
     session: DbSession,
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> Response:
-    with service_errors():
-        await inventory.delete_saved_filter(session, filter_id, Actor.of(principal, request))
+    await inventory.delete_saved_filter(session, filter_id, Actor.of(principal, request))
     return Response(status_code=204)

@@ -34,7 +34,6 @@ from pcm_aws_script_runner.services.errors import InvalidInput
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_aws_script_runner.services.validation import ScriptDraft
 from pcm_ops.api.deps import DbSession
-from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import Id, Offset, PathId
 from pcm_ops.security import Principal, require
 
@@ -94,14 +93,13 @@ async def create_script(
         parameters=[parameter.model_dump() for parameter in body.parameters],
         tags=body.tags,
     )
-    with service_errors():
-        script, version = await scripts.create_script(
-            session,
-            draft,
-            Actor.of(principal, request),
-            comment=body.comment,
-            max_body_bytes=config.max_script_bytes,
-        )
+    script, version = await scripts.create_script(
+        session,
+        draft,
+        Actor.of(principal, request),
+        comment=body.comment,
+        max_body_bytes=config.max_script_bytes,
+    )
     return script_out(script, version)
 
 
@@ -113,9 +111,8 @@ async def create_script(
     responses=RESPONSES,
 )
 async def get_script(script_id: ScriptId, session: DbSession) -> Any:
-    with service_errors():
-        script = await scripts.get_script(session, script_id)
-        version = await scripts.current_version(session, script)
+    script = await scripts.get_script(session, script_id)
+    version = await scripts.current_version(session, script)
     return script_out(script, version)
 
 
@@ -140,20 +137,19 @@ async def update_script(
     changes: dict[str, Any] = {name: getattr(body, name) for name in given}
     if "parameters" in changes and body.parameters is not None:
         changes["parameters"] = [parameter.model_dump() for parameter in body.parameters]
-    with service_errors():
-        nulls = [name for name, value in changes.items() if value is None]
-        if nulls:
-            raise InvalidInput(
-                (name, "must not be null; leave the field out to keep its value") for name in nulls
-            )
-        script, version = await scripts.update_script(
-            session,
-            script_id,
-            changes,
-            Actor.of(principal, request),
-            comment=body.comment,
-            max_body_bytes=config.max_script_bytes,
+    nulls = [name for name, value in changes.items() if value is None]
+    if nulls:
+        raise InvalidInput(
+            (name, "must not be null; leave the field out to keep its value") for name in nulls
         )
+    script, version = await scripts.update_script(
+        session,
+        script_id,
+        changes,
+        Actor.of(principal, request),
+        comment=body.comment,
+        max_body_bytes=config.max_script_bytes,
+    )
     return script_out(script, version)
 
 
@@ -169,9 +165,8 @@ async def archive_script(
     session: DbSession,
     principal: Annotated[Principal, require(MANAGE_SCRIPTS)],
 ) -> Any:
-    with service_errors():
-        script = await scripts.set_archived(session, script_id, True, Actor.of(principal, request))
-        version = await scripts.current_version(session, script)
+    script = await scripts.set_archived(session, script_id, True, Actor.of(principal, request))
+    version = await scripts.current_version(session, script)
     return script_out(script, version)
 
 
@@ -187,9 +182,8 @@ async def unarchive_script(
     session: DbSession,
     principal: Annotated[Principal, require(MANAGE_SCRIPTS)],
 ) -> Any:
-    with service_errors():
-        script = await scripts.set_archived(session, script_id, False, Actor.of(principal, request))
-        version = await scripts.current_version(session, script)
+    script = await scripts.set_archived(session, script_id, False, Actor.of(principal, request))
+    version = await scripts.current_version(session, script)
     return script_out(script, version)
 
 
@@ -201,8 +195,7 @@ async def unarchive_script(
     responses=RESPONSES,
 )
 async def list_versions(script_id: ScriptId, session: DbSession) -> Any:
-    with service_errors():
-        versions = await scripts.list_versions(session, script_id)
+    versions = await scripts.list_versions(session, script_id)
     return [version_summary(v, changed) for v, changed in scripts.version_pairs(versions)]
 
 
@@ -214,8 +207,7 @@ async def list_versions(script_id: ScriptId, session: DbSession) -> Any:
     responses=RESPONSES,
 )
 async def get_version(script_id: ScriptId, number: VersionNumber, session: DbSession) -> Any:
-    with service_errors():
-        version = await scripts.get_version(session, script_id, number)
+    version = await scripts.get_version(session, script_id, number)
     return version_out(version)
 
 
@@ -234,10 +226,9 @@ async def diff(
     from_version: Annotated[Id | None, Query(alias="from")] = None,
     to_version: Annotated[Id | None, Query(alias="to")] = None,
 ) -> Any:
-    with service_errors():
-        script = await scripts.get_script(session, script_id)
-        newer = to_version or script.current_version
-        older = from_version or max(newer - 1, 1)
-        old = await scripts.get_version(session, script_id, older)
-        new = await scripts.get_version(session, script_id, newer)
+    script = await scripts.get_script(session, script_id)
+    newer = to_version or script.current_version
+    older = from_version or max(newer - 1, 1)
+    old = await scripts.get_version(session, script_id, older)
+    new = await scripts.get_version(session, script_id, newer)
     return diff_out(diff_versions(old, new))

@@ -16,7 +16,6 @@ from pcm_aws_script_runner.api.schemas.targets import ResolvedTargetOut, Resolve
 from pcm_aws_script_runner.dependencies import Config, Registry
 from pcm_aws_script_runner.ids import EXECUTE, READ
 from pcm_aws_script_runner.services.executions import sources
-from pcm_ops.api.errors import service_errors
 from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
 
@@ -61,15 +60,14 @@ async def resolve(
     config: Config,
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> Any:
-    with service_errors():
-        resolved = await sources.resolve_targets(
-            registry,
-            name,
-            body.reference,
-            principal,
-            time_limit=config.target_resolution_timeout_seconds,
-            contexts=PluginContext.request_factory(request),
-        )
+    resolved = await sources.resolve_targets(
+        registry,
+        name,
+        body.reference,
+        principal,
+        time_limit=config.target_resolution_timeout_seconds,
+        contexts=PluginContext.request_factory(request),
+    )
     return [
         ResolvedTargetOut(
             instance_id=target.instance_id,

@@ -38,7 +38,6 @@ from pcm_aws_script_runner.services.scripts import Actor
 from pcm_aws_script_runner.web.common import BASE, form_text, page
 from pcm_aws_script_runner.web.run_form import describe_targets
 from pcm_ops.api.deps import DbSession
-from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import Offset, PathId, parse_id
 from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
@@ -216,8 +215,7 @@ def output_link(location: str | None) -> str | None:
 async def execution_detail(
     request: Request, execution_id: PathId, session: DbSession, offset: Offset = 0
 ) -> Any:
-    with service_errors():
-        execution = await executions.get_execution(session, execution_id)
+    execution = await executions.get_execution(session, execution_id)
     status_filter = form_text(request.query_params, "instance_status")
     if status_filter not in INSTANCE_STATUSES:
         status_filter = ""
@@ -291,11 +289,7 @@ async def cancel_execution(
         await executions.request_cancel(session, execution_id, Actor.of(principal, request))
     except Conflict as exc:
         flash(request, str(exc), "warning")
-    except NotFound as exc:
-        with service_errors():
-            raise exc from None
-    else:
-        await session.commit()
+    else:  # the request's session commits before the redirect is sent
         flash(request, f"Cancelling execution #{execution_id}.", "success")
     return RedirectResponse(f"{BASE}/executions/{execution_id}", status_code=303)
 
@@ -322,9 +316,8 @@ async def rerun_execution(
             rerun_of=execution_id,
             rerun_kind=RerunKind.FAILED,
         )
-    except NotFound as exc:
-        with service_errors():
-            raise exc from None
+    except NotFound:
+        raise  # core answers 404
     except ScriptRunnerError as exc:
         flash(request, f"Not rerun: {exc}", "error")
         return RedirectResponse(here, status_code=303)

@@ -29,7 +29,6 @@ from pcm_aws_script_runner.services.errors import Conflict, InvalidInput
 from pcm_aws_script_runner.services.inventory import InventoryFilter
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
-from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import Offset, PathId
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash, render
@@ -201,9 +200,8 @@ async def save_filter(
     "/inventory/filters/{filter_id}", dependencies=[require(READ)], response_class=HTMLResponse
 )
 async def apply_saved_filter(filter_id: PathId, session: DbSession) -> RedirectResponse:
-    with service_errors():
-        row = await inventory.get_saved_filter(session, filter_id)
-        flt = inventory.saved_filter_of(row)
+    row = await inventory.get_saved_filter(session, filter_id)
+    flt = inventory.saved_filter_of(row)
     return RedirectResponse(f"{FLEET}?{urlencode(inventory.filter_to_query(flt))}", status_code=303)
 
 
@@ -214,8 +212,7 @@ async def delete_filter(
     session: DbSession,
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> RedirectResponse:
-    with service_errors():
-        row = await inventory.get_saved_filter(session, filter_id)
-        await inventory.delete_saved_filter(session, filter_id, Actor.of(principal, request))
+    row = await inventory.get_saved_filter(session, filter_id)
+    await inventory.delete_saved_filter(session, filter_id, Actor.of(principal, request))
     flash(request, f"Filter {row.name!r} deleted.", "success")
     return RedirectResponse(FLEET, status_code=303)

@@ -36,7 +36,6 @@ from pcm_aws_script_runner.services.executions import (
 from pcm_aws_script_runner.services.scripts import Actor
 from pcm_aws_script_runner.web.common import BASE, form_text, form_values, page
 from pcm_ops.api.deps import DbSession
-from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import parse_id
 from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
@@ -327,8 +326,7 @@ def _number(text: str) -> Any:
 async def _clone_source(session: Any, form: RunForm) -> ExecutionDraft | None:
     if form.clone_of is None:
         return None
-    with service_errors():
-        return await executions.clone_draft(session, form.clone_of)
+    return await executions.clone_draft(session, form.clone_of)
 
 
 async def _run_page(

@@ -27,7 +27,6 @@ from pcm_aws_script_runner.services.validation import (
 )
 from pcm_aws_script_runner.web.common import BASE, page
 from pcm_ops.api.deps import DbSession
-from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import Id, PathId
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash
@@ -269,10 +268,9 @@ async def create_script(
 
 @router.get("/scripts/{script_id}", response_class=HTMLResponse, dependencies=[require(READ)])
 async def script_detail(request: Request, script_id: PathId, session: DbSession) -> Any:
-    with service_errors():
-        script = await scripts.get_script(session, script_id)
-        version = await scripts.current_version(session, script)
-        versions = await scripts.list_versions(session, script_id)
+    script = await scripts.get_script(session, script_id)
+    version = await scripts.current_version(session, script)
+    versions = await scripts.list_versions(session, script_id)
     return page(
         request,
         "script.html",
@@ -290,9 +288,8 @@ async def script_detail(request: Request, script_id: PathId, session: DbSession)
     dependencies=[require(MANAGE_SCRIPTS)],
 )
 async def edit_script(request: Request, script_id: PathId, session: DbSession) -> Any:
-    with service_errors():
-        script = await scripts.get_script(session, script_id)
-        version = await scripts.current_version(session, script)
+    script = await scripts.get_script(session, script_id)
+    version = await scripts.current_version(session, script)
     form = EditorForm.of_script(script, version)
     if script.archived:
         form.problems = [("script", "This script is archived: unarchive it before editing it.")]
@@ -307,8 +304,7 @@ async def save_script(
     config: Config,
     principal: Annotated[Principal, require(MANAGE_SCRIPTS)],
 ) -> Any:
-    with service_errors():
-        script = await scripts.get_script(session, script_id)
+    script = await scripts.get_script(session, script_id)
     form = EditorForm.from_form(await request.form())
     draft = form.draft()
     changes = {name: getattr(draft, name) for name in scripts.EDITABLE_FIELDS}
@@ -353,8 +349,7 @@ async def archive_script(
     session: DbSession,
     principal: Annotated[Principal, require(MANAGE_SCRIPTS)],
 ) -> Response:
-    with service_errors():
-        await scripts.get_script(session, script_id)
+    await scripts.get_script(session, script_id)
     return await _set_archived(request, script_id, session, principal, True)
 
 
@@ -365,8 +360,7 @@ async def unarchive_script(
     session: DbSession,
     principal: Annotated[Principal, require(MANAGE_SCRIPTS)],
 ) -> Response:
-    with service_errors():
-        await scripts.get_script(session, script_id)
+    await scripts.get_script(session, script_id)
     return await _set_archived(request, script_id, session, principal, False)
 
 
@@ -378,9 +372,8 @@ async def unarchive_script(
 async def version_detail(
     request: Request, script_id: PathId, number: PathId, session: DbSession
 ) -> Any:
-    with service_errors():
-        script = await scripts.get_script(session, script_id)
-        version = await scripts.get_version(session, script_id, number)
+    script = await scripts.get_script(session, script_id)
+    version = await scripts.get_version(session, script_id, number)
     return page(request, "version.html", {"script": script, "version": version})
 
 
@@ -392,12 +385,11 @@ async def diff_page(
     from_version: Annotated[Id | None, Query(alias="from")] = None,
     to_version: Annotated[Id | None, Query(alias="to")] = None,
 ) -> Any:
-    with service_errors():
-        script = await scripts.get_script(session, script_id)
-        newer = to_version or script.current_version
-        older = from_version or max(newer - 1, 1)
-        old = await scripts.get_version(session, script_id, older)
-        new = await scripts.get_version(session, script_id, newer)
+    script = await scripts.get_script(session, script_id)
+    newer = to_version or script.current_version
+    older = from_version or max(newer - 1, 1)
+    old = await scripts.get_version(session, script_id, older)
+    new = await scripts.get_version(session, script_id, newer)
     diff = diff_versions(old, new)
     return page(
         request,

@@ -1,0 +1,83 @@
+"""The fleet inventory as the rest of the plugin reads it: filters, queries, sync state,
+saved filters, and starting a sync.
+
+Browsing never waits on AWS: everything here reads the tables a sync job fills
+(:mod:`pcm_aws_script_runner.jobs.inventory`, writing through
+:mod:`pcm_aws_script_runner.services.inventory.sync`). A filter is an
+:class:`InventoryFilter`; the API and the pages read it from query parameters
+(:func:`filter_from_query`), saved filters and executions store it as JSON
+(:meth:`InventoryFilter.to_json`, :func:`parse_filter`), and an execution that targets
+"every instance matching" resolves it when it runs (:func:`matching_instances`).
+
+Saved filters are changed with an audit event in the same transaction (``object_type``
+``saved_filter``; actions ``aws-script-runner.saved_filter.create`` / ``.update`` /
+``.delete``).
+"""
+
+from __future__ import annotations
+
+from pcm_aws_script_runner.services.inventory.filters import (
+    PING_STATUSES,
+    PLATFORMS,
+    QUERY_PARAMETERS,
+    STATES,
+    InventoryFilter,
+    TagFilter,
+    clean_account_regions,
+    filter_from_query,
+    filter_to_query,
+    parse_filter,
+)
+from pcm_aws_script_runner.services.inventory.queries import (
+    SORTS,
+    count_instances,
+    get_instance,
+    instances_by_ids,
+    matching_instances,
+    query_instances,
+)
+from pcm_aws_script_runner.services.inventory.saved_filters import (
+    create_saved_filter,
+    delete_saved_filter,
+    get_saved_filter,
+    list_saved_filters,
+    saved_filter_of,
+    update_saved_filter,
+)
+from pcm_aws_script_runner.services.inventory.syncs import (
+    AccountRegionStatus,
+    InventoryStatus,
+    enqueue_sync,
+    inventory_status,
+    request_sync,
+)
+
+__all__ = [
+    "PING_STATUSES",
+    "PLATFORMS",
+    "QUERY_PARAMETERS",
+    "SORTS",
+    "STATES",
+    "AccountRegionStatus",
+    "InventoryFilter",
+    "InventoryStatus",
+    "TagFilter",
+    "clean_account_regions",
+    "count_instances",
+    "create_saved_filter",
+    "delete_saved_filter",
+    "enqueue_sync",
+    "filter_from_query",
+    "filter_to_query",
+    "get_instance",
+    "get_saved_filter",
+    "instances_by_ids",
+    "inventory_status",
+    "list_saved_filters",
+    "matching_instances",
+    "parse_filter",
+    "query_instances",
+    "request_sync",
+    "saved_filter_of",
+    "update_saved_filter",
+]
