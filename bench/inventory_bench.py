@@ -140,7 +140,7 @@ async def running_app(settings: Any, registry: Any) -> AsyncIterator[Any]:
 
 async def seed_inventory(settings: Any, count: int, account_regions: int = 20) -> None:
     """``count`` instances written as a sync writes them."""
-    from pcm_aws_script_runner.services.inventory.sync import (
+    from pcm_aws_script_runner.services.inventory.sync_writes import (
         InstanceRecord,
         refresh_statistics,
         save_account_region,

@@ -69,7 +69,10 @@ FLEET = [
 
 
 async def seed_fleet(database: Any, rows: list[tuple[Any, ...]] = FLEET) -> None:
-    from pcm_aws_script_runner.services.inventory.sync import InstanceRecord, save_account_region
+    from pcm_aws_script_runner.services.inventory.sync_writes import (
+        InstanceRecord,
+        save_account_region,
+    )
 
     groups: dict[tuple[str, str], list[InstanceRecord]] = {}
     for account, region, instance_id, name, state, platform, ping, tags in rows:

@@ -47,7 +47,7 @@ def run(tmp_path: Path, pcm_database_url: str, monkeypatch: pytest.MonkeyPatch, 
 
 
 async def _seed() -> None:
-    from pcm_aws_script_runner.services.inventory.sync import (
+    from pcm_aws_script_runner.services.inventory.sync_writes import (
         InstanceRecord,
         mark_sync_error,
         save_account_region,

@@ -17,7 +17,7 @@ INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGN
 
 
 async def _seed(database: Any) -> None:
-    from pcm_aws_script_runner.services.inventory.sync import (
+    from pcm_aws_script_runner.services.inventory.sync_writes import (
         InstanceRecord,
         mark_sync_error,
         save_account_region,

@@ -14,7 +14,7 @@ from pcm_aws_script_runner.services.inventory import (
     filter_to_query,
     parse_filter,
 )
-from pcm_aws_script_runner.services.inventory.sync import join_instances
+from pcm_aws_script_runner.services.inventory.sync_writes import join_instances
 
 
 def test_a_filter_is_normalised_without_repeats() -> None:

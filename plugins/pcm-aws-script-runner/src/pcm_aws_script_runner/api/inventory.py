@@ -42,7 +42,8 @@ from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import Offset, PathId
 from pcm_ops.security import Principal, require
 
-router = APIRouter()
+# No tags: core tags every route of a plugin with its display name.
+router = APIRouter(prefix="/inventory", responses=RESPONSES)
 
 FilterId = Annotated[PathId, Path(description="The saved filter's id.")]
 
@@ -95,14 +96,13 @@ async def _registry_account_regions(request: Request) -> list[tuple[str, str]] |
 
 
 @router.get(
-    "/inventory/instances",
+    "/instances",
     response_model=InstancePage,
     summary="Instances matching a filter, a page at a time",
     description="From the database: what the last sync of each account-region saw (see "
     "`GET /inventory/status` for how fresh it is). Each list parameter may repeat; values "
     "of one parameter are alternatives, parameters all apply.",
     dependencies=[require(READ)],
-    responses=RESPONSES,
 )
 async def list_instances(
     session: DbSession,
@@ -137,11 +137,10 @@ async def list_instances(
 
 
 @router.get(
-    "/inventory/instances/{account_id}/{region}/{instance_id}",
+    "/instances/{account_id}/{region}/{instance_id}",
     response_model=InstanceOut,
     summary="One instance",
     dependencies=[require(READ)],
-    responses=RESPONSES,
 )
 async def get_instance(
     session: DbSession,
@@ -154,11 +153,10 @@ async def get_instance(
 
 
 @router.get(
-    "/inventory/status",
+    "/status",
     response_model=InventoryStatusOut,
     summary="How fresh the inventory is, per account-region, with the errors of the last syncs",
     dependencies=[require(READ)],
-    responses=RESPONSES,
 )
 async def sync_status(request: Request, session: DbSession, config: Config) -> Any:
     status = await inventory.inventory_status(session, await _registry_account_regions(request))
@@ -174,14 +172,14 @@ async def sync_status(request: Request, session: DbSession, config: Config) -> A
 
 
 @router.post(
-    "/inventory/sync",
+    "/sync",
     response_model=SyncStarted,
     status_code=202,
     summary="Sync the inventory from AWS now",
     description="Queues a sync job and returns at once; follow it at `events_url`. Without "
     "a body (or without `account_regions`), every account of the registry is synced in each "
     "of its regions.",
-    responses={**RESPONSES, 503: {"description": "The job engine does not run."}},
+    responses={503: {"description": "The job engine does not run."}},
 )
 async def start_sync(
     request: Request,
@@ -238,11 +236,10 @@ async def _saved_out(session: Any, row: Any) -> SavedFilterOut:
 
 
 @router.get(
-    "/inventory/filters",
+    "/filters",
     response_model=list[SavedFilterOut],
     summary="Saved filters, by name",
     dependencies=[require(READ)],
-    responses=RESPONSES,
 )
 async def list_saved_filters(session: DbSession) -> Any:
     rows = await inventory.list_saved_filters(session)
@@ -250,11 +247,10 @@ async def list_saved_filters(session: DbSession) -> Any:
 
 
 @router.post(
-    "/inventory/filters",
+    "/filters",
     response_model=SavedFilterOut,
     status_code=201,
     summary="Save a filter under a name",
-    responses=RESPONSES,
 )
 async def create_saved_filter(
     body: SavedFilterIn,
@@ -273,11 +269,10 @@ async def create_saved_filter(
 
 
 @router.post(
-    "/inventory/filters/preview",
+    "/filters/preview",
     response_model=FilterPreviewOut,
     summary="How many instances a filter matches, and the first ten",
     dependencies=[require(READ)],
-    responses=RESPONSES,
 )
 async def preview_filter(body: InventoryFilter, session: DbSession) -> Any:
     rows, total = await inventory.query_instances(session, body, limit=10)
@@ -285,11 +280,10 @@ async def preview_filter(body: InventoryFilter, session: DbSession) -> Any:
 
 
 @router.get(
-    "/inventory/filters/{filter_id}",
+    "/filters/{filter_id}",
     response_model=SavedFilterOut,
     summary="A saved filter, with how many instances match it now",
     dependencies=[require(READ)],
-    responses=RESPONSES,
 )
 async def get_saved_filter(filter_id: FilterId, session: DbSession) -> Any:
     row = await inventory.get_saved_filter(session, filter_id)
@@ -297,11 +291,10 @@ async def get_saved_filter(filter_id: FilterId, session: DbSession) -> Any:
 
 
 @router.put(
-    "/inventory/filters/{filter_id}",
+    "/filters/{filter_id}",
     response_model=SavedFilterOut,
     summary="Change a saved filter's name, description or filter",
     description="The fields given replace the current ones; the others are kept.",
-    responses=RESPONSES,
 )
 async def update_saved_filter(
     filter_id: FilterId,
@@ -322,12 +315,11 @@ async def update_saved_filter(
 
 
 @router.delete(
-    "/inventory/filters/{filter_id}",
+    "/filters/{filter_id}",
     status_code=204,
     response_class=Response,
     summary="Delete a saved filter",
     description="Executions that targeted it keep the instances they resolved.",
-    responses=RESPONSES,
 )
 async def delete_saved_filter(
     filter_id: FilterId,

@@ -37,18 +37,18 @@ from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import Id, Offset, PathId
 from pcm_ops.security import Principal, require
 
-router = APIRouter()
+# No tags: core tags every route of a plugin with its display name.
+router = APIRouter(prefix="/scripts", responses=RESPONSES)
 
 ScriptId = Annotated[PathId, Path(description="The script's id.")]
 VersionNumber = Annotated[PathId, Path(description="The version number (1, 2, …).")]
 
 
 @router.get(
-    "/scripts",
+    "",
     response_model=list[ScriptSummary],
     summary="List scripts",
     dependencies=[require(READ)],
-    responses=RESPONSES,
 )
 async def list_scripts(
     session: DbSession,
@@ -72,11 +72,10 @@ async def list_scripts(
 
 
 @router.post(
-    "/scripts",
+    "",
     response_model=ScriptOut,
     status_code=201,
     summary="Add a script (its version 1)",
-    responses=RESPONSES,
 )
 async def create_script(
     body: ScriptIn,
@@ -104,11 +103,10 @@ async def create_script(
 
 
 @router.get(
-    "/scripts/{script_id}",
+    "/{script_id}",
     response_model=ScriptOut,
     summary="A script with its current version's content",
     dependencies=[require(READ)],
-    responses=RESPONSES,
 )
 async def get_script(script_id: ScriptId, session: DbSession) -> Any:
     script = await scripts.get_script(session, script_id)
@@ -117,13 +115,12 @@ async def get_script(script_id: ScriptId, session: DbSession) -> Any:
 
 
 @router.patch(
-    "/scripts/{script_id}",
+    "/{script_id}",
     response_model=ScriptOut,
     summary="Save a new version of a script",
     description="The fields given replace the current ones; the others are kept. Every "
     "call writes a new, immutable version; its sha256 changes only when the language, "
     "body or parameters change. Archived scripts cannot be edited (409).",
-    responses=RESPONSES,
 )
 async def update_script(
     script_id: ScriptId,
@@ -154,10 +151,9 @@ async def update_script(
 
 
 @router.post(
-    "/scripts/{script_id}/archive",
+    "/{script_id}/archive",
     response_model=ScriptOut,
     summary="Archive a script: it stays readable but cannot be run or edited",
-    responses=RESPONSES,
 )
 async def archive_script(
     script_id: ScriptId,
@@ -171,10 +167,9 @@ async def archive_script(
 
 
 @router.post(
-    "/scripts/{script_id}/unarchive",
+    "/{script_id}/unarchive",
     response_model=ScriptOut,
     summary="Bring an archived script back",
-    responses=RESPONSES,
 )
 async def unarchive_script(
     script_id: ScriptId,
@@ -188,11 +183,10 @@ async def unarchive_script(
 
 
 @router.get(
-    "/scripts/{script_id}/versions",
+    "/{script_id}/versions",
     response_model=list[VersionSummary],
     summary="A script's versions, newest first",
     dependencies=[require(READ)],
-    responses=RESPONSES,
 )
 async def list_versions(script_id: ScriptId, session: DbSession) -> Any:
     versions = await scripts.list_versions(session, script_id)
@@ -200,11 +194,10 @@ async def list_versions(script_id: ScriptId, session: DbSession) -> Any:
 
 
 @router.get(
-    "/scripts/{script_id}/versions/{number}",
+    "/{script_id}/versions/{number}",
     response_model=VersionOut,
     summary="One version of a script, as it was saved",
     dependencies=[require(READ)],
-    responses=RESPONSES,
 )
 async def get_version(script_id: ScriptId, number: VersionNumber, session: DbSession) -> Any:
     version = await scripts.get_version(session, script_id, number)
@@ -212,13 +205,12 @@ async def get_version(script_id: ScriptId, number: VersionNumber, session: DbSes
 
 
 @router.get(
-    "/scripts/{script_id}/diff",
+    "/{script_id}/diff",
     response_model=DiffOut,
     summary="What changed between two versions",
     description="`to` defaults to the current version and `from` to the version before "
     "`to`. The body diff is a unified diff; parameter changes are listed one by one.",
     dependencies=[require(READ)],
-    responses=RESPONSES,
 )
 async def diff(
     script_id: ScriptId,

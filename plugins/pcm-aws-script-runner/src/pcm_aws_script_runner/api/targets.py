@@ -19,17 +19,17 @@ from pcm_aws_script_runner.services.executions import sources
 from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
 
-router = APIRouter()
+# No tags: core tags every route of a plugin with its display name.
+router = APIRouter(prefix="/target-sources", responses=RESPONSES)
 
 SourceName = Annotated[str, Path(max_length=64, description="The target source's name.")]
 
 
 @router.get(
-    "/target-sources",
+    "",
     response_model=list[TargetSourceOut],
     summary="Target sources other plugins supply",
     dependencies=[require(READ)],
-    responses=RESPONSES,
 )
 async def list_target_sources(registry: Registry) -> Any:
     return [
@@ -44,11 +44,10 @@ async def list_target_sources(registry: Registry) -> Any:
 
 
 @router.post(
-    "/target-sources/{name}/resolve",
+    "/{name}/resolve",
     response_model=list[ResolvedTargetOut],
     summary="The instances a reference resolves to",
     responses={
-        **RESPONSES,
         502: {"description": "The source failed, answered something malformed, or timed out."},
     },
 )

@@ -36,7 +36,7 @@ from dbos import DBOS
 from pcm_aws_script_runner.domain import InstanceState, SyncStatus
 from pcm_aws_script_runner.ids import SYNC_WORKFLOW
 from pcm_aws_script_runner.jobs.runtime import Runtime, runtime
-from pcm_aws_script_runner.services.inventory.sync import (
+from pcm_aws_script_runner.services.inventory.sync_writes import (
     forget_account_regions,
     join_instances,
     mark_sync_error,

@@ -1,17 +1,15 @@
-"""The fleet inventory as the rest of the plugin reads it: filters, queries, sync state,
-saved filters, and starting a sync.
+"""The fleet inventory as the rest of the plugin reads it, one module per concern:
+
+- :mod:`.filters`: what a filter may name, its validation, its query-parameter and JSON
+  forms (:class:`InventoryFilter`, :func:`filter_from_query`, :func:`parse_filter`);
+- :mod:`.queries`: instances matching a filter, sorted and paged, and by id;
+- :mod:`.saved_filters`: named filters, changed with an audit event;
+- :mod:`.sync_state`: each account-region's sync state, and starting a sync;
+- :mod:`.sync_writes`: writing what a sync read from AWS (used by the sync job).
 
 Browsing never waits on AWS: everything here reads the tables a sync job fills
-(:mod:`pcm_aws_script_runner.jobs.inventory`, writing through
-:mod:`pcm_aws_script_runner.services.inventory.sync`). A filter is an
-:class:`InventoryFilter`; the API and the pages read it from query parameters
-(:func:`filter_from_query`), saved filters and executions store it as JSON
-(:meth:`InventoryFilter.to_json`, :func:`parse_filter`), and an execution that targets
-"every instance matching" resolves it when it runs (:func:`matching_instances`).
-
-Saved filters are changed with an audit event in the same transaction (``object_type``
-``saved_filter``; actions ``aws-script-runner.saved_filter.create`` / ``.update`` /
-``.delete``).
+(:mod:`pcm_aws_script_runner.jobs.inventory`). An execution that targets "every instance
+matching" resolves its filter when it runs (:func:`matching_instances`).
 """
 
 from __future__ import annotations
@@ -44,7 +42,7 @@ from pcm_aws_script_runner.services.inventory.saved_filters import (
     saved_filter_of,
     update_saved_filter,
 )
-from pcm_aws_script_runner.services.inventory.syncs import (
+from pcm_aws_script_runner.services.inventory.sync_state import (
     AccountRegionStatus,
     InventoryStatus,
     enqueue_sync,
