@@ -1,53 +1,47 @@
 """Demo mode: the fake ServiceNow starts with the application, its CMDB holds the demo
 fleet of pcm-aws-common, its changes are ready to browse and run through, and the demo
-production accounts are gated."""
+production account is gated.
+
+aws-common's fake AWS is built at most once per process (moto's state is the process's), so
+here it is stood in for by what the ServiceNow demo reads of it: the demo instances' ids
+(``app.state.aws_demo.instances``). ``pcm-ops serve --demo`` runs both for real.
+"""
 
 from __future__ import annotations
 
-import os
+from types import SimpleNamespace
 
 import pytest
 
-from pcm_aws_common import demo as aws_demo
-from pcm_ops.testing import app_client, issue_api_token
+from pcm_aws_common.demo import DEMO_FLEET
+from pcm_servicenow_cmdb import demo
 
 API = "/api/tools/servicenow/cmdb"
 pytestmark = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def pcm_plugins() -> list[str]:
-    return ["aws-common", "aws-script-runner", "servicenow-cmdb"]
-
-
-@pytest.fixture
-def restore_endpoint(monkeypatch):
-    """Demo mode points the process's AWS clients at the fake AWS: put that back after."""
-    for name in aws_demo.ENDPOINT_VARIABLES:
-        if name in os.environ:
-            monkeypatch.setenv(name, os.environ[name])
-        else:
-            monkeypatch.delenv(name, raising=False)
+async def demo_app(pcm_app, pcm_migrated_database, pcm_running_app, pcm_registry):
+    pcm_app.state.aws_demo = SimpleNamespace(
+        instances={instance.name: f"i-{n:017x}" for n, instance in enumerate(DEMO_FLEET)}
+    )
+    await demo.start(pcm_app, pcm_registry.get("servicenow-cmdb"))
+    try:
+        yield pcm_app
+    finally:
+        await demo.stop(pcm_app)
 
 
 async def test_the_demo_has_changes_on_the_demo_fleet_and_gates_production(
-    make_pcm_settings, make_pcm_registry, make_pcm_app, pcm_migrated_database, restore_endpoint
+    demo_app, pcm_admin_client, pcm_registry
 ):
-    settings = make_pcm_settings(demo=True)
-    registry = make_pcm_registry(settings=settings)
-    app = make_pcm_app(settings=settings, registry=registry)
-    token = await issue_api_token(app, role="admin")
-    headers = {"Authorization": f"Bearer {token}"}
-
-    async with app_client(app, headers=headers) as client:
-        connections = (await client.get(f"{API}/connections")).json()
-        listed = (await client.get(f"{API}/changes")).json()
-        approved = next(c for c in listed if c["short_description"].startswith("Patch"))
-        detail = (await client.get(f"{API}/changes/{approved['number']}")).json()
-        gate = registry.get("servicenow-cmdb").config.gate
-        fake_aws = app.state.aws_demo
+    connections = (await pcm_admin_client.get(f"{API}/connections")).json()
+    listed = (await pcm_admin_client.get(f"{API}/changes")).json()
+    approved = next(c for c in listed if c["short_description"].startswith("Patch"))
+    detail = (await pcm_admin_client.get(f"{API}/changes/{approved['number']}")).json()
 
     assert [(c["name"], c["status"]) for c in connections] == [("demo", "ok")]
+    assert approved["number"] == "CHG0030001"
     assert sorted((c["state_label"], c["approval"]) for c in listed) == [
         ("Authorize", "requested"),
         ("Canceled", "approved"),
@@ -60,10 +54,23 @@ async def test_the_demo_has_changes_on_the_demo_fleet_and_gates_production(
         for ci in detail["affected_cis"]
     }
     assert placed["prod-web-01"] == (
-        fake_aws.instances["prod-web-01"],
+        demo_app.state.aws_demo.instances["prod-web-01"],
         "200000000001",
         "us-east-1",
     )
     assert placed["legacy-batch-01"] == (None, None, None)  # known by its IP address only
     assert len(placed) == 5
-    assert gate.accounts == ["200000000001"]
+    assert pcm_registry.get("servicenow-cmdb").config.gate.accounts == ["200000000001"]
+
+
+async def test_a_second_start_points_the_same_connection_at_the_new_address(
+    demo_app, pcm_admin_client, pcm_registry
+):
+    first = demo_app.state.servicenow_demo.url
+    await demo.stop(demo_app)
+    await demo.start(demo_app, pcm_registry.get("servicenow-cmdb"))
+
+    connections = (await pcm_admin_client.get(f"{API}/connections")).json()
+
+    assert [c["name"] for c in connections] == ["demo"]
+    assert connections[0]["base_url"] == demo_app.state.servicenow_demo.url != first
