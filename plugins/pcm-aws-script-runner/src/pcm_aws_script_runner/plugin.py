@@ -110,17 +110,18 @@ async def pcm_ops_startup(settings: Any) -> None:
 
 @hookimpl
 def pcm_ops_api_routers() -> list[Any]:
-    from pcm_aws_script_runner.api import routers
+    from pcm_aws_script_runner.api import executions, inventory, scripts, targets
 
-    return routers()
+    return [scripts.router, targets.router, inventory.router, executions.router]
 
 
 @hookimpl
 def pcm_ops_web_pages() -> WebPages:
-    from pcm_aws_script_runner.web import routers
+    from pcm_aws_script_runner.web import executions, inventory, run_form, scripts
 
     return WebPages(
-        routers=routers(),
+        # The run form's /executions/new before /executions/{id}, which would match it.
+        routers=[scripts.router, inventory.router, run_form.router, executions.router],
         templates=PACKAGE / "templates",
         static=PACKAGE / "static",
         nav=[
@@ -137,7 +138,10 @@ def pcm_ops_jobs(config: Any) -> JobDefinitions:
 
     cron = getattr(config, "inventory_sync_schedule", "*/30 * * * *")
     return JobDefinitions(
-        modules=["pcm_aws_script_runner.jobs.inventory", "pcm_aws_script_runner.jobs.executions"],
+        modules=[
+            "pcm_aws_script_runner.jobs.inventory",
+            "pcm_aws_script_runner.jobs.executions.workflow",
+        ],
         queues=[
             QueueDefinition(EXECUTIONS_QUEUE, worker_concurrency=20),
             # One sync at a time: two syncs of one account-region would race on its rows.
@@ -156,6 +160,6 @@ def pcm_ops_jobs(config: Any) -> JobDefinitions:
 
 @hookimpl
 def pcm_ops_cli_commands() -> list[Any]:
-    from pcm_aws_script_runner.cli import script_runner
+    from pcm_aws_script_runner.cli.main import script_runner
 
     return [script_runner]

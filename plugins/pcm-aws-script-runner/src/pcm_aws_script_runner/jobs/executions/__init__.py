@@ -24,13 +24,6 @@ and ``execution`` (status and counts).
 The steps and the workflow live in their own modules (each ``SendCommand`` a step of
 :mod:`.sending`; :mod:`.polling`; :mod:`.lifecycle` for begin, hold, cancel and finish;
 :mod:`.workflow` for the loop). Their job-engine names are recorded in its database and
-never change; importing this package registers them all (it is the module the plugin's
+never change; importing :mod:`.workflow` registers them all (it is the module the plugin's
 ``pcm_ops_jobs`` hook names).
 """
-
-from __future__ import annotations
-
-from pcm_aws_script_runner.jobs.executions.commands import render_command
-from pcm_aws_script_runner.jobs.executions.workflow import execute
-
-__all__ = ["execute", "render_command"]
