@@ -178,9 +178,7 @@ def database_problem(exc: BaseException) -> str | None:
         else ""
     )
     if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
-        return (
-            f"the database is not up to date ({reason}); run `pcm-ops db upgrade` first{where}"
-        )
+        return f"the database is not up to date ({reason}); run `pcm-ops db upgrade` first{where}"
     return f"database error: {reason}{where}"
 
 
