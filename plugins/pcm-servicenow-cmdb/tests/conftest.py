@@ -19,3 +19,23 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
+
+
+@pytest.fixture
+async def connected(pcm_admin_client, servicenow):
+    """The fake ServiceNow, added as connection ``acme`` (basic authentication) through the
+    API, as an admin does it."""
+    from pcm_servicenow_cmdb.testing.fake import DEFAULT_PASSWORD, DEFAULT_USERNAME
+
+    created = await pcm_admin_client.post(
+        "/api/tools/servicenow/cmdb/connections",
+        json={
+            "name": "acme",
+            "base_url": servicenow.url,
+            "auth_kind": "basic",
+            "username": DEFAULT_USERNAME,
+            "password": DEFAULT_PASSWORD,
+        },
+    )
+    assert created.status_code == 201, created.text
+    return servicenow

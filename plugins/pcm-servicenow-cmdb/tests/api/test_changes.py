@@ -7,30 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pcm_servicenow_cmdb.testing.fake import DEFAULT_PASSWORD, DEFAULT_USERNAME
-
 API = "/api/tools/servicenow/cmdb"
 FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def at(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).strftime(FORMAT)
-
-
-@pytest.fixture
-async def connected(pcm_admin_client, servicenow):
-    response = await pcm_admin_client.post(
-        f"{API}/connections",
-        json={
-            "name": "acme",
-            "base_url": servicenow.url,
-            "auth_kind": "basic",
-            "username": DEFAULT_USERNAME,
-            "password": DEFAULT_PASSWORD,
-        },
-    )
-    assert response.status_code == 201, response.text
-    return servicenow
 
 
 @pytest.fixture

@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from pcm_servicenow_cmdb.testing.fake import DEFAULT_PASSWORD, DEFAULT_USERNAME
-
 API = "/api/tools/servicenow/cmdb"
 
 
 @pytest.fixture
-async def cmdb(pcm_admin_client, servicenow):
-    created = await pcm_admin_client.post(
-        f"{API}/connections",
-        json={
-            "name": "acme",
-            "base_url": servicenow.url,
-            "auth_kind": "basic",
-            "username": DEFAULT_USERNAME,
-            "password": DEFAULT_PASSWORD,
-        },
-    )
-    assert created.status_code == 201, created.text
-    sn = servicenow
+def cmdb(connected):
+    sn = connected
     account = sn.add("cmdb_ci_cloud_service_account", name="prod", account_id="123456789012")
     region = sn.add("cmdb_ci_aws_datacenter", name="us-gov-west-1", region="us-gov-west-1")
     sn.relate(region, account)

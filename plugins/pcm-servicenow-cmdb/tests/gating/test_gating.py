@@ -9,7 +9,6 @@ import pytest
 
 from pcm_aws_script_runner.hooktypes import ResolvedTarget
 from pcm_aws_script_runner.testing import execution_request
-from pcm_servicenow_cmdb.testing.fake import DEFAULT_PASSWORD, DEFAULT_USERNAME
 
 API = "/api/tools/servicenow/cmdb"
 RUNNER = "/api/tools/aws/script-runner"
@@ -37,19 +36,8 @@ def target(n: int, account: str = GATED) -> ResolvedTarget:
 
 
 @pytest.fixture
-async def fake(pcm_admin_client, servicenow):
-    created = await pcm_admin_client.post(
-        f"{API}/connections",
-        json={
-            "name": "acme",
-            "base_url": servicenow.url,
-            "auth_kind": "basic",
-            "username": DEFAULT_USERNAME,
-            "password": DEFAULT_PASSWORD,
-        },
-    )
-    assert created.status_code == 201, created.text
-    return servicenow
+def fake(connected):
+    return connected
 
 
 def add_change(sn, instances=(1, 2), **fields) -> str:

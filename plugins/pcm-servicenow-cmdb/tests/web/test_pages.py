@@ -8,8 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from pcm_servicenow_cmdb.testing.fake import DEFAULT_PASSWORD, DEFAULT_USERNAME
-
 API = "/api/tools/servicenow/cmdb"
 PAGES = "/tools/servicenow/cmdb"
 HTML = {"Accept": "text/html"}
@@ -26,19 +24,8 @@ def pcm_settings(moto_pcm_settings):
 
 
 @pytest.fixture
-async def change(pcm_admin_client, servicenow):
-    created = await pcm_admin_client.post(
-        f"{API}/connections",
-        json={
-            "name": "acme",
-            "base_url": servicenow.url,
-            "auth_kind": "basic",
-            "username": DEFAULT_USERNAME,
-            "password": DEFAULT_PASSWORD,
-        },
-    )
-    assert created.status_code == 201, created.text
-    sn = servicenow
+def change(connected):
+    sn = connected
     account = sn.add("cmdb_ci_cloud_service_account", name="prod", account_id="123456789012")
     region = sn.add("cmdb_ci_aws_datacenter", name="eu-west-1", region="eu-west-1")
     sn.relate(region, account)

@@ -10,10 +10,10 @@ from pydantic import BaseModel
 
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import ERROR_RESPONSES
-from pcm_ops.errors import UpstreamError
 from pcm_ops.security import require
+from pcm_servicenow_cmdb.dependencies import ServiceNowReads
 from pcm_servicenow_cmdb.ids import READ
-from pcm_servicenow_cmdb.services import changes, connections, pool
+from pcm_servicenow_cmdb.services import changes
 
 router = APIRouter(
     prefix="/changes",
@@ -73,17 +73,6 @@ def change_out(change: changes.Change) -> dict[str, Any]:
     return {**values, "window_open": change.window_open(datetime.now(UTC))}
 
 
-async def _client(request: Request, session: DbSession, name: str | None) -> Any:
-    from pcm_servicenow_cmdb.client import ServiceNowError
-
-    row = await connections.find_connection(session, name)
-    pool = request.app.state.servicenow_clients
-    try:
-        return row, await pool.client(row)
-    except ServiceNowError as exc:
-        raise UpstreamError(f"connection {row.name!r}: {exc}") from None
-
-
 @router.get("", response_model=list[ChangeOut])
 async def list_changes(
     request: Request,
@@ -99,8 +88,6 @@ async def list_changes(
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> Any:
     """Changes matching the filters, newest planned start first."""
-    from pcm_servicenow_cmdb.client import ServiceNowError
-
     unknown = [value for value in state if value not in changes.STATES]
     if unknown:
         from pcm_ops.errors import InvalidInput
@@ -108,7 +95,7 @@ async def list_changes(
         raise InvalidInput(
             [("state", f"unknown state value(s) {unknown}; known: {sorted(changes.STATES)}")]
         )
-    row, client = await _client(request, session, connection)
+    reads = await ServiceNowReads.of(request, session, connection)
     search = changes.ChangeSearch(
         text=q,
         states=state,
@@ -118,17 +105,7 @@ async def list_changes(
         limit=limit,
         offset=offset,
     )
-    try:
-        found = await pool.list_changes_cached(
-            request.app.state.servicenow_clients,
-            row,
-            client,
-            search,
-            _cache_seconds(request),
-            refresh=refresh,
-        )
-    except ServiceNowError as exc:
-        raise UpstreamError(f"connection {row.name!r}: {exc}") from None
+    found = await reads.list_changes(search, refresh=refresh)
     return [change_out(change) for change in found]
 
 
@@ -141,28 +118,10 @@ async def get_change(
     refresh: Annotated[bool, Query(description="Ask ServiceNow again, not the cache.")] = False,
 ) -> Any:
     """One change with its affected CIs and, for EC2 instances, their account and region."""
-    from pcm_servicenow_cmdb.client import ServiceNowError
-
-    row, client = await _client(request, session, connection)
-    try:
-        change, cis = await pool.change_detail_cached(
-            request.app.state.servicenow_clients,
-            row,
-            client,
-            number,
-            _cache_seconds(request),
-            refresh=refresh,
-        )
-    except ServiceNowError as exc:
-        raise UpstreamError(f"connection {row.name!r}: {exc}") from None
+    reads = await ServiceNowReads.of(request, session, connection)
+    change, cis = await reads.change_detail(number, refresh=refresh)
     return {
         **change_out(change),
-        "connection": row.name,
+        "connection": reads.row.name,
         "affected_cis": [{**ci.__dict__, "relations": list(ci.relations)} for ci in cis],
     }
-
-
-def _cache_seconds(request: Request) -> float:
-    """The plugin's ``cache_seconds`` setting."""
-    record = request.app.state.registry.get("servicenow-cmdb")
-    return float(record.config.cache_seconds) if record is not None and record.config else 0.0

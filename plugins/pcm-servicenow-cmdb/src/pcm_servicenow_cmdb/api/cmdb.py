@@ -9,11 +9,10 @@ from pydantic import BaseModel
 
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import ERROR_RESPONSES
-from pcm_ops.errors import UpstreamError
 from pcm_ops.security import require
 from pcm_servicenow_cmdb.api.changes import AffectedCIOut, ChangeOut, ConnectionName, change_out
+from pcm_servicenow_cmdb.dependencies import ServiceNowReads
 from pcm_servicenow_cmdb.ids import READ
-from pcm_servicenow_cmdb.services import cmdb, connections
 
 router = APIRouter(
     prefix="/cis",
@@ -39,14 +38,8 @@ async def lookup(
     connection: ConnectionName = None,
 ) -> Any:
     """The CIs matching ``q``, where the CMDB places them, and the changes affecting them."""
-    from pcm_servicenow_cmdb.client import ServiceNowError
-
-    row = await connections.find_connection(session, connection)
-    client = await request.app.state.servicenow_clients.client(row)
-    try:
-        found = await cmdb.lookup(client, q)
-    except ServiceNowError as exc:
-        raise UpstreamError(f"connection {row.name!r}: {exc}") from None
+    reads = await ServiceNowReads.of(request, session, connection)
+    found = await reads.lookup(q)
     return [
         {
             "ci": {**item.ci.__dict__, "relations": list(item.ci.relations)},

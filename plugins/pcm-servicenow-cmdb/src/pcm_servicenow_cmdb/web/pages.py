@@ -12,22 +12,17 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from pcm_ops.api.deps import DbSession
-from pcm_ops.errors import UpstreamError
 from pcm_ops.security import require
 from pcm_ops.web import render
+from pcm_servicenow_cmdb.dependencies import ServiceNowReads
 from pcm_servicenow_cmdb.ids import READ
-from pcm_servicenow_cmdb.services import changes, connections, pool
+from pcm_servicenow_cmdb.services import changes
 
 router = APIRouter(dependencies=[require(READ)])
 BASE = "/tools/servicenow/cmdb"
 #: The script runner's run form and the permission it needs (when it is installed).
 RUN_FORM = "/tools/aws/script-runner/executions/new"
 RUN_PERMISSION = "aws-script-runner:execute"
-
-
-async def _client(request: Request, session: DbSession, name: str | None) -> Any:
-    row = await connections.find_connection(session, name)
-    return row, await request.app.state.servicenow_clients.client(row)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -40,31 +35,20 @@ async def change_list(
     connection: Annotated[str | None, Query(max_length=100)] = None,
     refresh: bool = False,
 ) -> Any:
-    from pcm_servicenow_cmdb.client import ServiceNowError
-
     problems: list[tuple[str, str]] = []
     if state and state not in changes.STATES:
         problems.append(("state", f"unknown state {state!r}"))
     found: list[changes.Change] = []
-    row = None
+    name = ""
     if not problems:
-        row, client = await _client(request, session, connection)
+        reads = await ServiceNowReads.of(request, session, connection)
         search = changes.ChangeSearch(
             text=q,
             states=[state] if state else [],
             open_at=datetime.now(UTC) if open_now else None,
         )
-        try:
-            found = await pool.list_changes_cached(
-                request.app.state.servicenow_clients,
-                row,
-                client,
-                search,
-                _cache_seconds(request),
-                refresh=refresh,
-            )
-        except ServiceNowError as exc:
-            raise UpstreamError(f"connection {row.name!r}: {exc}") from None
+        found = await reads.list_changes(search, refresh=refresh)
+        name = reads.row.name
     now = datetime.now(UTC)
     return render(
         request,
@@ -77,7 +61,7 @@ async def change_list(
             "open_now": open_now,
             "states": changes.STATES,
             "problems": problems,
-            "connection": row.name if row else "",
+            "connection": name,
             "base": BASE,
         },
         status_code=422 if problems else 200,
@@ -92,20 +76,8 @@ async def change_page(
     connection: Annotated[str | None, Query(max_length=100)] = None,
     refresh: bool = False,
 ) -> Any:
-    from pcm_servicenow_cmdb.client import ServiceNowError
-
-    row, client = await _client(request, session, connection)
-    try:
-        change, cis = await pool.change_detail_cached(
-            request.app.state.servicenow_clients,
-            row,
-            client,
-            number,
-            _cache_seconds(request),
-            refresh=refresh,
-        )
-    except ServiceNowError as exc:
-        raise UpstreamError(f"connection {row.name!r}: {exc}") from None
+    reads = await ServiceNowReads.of(request, session, connection)
+    change, cis = await reads.change_detail(number, refresh=refresh)
     placed = [ci for ci in cis if ci.instance_id and ci.account_id and ci.region]
     registry = request.app.state.registry
     runner = registry.get("aws-script-runner")
@@ -124,13 +96,7 @@ async def change_page(
             "window_open": change.window_open(datetime.now(UTC)),
             "run_url": run_url,
             "run_permission": RUN_PERMISSION,
-            "connection": row.name,
+            "connection": reads.row.name,
             "base": BASE,
         },
     )
-
-
-def _cache_seconds(request: Request) -> float:
-    """The plugin's ``cache_seconds`` setting."""
-    record = request.app.state.registry.get("servicenow-cmdb")
-    return float(record.config.cache_seconds) if record is not None and record.config else 0.0
