@@ -94,6 +94,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgres: runs against PostgreSQL (only when PCM_TEST_POSTGRES_URL is set)"
     )
+    # One job-engine application version for the test process and every worker or server
+    # process a test starts (they inherit the environment). DBOS derives a version from the
+    # workflows a process has registered, and a test process registers those of every test
+    # it ran: a job enqueued while its version was the newest would never be taken by a
+    # worker that lacks them, and the test would wait for ever. Set it yourself to test
+    # versions.
+    os.environ.setdefault("DBOS__APPVERSION", "pcm-ops-tests")
 
 
 def _backends() -> list[Any]:
