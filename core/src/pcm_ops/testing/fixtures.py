@@ -44,7 +44,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import contextmanager
 from importlib.metadata import EntryPoint
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
@@ -562,3 +562,54 @@ async def pcm_migrated_database(
         yield database
     finally:
         await database.dispose()
+
+
+class CliOutcome(NamedTuple):
+    """What a ``pcm-ops`` command did: its exit status, output and errors."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def pcm_cli(
+    tmp_path: Path,
+    pcm_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Callable[..., Callable[..., CliOutcome]]:
+    """``run = pcm_cli("my-plugin")``: ``pcm-ops`` as a user types it, in this process, on the
+    test's database (migrated first unless ``upgrade=False``), with only those plugins
+    enabled and no other ``PCM_*`` variable of the calling shell::
+
+        def test_lists_notes(pcm_cli):
+            run = pcm_cli("example")
+            assert run("example", "hello").stdout == "Hello, operator!\n"
+
+    ``run(*args)`` returns a :class:`CliOutcome` (``exit_code``, ``stdout``, ``stderr``).
+    """
+    from pcm_ops.cli.main import main
+
+    def make(*plugins: str, upgrade: bool = True) -> Callable[..., CliOutcome]:
+        for name in [
+            n for n in os.environ if n.startswith("PCM_") and not n.startswith("PCM_TEST_")
+        ]:
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("PCM_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("PCM_DATABASE_URL", pcm_database_url)
+        monkeypatch.setenv("PCM_PLUGINS", ",".join(plugins))
+
+        def run(*args: str) -> CliOutcome:
+            capsys.readouterr()
+            with pytest.raises(SystemExit) as exited:
+                main(list(args))
+            captured = capsys.readouterr()
+            return CliOutcome(int(exited.value.code or 0), captured.out, captured.err)
+
+        if upgrade:
+            upgraded = run("db", "upgrade")
+            assert upgraded.exit_code == 0, upgraded.stderr
+        return run
+
+    return make

@@ -4,43 +4,20 @@ directly, audited as ``cli:<user>``."""
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pcm_ops.cli.main import main
 from pcm_ops.cli.session import cli_actor
-
-
-@dataclass
-class Outcome:
-    exit_code: int
-    stdout: str
-    stderr: str
+from pcm_ops.testing.fixtures import CliOutcome
 
 
 @pytest.fixture
-def run(tmp_path: Path, pcm_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: Any):
+def run(pcm_cli: Any) -> Any:
     """``run("script-runner", "scripts", "list")``: ``pcm-ops`` as a user types it, on the
     test's database (migrated first), with only this plugin enabled."""
-    for name in [n for n in os.environ if n.startswith("PCM_") and not n.startswith("PCM_TEST_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("PCM_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("PCM_DATABASE_URL", pcm_database_url)
-    monkeypatch.setenv("PCM_PLUGINS", "aws-script-runner")
-
-    def run(*args: str) -> Outcome:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main(list(args))
-        captured = capsys.readouterr()
-        return Outcome(exited.value.code or 0, captured.out, captured.err)
-
-    assert run("db", "upgrade").exit_code == 0
-    return run
+    return pcm_cli("aws-script-runner")
 
 
 @pytest.fixture
@@ -54,7 +31,7 @@ def files(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def create(run, files: Path, *extra: str) -> Outcome:
+def create(run, files: Path, *extra: str) -> CliOutcome:
     return run(
         "script-runner",
         "scripts",

@@ -4,44 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-from pcm_ops.cli.main import main
 
 A = "111100000001"
 sqlite_only = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
 
 
-@dataclass
-class Outcome:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
-def run(tmp_path: Path, pcm_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Any:
+def run(pcm_cli: Any) -> Any:
     """``run("script-runner", "inventory", "list")`` on a migrated database holding two
     instances of one account-region and a failed sync of another."""
-    for name in [n for n in os.environ if n.startswith("PCM_") and not n.startswith("PCM_TEST_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("PCM_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("PCM_DATABASE_URL", pcm_database_url)
-    monkeypatch.setenv("PCM_PLUGINS", "aws-common,aws-script-runner")
-
-    def run(*args: str) -> Outcome:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main(list(args))
-        captured = capsys.readouterr()
-        return Outcome(exited.value.code or 0, captured.out, captured.err)
-
-    assert run("db", "upgrade").exit_code == 0
+    run = pcm_cli("aws-common", "aws-script-runner")
     asyncio.run(_seed())
     return run
 

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from pcm_ops.cli.main import main
 from pcm_servicenow_cmdb.testing.fake import DEFAULT_PASSWORD, DEFAULT_USERNAME
 
 pytestmark = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def pcm_ops(tmp_path, pcm_database_url, monkeypatch, capsys):
-    for name in [n for n in os.environ if n.startswith("PCM_") and not n.startswith("PCM_TEST_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("PCM_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("PCM_DATABASE_URL", pcm_database_url)
-    monkeypatch.setenv("PCM_PLUGINS", "servicenow-cmdb")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main(list(args))
-        captured = capsys.readouterr()
-        return int(exited.value.code or 0), captured.out, captured.err
-
-    assert run("db", "upgrade")[0] == 0
-    return run
+def pcm_ops(pcm_cli):
+    return pcm_cli("servicenow-cmdb")
 
 
 def test_a_connection_is_added_from_the_environment_and_changes_are_shown(
