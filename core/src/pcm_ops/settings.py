@@ -42,7 +42,7 @@ CommaList = Annotated[list[str], NoDecode]
 # "not set": a deployment template that passes a variable through unconditionally
 # (``PCM_DATABASE_URL=${PCM_DATABASE_URL:-}``) gets the default, or the config file's value,
 # rather than an error (database URL, executor id) or the current directory (data dir).
-_UNSET_WHEN_EMPTY = ("data_dir", "database_url", "executor_id")
+_UNSET_WHEN_EMPTY = ("data_dir", "database_url", "executor_id", "public_url")
 
 
 def default_data_dir() -> Path:
@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `pcm-ops serve` binds.")
     port: int = Field(default=8500, ge=1, le=65535, description="Port `pcm-ops serve` binds.")
+    public_url: str | None = Field(
+        default=None,
+        description="The address operators reach this installation at "
+        "(`https://pcm.example.com`), for links written outside it (a ServiceNow work note); "
+        "default: `http://<host>:<port>`.",
+    )
     migrate_on_start: bool = Field(
         default=False,
         description="Apply pending migrations and seeds when the server starts, under a lock.",
@@ -200,6 +206,28 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
         return None if value is None else normalize_database_url(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                "must be an http:// or https:// address, such as https://pcm.example.com"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError("must have no query string or fragment")
+        return value.strip().rstrip("/")
+
+    def link(self, path: str) -> str:
+        """The absolute address of ``path`` (``/tools/...``) in this installation, from
+        ``public_url`` or else ``http://<host>:<port>``: for links written outside PCM-Ops."""
+        base = self.public_url or f"http://{self.host}:{self.port}"
+        return base + "/" + path.lstrip("/")
 
     @field_validator("log_level")
     @classmethod

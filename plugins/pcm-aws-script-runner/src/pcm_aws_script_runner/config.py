@@ -29,6 +29,18 @@ class ScriptRunnerSettings(BaseModel):
         description="How long one plugin's pre-execution check may take; a slower check "
         "counts as failed and blocks the run.",
     )
+    event_hook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="How long one plugin's aws_sr_execution_events implementation may take; "
+        "a slower one is logged and left behind (the run goes on).",
+    )
+    recheck_at_start: bool = Field(
+        default=True,
+        description="Ask the pre-execution checks again when a queued run starts: a "
+        "change can be cancelled between the request and the start.",
+    )
     target_resolution_timeout_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -15,7 +15,7 @@ How the script runner calls them
     results. An exception never marks the implementing plugin *failed*; what it means is
     said for each hook below.
 
-Both hooks may be plain functions or ``async def``; use ``async def`` for anything that
+Each hook may be a plain function or ``async def``; use ``async def`` for anything that
 does I/O (an HTTP call to ServiceNow, a database query).
 """
 
@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING
 from pcm_ops import hookspec
 
 if TYPE_CHECKING:
-    from pcm_aws_script_runner.hooktypes import CheckResult, ExecutionRequest, TargetSource
+    from pcm_aws_script_runner.hooktypes import (
+        CheckResult,
+        ExecutionEvent,
+        ExecutionRequest,
+        TargetSource,
+    )
     from pcm_ops.context import PluginContext
     from pcm_ops.security.principal import Principal
 
@@ -133,4 +138,49 @@ def aws_sr_pre_execution_checks(
             if change.state != "implement":
                 return CheckResult(False, f"change {ticket} is {change.state}, not implement")
             return CheckResult(True)
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# While a run goes on
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def aws_sr_execution_events(
+    event: ExecutionEvent, context: PluginContext
+) -> Awaitable[None] | None:
+    """Hear that an execution started or finished (to write a ticket's work notes, post to chat).
+
+    Called by the execution's durable job, outside any transaction of the run: once when
+    the run starts (``event.kind == "started"``, after the pre-execution checks passed
+    again and before the first batch is sent) and once when its final status is recorded
+    (``"finished"``). Every implementation is called, concurrently when ``async``, each for
+    at most the ``event_hook_timeout_seconds`` setting. An exception, a timeout or a
+    return value is logged against the implementing plugin and never affects the run or
+    the other implementations.
+
+    Delivery is **at least once**: when the process running the job dies while the
+    implementations are called, they are called again when the job resumes. An
+    implementation that does something which must happen once keys it by ``event.key``;
+    the usual way is to enqueue a durable job of the plugin's own with ``key=event.key``
+    (:func:`pcm_ops.jobs.enqueue_async`: the same key enqueues nothing new), which then
+    does the slow or failure-prone part with its own retries. Do not make remote calls in
+    the implementation itself: the run waits for it.
+
+    :param event: the execution and its outcome so far
+        (:class:`~pcm_aws_script_runner.hooktypes.ExecutionEvent`); secret parameter values
+        are never part of it.
+    :param context: the implementing plugin's :class:`~pcm_ops.context.PluginContext`.
+    :return: ``None`` (or an awaitable of it).
+
+    Example::
+
+        from pcm_ops.jobs import enqueue_async
+
+        @hookimpl(optionalhook=True)
+        async def aws_sr_execution_events(event, context):
+            if event.change_reference:
+                await enqueue_async("my-plugin.note", event.change_reference, event.kind,
+                                    event.url, queue="my-plugin.notes", key=event.key)
     """

@@ -11,7 +11,7 @@ removed or renamed within a major version of this plugin.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CheckResult",
+    "ExecutionEvent",
     "ExecutionRequest",
     "ResolvedTarget",
     "TargetResolver",
@@ -131,3 +132,65 @@ class CheckResult:
     ok: bool
     reason: str = ""
     plugin: str = ""
+
+
+@dataclass(frozen=True)
+class ExecutionEvent:
+    """An execution started or finished, as ``aws_sr_execution_events`` announces it.
+
+    Attributes:
+        kind: ``"started"`` (the first batch is about to be sent) or ``"finished"`` (the
+            final status is recorded).
+        key: the same for every delivery of this event (``"execution-42-started"``): a
+            plugin that does durable work for an event keys it by this (a job key, a
+            unique column), since an event may be announced more than once (at least once).
+        execution_id: the execution's id.
+        script_id: the script's id.
+        script_name: its name.
+        script_version: the version that runs.
+        script_sha256: that version's content hash.
+        language: ``shell`` or ``powershell``.
+        requested_by: how the audit log names who asked (a username, ``cli:<user>``).
+        status: the execution's status when the event was announced (``running``;
+            ``succeeded``, ``failed`` or ``cancelled`` when it finished).
+        status_reason: why it ended so (empty when it succeeded or only started).
+        target_count: the instances the run was asked to reach.
+        counts: instances by status (``{"Success": 40, "Failed": 2}``).
+        failed_instances: the ids of instances that ended in an error status (at most 100,
+            in instance-id order); ``failed_total`` says how many there are in all.
+        failed_total: how many instances ended in an error status.
+        change_reference: the change ticket the operator named for the run, if any.
+        target_source: the target source the targets came from, if any.
+        target_reference: the reference given to that source, if any.
+        comment: the operator's reason for the run.
+        path: the execution's page in this installation (``/tools/aws/script-runner/
+            executions/42``).
+        url: that page's absolute address (core's ``public_url`` setting, else the
+            server's host and port).
+        started_at: when it started (ISO 8601, UTC), if it has.
+        finished_at: when it finished (ISO 8601, UTC), if it has.
+    """
+
+    kind: str
+    key: str
+    execution_id: int
+    script_id: int
+    script_name: str
+    script_version: int
+    script_sha256: str
+    language: str
+    requested_by: str
+    status: str
+    status_reason: str = ""
+    target_count: int = 0
+    counts: Mapping[str, int] = field(default_factory=dict, hash=False, compare=False)
+    failed_instances: tuple[str, ...] = ()
+    failed_total: int = 0
+    change_reference: str | None = None
+    target_source: str | None = None
+    target_reference: str | None = None
+    comment: str = ""
+    path: str = ""
+    url: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None

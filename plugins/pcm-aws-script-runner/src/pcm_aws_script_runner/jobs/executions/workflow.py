@@ -8,8 +8,14 @@ from typing import Any
 
 from dbos import DBOS
 
-from pcm_aws_script_runner.domain import RUNNING_BATCHES, UNSENT_BATCHES, BatchStatus
+from pcm_aws_script_runner.domain import (
+    RUNNING_BATCHES,
+    UNSENT_BATCHES,
+    BatchStatus,
+    ExecutionStatus,
+)
 from pcm_aws_script_runner.ids import EXECUTION_WORKFLOW
+from pcm_aws_script_runner.jobs.executions.hooks import announce_event, recheck_at_start
 from pcm_aws_script_runner.jobs.executions.lifecycle import (
     begin,
     cancel_batch,
@@ -43,9 +49,13 @@ def _interleaved(batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @DBOS.workflow(name=EXECUTION_WORKFLOW)
 async def execute(execution_id: int) -> dict[str, Any]:
     """Run execution ``execution_id`` to the end (see the module's description)."""
+    refused = await recheck_at_start(execution_id)
+    if refused:
+        return {"status": ExecutionStatus.FAILED.value, "reason": refused}
     plan = await begin(execution_id)
     if plan["finished"]:
         return {"status": "already finished"}
+    await announce_event(execution_id, "started")
     batches = {batch["number"]: batch for batch in plan["batches"]}
     order = [batch["number"] for batch in _interleaved(plan["batches"])]
     ended: dict[int, int] = {}  # sent batch → instances that have ended
@@ -101,7 +111,9 @@ async def execute(execution_id: int) -> dict[str, Any]:
                 break
         # Poll again soon when results are coming in, less often while nothing changes.
         interval = plan["poll"] if summary["changed"] else min(interval * 1.5, plan["max_poll"])
-    return await finish(execution_id, reason)
+    result = await finish(execution_id, reason)
+    await announce_event(execution_id, "finished")
+    return result
 
 
 # Helpers of the workflow: they call steps in a fixed order and decide only from what
