@@ -169,8 +169,9 @@ DEMO_SCRIPTS: tuple[DemoScript, ...] = (
 async def seed_demo_scripts(context: SeedContext) -> None:
     """Add :data:`DEMO_SCRIPTS` that are not in the library yet (by name)."""
     from pcm_aws_script_runner.services.errors import NotFound
-    from pcm_aws_script_runner.services.scripts import Actor, create_script, find_script
+    from pcm_aws_script_runner.services.scripts import create_script, find_script
     from pcm_aws_script_runner.services.validation import ScriptDraft
+    from pcm_ops.audit import Actor
 
     session: Any = context.session
     for script in DEMO_SCRIPTS:
@@ -187,7 +188,7 @@ async def seed_demo_scripts(context: SeedContext) -> None:
             parameters=[dict(parameter) for parameter in script.parameters],
             tags=list(script.tags),
         )
-        await create_script(session, draft, Actor(ACTOR), comment="demo data")
+        await create_script(session, draft, Actor.system(ACTOR), comment="demo data")
 
 
 async def sync_inventory() -> str | None:

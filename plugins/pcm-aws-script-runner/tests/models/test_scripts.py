@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pcm_aws_script_runner.models import ImmutableVersionError
-from pcm_aws_script_runner.services.scripts import Actor, create_script, get_version
+from pcm_aws_script_runner.services.scripts import create_script, get_version
 from pcm_aws_script_runner.services.validation import ScriptDraft
+from pcm_ops.audit import Actor
 
 
 async def saved_script_id(database) -> int:

@@ -47,9 +47,9 @@ from pcm_aws_script_runner.models import (
 )
 from pcm_aws_script_runner.services import executions
 from pcm_aws_script_runner.services.executions import ExecutionDraft, ExecutionQuery
-from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import Id, Int32, Offset, PathId
+from pcm_ops.audit import Actor
 from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
 
@@ -78,7 +78,7 @@ def events_url(request: Request, execution_id: int) -> str:
 
 
 def _actor(principal: Principal, request: Request) -> Actor:
-    return Actor.of(principal, request)
+    return Actor.from_principal(principal, request)
 
 
 # -------------------------------------------------------------------------------------------

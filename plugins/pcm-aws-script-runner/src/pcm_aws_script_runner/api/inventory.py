@@ -37,9 +37,9 @@ from pcm_aws_script_runner.ids import EXECUTE, READ
 from pcm_aws_script_runner.services import inventory
 from pcm_aws_script_runner.services.errors import InvalidInput
 from pcm_aws_script_runner.services.inventory import InventoryFilter
-from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import Offset, PathId
+from pcm_ops.audit import Actor
 from pcm_ops.security import Principal, require
 
 # No tags: core tags every route of a plugin with its display name.
@@ -215,7 +215,7 @@ async def start_sync(
                 raise InvalidInput(problems)
     try:
         job_id = await inventory.request_sync(
-            session, Actor.of(principal, request), account_regions=pairs
+            session, Actor.from_principal(principal, request), account_regions=pairs
         )
     except JobsError as exc:
         raise HTTPException(status_code=503, detail=str(exc)) from None
@@ -262,7 +262,7 @@ async def create_saved_filter(
         session,
         body.name,
         body.filter,
-        Actor.of(principal, request),
+        Actor.from_principal(principal, request),
         description=body.description,
     )
     return await _saved_out(session, row)
@@ -306,7 +306,7 @@ async def update_saved_filter(
     row = await inventory.update_saved_filter(
         session,
         filter_id,
-        Actor.of(principal, request),
+        Actor.from_principal(principal, request),
         name=body.name,
         description=body.description,
         flt=body.filter,
@@ -327,5 +327,7 @@ async def delete_saved_filter(
     session: DbSession,
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> Response:
-    await inventory.delete_saved_filter(session, filter_id, Actor.of(principal, request))
+    await inventory.delete_saved_filter(
+        session, filter_id, Actor.from_principal(principal, request)
+    )
     return Response(status_code=204)

@@ -31,10 +31,10 @@ from pcm_aws_script_runner.ids import MANAGE_SCRIPTS, READ
 from pcm_aws_script_runner.services import scripts
 from pcm_aws_script_runner.services.diff import diff_versions
 from pcm_aws_script_runner.services.errors import InvalidInput
-from pcm_aws_script_runner.services.scripts import Actor
 from pcm_aws_script_runner.services.validation import ScriptDraft
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import Id, Offset, PathId
+from pcm_ops.audit import Actor
 from pcm_ops.security import Principal, require
 
 # No tags: core tags every route of a plugin with its display name.
@@ -95,7 +95,7 @@ async def create_script(
     script, version = await scripts.create_script(
         session,
         draft,
-        Actor.of(principal, request),
+        Actor.from_principal(principal, request),
         comment=body.comment,
         max_body_bytes=config.max_script_bytes,
     )
@@ -143,7 +143,7 @@ async def update_script(
         session,
         script_id,
         changes,
-        Actor.of(principal, request),
+        Actor.from_principal(principal, request),
         comment=body.comment,
         max_body_bytes=config.max_script_bytes,
     )
@@ -161,7 +161,9 @@ async def archive_script(
     session: DbSession,
     principal: Annotated[Principal, require(MANAGE_SCRIPTS)],
 ) -> Any:
-    script = await scripts.set_archived(session, script_id, True, Actor.of(principal, request))
+    script = await scripts.set_archived(
+        session, script_id, True, Actor.from_principal(principal, request)
+    )
     version = await scripts.current_version(session, script)
     return script_out(script, version)
 
@@ -177,7 +179,9 @@ async def unarchive_script(
     session: DbSession,
     principal: Annotated[Principal, require(MANAGE_SCRIPTS)],
 ) -> Any:
-    script = await scripts.set_archived(session, script_id, False, Actor.of(principal, request))
+    script = await scripts.set_archived(
+        session, script_id, False, Actor.from_principal(principal, request)
+    )
     version = await scripts.current_version(session, script)
     return script_out(script, version)
 

@@ -11,11 +11,10 @@ import click
 
 from pcm_aws_script_runner.ids import PLUGIN_ID
 from pcm_ops.cli.main import CliContext
-from pcm_ops.cli.session import cli_actor
 
 if TYPE_CHECKING:
     from pcm_aws_script_runner.config import ScriptRunnerSettings
-    from pcm_aws_script_runner.services.scripts import Actor
+    from pcm_ops.audit import Actor
 
 __all__ = ["actor", "config_of", "read_text"]
 
@@ -31,9 +30,9 @@ def config_of(obj: CliContext) -> ScriptRunnerSettings:
 
 def actor() -> Actor:
     """The local user, as changes made from the command line are audited (``cli:<user>``)."""
-    from pcm_aws_script_runner.services.scripts import Actor
+    from pcm_ops.audit import Actor
 
-    return Actor(cli_actor())
+    return Actor.cli()
 
 
 def read_text(path: str, what: str) -> str:

@@ -10,7 +10,6 @@ name, the version and its sha256, never parameter values).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
@@ -27,16 +26,14 @@ from pcm_aws_script_runner.services.validation import (
     clean_script,
 )
 from pcm_ops import audit
+from pcm_ops.audit import Actor
 from pcm_ops.db.types import utcnow
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from pcm_ops.security.principal import Principal
-
 __all__ = [
     "EDITABLE_FIELDS",
-    "Actor",
     "create_script",
     "find_script",
     "get_script",
@@ -49,28 +46,6 @@ __all__ = [
 
 #: The fields a save may change (``comment`` describes the save itself).
 EDITABLE_FIELDS = ("name", "description", "language", "body", "parameters", "tags")
-
-#: Audit actions, prefixed with the plugin id.
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who makes a change, for ``created_by`` and the audit log.
-
-    Attributes:
-        name: how versions record the author (a username, ``cli:<user>``).
-        principal: the authenticated principal, when the change comes through the API or
-            the pages; the audit log then names it (with its token).
-        request: the HTTP request, for the audit log's client address; ``None`` elsewhere.
-    """
-
-    name: str
-    principal: Principal | None = None
-    request: Any = None
-
-    @classmethod
-    def of(cls, principal: Principal, request: Any = None) -> Actor:
-        return cls(principal.username, principal, request)
 
 
 async def _audit(

@@ -34,11 +34,11 @@ from pcm_aws_script_runner.services.errors import (
 from pcm_aws_script_runner.services.executions import (
     ExecutionQuery,
 )
-from pcm_aws_script_runner.services.scripts import Actor
 from pcm_aws_script_runner.web.common import BASE, form_text, page
 from pcm_aws_script_runner.web.run_form import describe_targets
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import Offset, PathId, parse_id
+from pcm_ops.audit import Actor
 from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash
@@ -286,7 +286,9 @@ async def cancel_execution(
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> Response:
     try:
-        await executions.request_cancel(session, execution_id, Actor.of(principal, request))
+        await executions.request_cancel(
+            session, execution_id, Actor.from_principal(principal, request)
+        )
     except Conflict as exc:
         flash(request, str(exc), "warning")
     else:  # the request's session commits before the redirect is sent
@@ -310,7 +312,7 @@ async def rerun_execution(
             session,
             draft,
             config,
-            Actor.of(principal, request),
+            Actor.from_principal(principal, request),
             registry=registry,
             contexts=PluginContext.request_factory(request),
             rerun_of=execution_id,

@@ -27,9 +27,9 @@ from pcm_aws_script_runner.ids import EXECUTE, PAGE_PREFIX, PLUGIN_ID, READ
 from pcm_aws_script_runner.services import inventory
 from pcm_aws_script_runner.services.errors import Conflict, InvalidInput
 from pcm_aws_script_runner.services.inventory import InventoryFilter
-from pcm_aws_script_runner.services.scripts import Actor
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import Offset, PathId
+from pcm_ops.audit import Actor
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash, render
 
@@ -154,7 +154,7 @@ async def sync_now(
     from pcm_ops.jobs import JobsError
 
     try:
-        job_id = await inventory.request_sync(session, Actor.of(principal, request))
+        job_id = await inventory.request_sync(session, Actor.from_principal(principal, request))
     except JobsError as exc:
         flash(request, f"The sync could not start: {exc}", "error")
     else:
@@ -186,7 +186,7 @@ async def save_filter(
             session,
             name,
             flt,
-            Actor.of(principal, request),
+            Actor.from_principal(principal, request),
             description=(values.get("description") or [""])[-1],
         )
     except (InvalidInput, Conflict) as exc:
@@ -213,6 +213,8 @@ async def delete_filter(
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> RedirectResponse:
     row = await inventory.get_saved_filter(session, filter_id)
-    await inventory.delete_saved_filter(session, filter_id, Actor.of(principal, request))
+    await inventory.delete_saved_filter(
+        session, filter_id, Actor.from_principal(principal, request)
+    )
     flash(request, f"Filter {row.name!r} deleted.", "success")
     return RedirectResponse(FLEET, status_code=303)

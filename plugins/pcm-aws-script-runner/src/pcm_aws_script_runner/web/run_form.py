@@ -33,10 +33,10 @@ from pcm_aws_script_runner.services.executions import (
     ExecutionDraft,
     Plan,
 )
-from pcm_aws_script_runner.services.scripts import Actor
 from pcm_aws_script_runner.web.common import BASE, form_text, form_values, page
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import parse_id
+from pcm_ops.audit import Actor
 from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash
@@ -430,7 +430,7 @@ async def submit_execution(
         except NotFound:
             specs = []
     draft = form.draft(specs, clone)
-    actor = Actor.of(principal, request)
+    actor = Actor.from_principal(principal, request)
     action = form_text(data, "action")
     try:
         if action == "run":

@@ -20,7 +20,6 @@ from pcm_aws_script_runner.ids import MANAGE_SCRIPTS, READ
 from pcm_aws_script_runner.services import scripts
 from pcm_aws_script_runner.services.diff import diff_versions
 from pcm_aws_script_runner.services.errors import Conflict, InvalidInput
-from pcm_aws_script_runner.services.scripts import Actor
 from pcm_aws_script_runner.services.validation import (
     MAX_PARAMETERS,
     ScriptDraft,
@@ -28,6 +27,7 @@ from pcm_aws_script_runner.services.validation import (
 from pcm_aws_script_runner.web.common import BASE, page
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import Id, PathId
+from pcm_ops.audit import Actor
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash
 
@@ -252,7 +252,7 @@ async def create_script(
         script, _ = await scripts.create_script(
             session,
             form.draft(),
-            Actor.of(principal, request),
+            Actor.from_principal(principal, request),
             comment=form.comment,
             max_body_bytes=config.max_script_bytes,
         )
@@ -313,7 +313,7 @@ async def save_script(
             session,
             script_id,
             changes,
-            Actor.of(principal, request),
+            Actor.from_principal(principal, request),
             comment=form.comment,
             max_body_bytes=config.max_script_bytes,
         )
@@ -332,7 +332,7 @@ async def _set_archived(
 ) -> Response:
     try:
         script = await scripts.set_archived(
-            session, script_id, archived, Actor.of(principal, request)
+            session, script_id, archived, Actor.from_principal(principal, request)
         )
     except Conflict as exc:
         flash(request, str(exc), "warning")

@@ -18,7 +18,7 @@ from pcm_ops.db.types import utcnow
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from pcm_aws_script_runner.services.scripts import Actor
+    from pcm_ops.audit import Actor
 
 __all__ = ["request_cancel"]
 

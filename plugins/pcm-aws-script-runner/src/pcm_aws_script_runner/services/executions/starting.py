@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from pcm_aws_script_runner.config import ScriptRunnerSettings
     from pcm_aws_script_runner.services.executions.drafts import ExecutionDraft
-    from pcm_aws_script_runner.services.scripts import Actor
+    from pcm_ops.audit import Actor
     from pcm_ops.context import ContextFactory
     from pcm_ops.registry import PluginRegistry
     from pcm_ops.settings import Settings

@@ -26,7 +26,7 @@ from pcm_ops import audit
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from pcm_aws_script_runner.services.scripts import Actor
+    from pcm_ops.audit import Actor
 
 
 @dataclass(frozen=True)
