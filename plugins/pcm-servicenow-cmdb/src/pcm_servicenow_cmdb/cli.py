@@ -121,24 +121,48 @@ def check_connection(obj: CliContext, name: str) -> None:
 
 
 def _with_client(obj: CliContext, connection: str | None, work):  # type: ignore[no-untyped-def]
-    """Run ``work(client, row)`` with a client of the connection (default: the only one);
+    """Run ``work(client, map_cis)`` with a client of the connection (default: the only
+    one) and ``await map_cis(cis)``, which maps CIs to EC2 instances (against the script
+    runner's inventory when it is installed; returns the mappings and whether it was);
     a ServiceNow failure is one clear line naming the connection."""
     from pcm_ops.cli.session import run_with_database
     from pcm_ops.errors import UpstreamError
     from pcm_servicenow_cmdb.client import ServiceNowClient, ServiceNowError
+    from pcm_servicenow_cmdb.services import cmdb
     from pcm_servicenow_cmdb.services import connections as service
+
+    registry = obj.registry()
 
     async def main(database):  # type: ignore[no-untyped-def]
         async with database.session() as session:
             row = await service.find_connection(session, connection)
             settings = service.settings_of(row)
+
+        async def map_cis(cis):  # type: ignore[no-untyped-def]
+            async with database.session() as session:
+                return await cmdb.map_with(registry, session, cis)
+
         async with ServiceNowClient(settings) as client:
             try:
-                return await work(client)
+                return await work(client, map_cis)
             except ServiceNowError as exc:
                 raise UpstreamError(f"connection {row.name!r}: {exc}") from None
 
     return run_with_database(obj.settings(), main)
+
+
+def _mapping(mapping) -> str:  # type: ignore[no-untyped-def]
+    """Where a CI maps: ``i-… (name) in account region, SSM Online, by IP address``, or
+    ``not mapped: why``."""
+    instance = mapping.instance
+    if instance is None:
+        return f"not mapped: {mapping.note}"
+    name = f" ({instance.name})" if instance.name else ""
+    note = f" ({mapping.note})" if mapping.note else ""
+    return (
+        f"{instance.instance_id}{name} in {instance.account_id} {instance.region}, "
+        f"SSM {instance.ping_status or 'unknown'}, by {mapping.matched_by}{note}"
+    )
 
 
 def _window(change) -> str:  # type: ignore[no-untyped-def]
@@ -182,7 +206,7 @@ def list_changes(
         open_at=datetime.now(UTC) if open_now else None,
         limit=limit,
     )
-    found = _with_client(obj, connection, lambda client: service.list_changes(client, search))
+    found = _with_client(obj, connection, lambda client, _: service.list_changes(client, search))
     if not found:
         click.echo("No changes.")
     for change in found:
@@ -197,25 +221,26 @@ def list_changes(
 @click.option("--connection", default=None, help="Default: the only connection.")
 @click.pass_obj
 def show_change(obj: CliContext, number: str, connection: str | None) -> None:
-    """Change NUMBER with its affected CIs and where the CMDB places them."""
+    """Change NUMBER with its affected CIs and the EC2 instance each maps to (or why none)."""
     from pcm_servicenow_cmdb.services import changes as service
 
-    async def work(client):  # type: ignore[no-untyped-def]
+    async def work(client, map_cis):  # type: ignore[no-untyped-def]
         change = await service.get_change(client, number.strip().upper())
-        return change, await service.affected_cis(client, change)
+        return change, *await map_cis(await service.affected_cis(client, change))
 
-    change, cis = _with_client(obj, connection, work)
+    change, mappings, inventory = _with_client(obj, connection, work)
+    mapped = sum(1 for mapping in mappings if mapping.mapped)
     click.echo(f"{change.number}: {change.short_description}")
     click.echo(f"  state {change.state_label}, approval {change.approval}, type {change.type}")
     click.echo(f"  window {_window(change)}" + (", ON HOLD" if change.on_hold else ""))
-    click.echo(f"  {len(cis)} affected CI(s):")
-    for ci in cis:
-        where = (
-            f"{ci.instance_id} in {ci.account_id} {ci.region}"
-            if ci.instance_id and ci.account_id
-            else "not placed on an EC2 instance by the CMDB"
+    click.echo(f"  {len(mappings)} affected CI(s), {mapped} mapped to an EC2 instance:")
+    if not inventory:
+        click.echo(
+            "  (the AWS Script Runner is not installed: CIs map by the CMDB's instance id "
+            "only, without SSM status)"
         )
-        click.echo(f"    {ci.name:<24} {ci.ci_class:<24} {where}")
+    for mapping in mappings:
+        click.echo(f"    {mapping.ci.name:<24} {mapping.ci.ci_class:<24} {_mapping(mapping)}")
 
 
 @servicenow.group()
@@ -228,17 +253,23 @@ def ci() -> None:
 @click.option("--connection", default=None, help="Default: the only connection.")
 @click.pass_obj
 def show_ci(obj: CliContext, text: str, connection: str | None) -> None:
-    """The CIs named TEXT (or with that instance id or IP), and the changes affecting them."""
+    """The CIs named TEXT (or with that instance id or IP), the EC2 instance each maps to,
+    and the changes affecting them."""
     from pcm_servicenow_cmdb.services import cmdb
 
-    found = _with_client(obj, connection, lambda client: cmdb.lookup(client, text))
-    for item in found:
+    async def work(client, map_cis):  # type: ignore[no-untyped-def]
+        found = await cmdb.lookup(client, text)
+        mappings, _ = await map_cis([item.ci for item in found])
+        return list(zip(found, mappings, strict=True))
+
+    for item, mapping in _with_client(obj, connection, work):
         ci_ = item.ci
-        click.echo(f"{ci_.name} ({ci_.ci_class}), matched by {item.how}")
+        click.echo(f"{ci_.name} ({ci_.ci_class}), found by {item.how}")
         if ci_.instance_id:
-            click.echo(f"  instance {ci_.instance_id} in {ci_.account_id} {ci_.region}")
+            click.echo(f"  CMDB: instance {ci_.instance_id} in {ci_.account_id} {ci_.region}")
         if ci_.ip_address or ci_.host_name:
             click.echo(f"  {ci_.ip_address} {ci_.host_name}".rstrip())
+        click.echo(f"  maps to {_mapping(mapping)}")
         for change in item.changes:
             click.echo(
                 f"  affected by {change.number} ({change.state_label}): {change.short_description}"

@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: A gated tag: a key (no ``=``, at most 128 characters), ``=``, a value (at most 256).
+_TAG = re.compile(r"^\s*[^=\s][^=]{0,127}=[^\n]{0,256}$")
 
 
 class ChangeGate(BaseModel):
@@ -15,6 +20,12 @@ class ChangeGate(BaseModel):
         default_factory=list,
         description="AWS account ids (12 digits) whose instances may only be run on through "
         "a change: a run with a target in one of them needs a change reference.",
+    )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="Instance tags as KEY=VALUE (Environment=production): a run with a target "
+        "whose inventory tags include one of them needs a change reference. The tags come "
+        "from the script runner's fleet inventory.",
     )
     connection: str | None = Field(
         default=None, description="The connection to ask; default: the only one configured."
@@ -39,6 +50,23 @@ class ChangeGate(BaseModel):
             raise ValueError(f"not 12-digit AWS account ids: {', '.join(wrong)}")
         return values
 
+    @field_validator("tags")
+    @classmethod
+    def _tag_pairs(cls, values: list[str]) -> list[str]:
+        wrong = [value for value in values if not _TAG.match(value)]
+        if wrong:
+            named = ", ".join(repr(value) for value in wrong)
+            raise ValueError(f"a gated tag is KEY=VALUE (Environment=production), not {named}")
+        return [value.strip() for value in values]
+
+    def tag_pairs(self) -> list[tuple[str, str]]:
+        """``tags`` as ``(key, value)`` pairs (the value may contain ``=``)."""
+        pairs = []
+        for text in self.tags:
+            key, _, value = text.partition("=")
+            pairs.append((key.strip(), value.strip()))
+        return pairs
+
 
 class ServiceNowSettings(BaseModel):
     """Every field has a default: the plugin works without configuration."""
@@ -54,6 +82,27 @@ class ServiceNowSettings(BaseModel):
     )
     default_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, description="A new connection's request timeout."
+    )
+    work_notes: bool = Field(
+        default=True,
+        description="Write a work note to the change when a change-linked run starts and ends.",
+    )
+    work_note_retry_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="How long a work note waits before its first retry when ServiceNow is "
+        "down or busy; each further wait doubles, up to work_note_retry_max_seconds.",
+    )
+    work_note_retry_max_seconds: float = Field(
+        default=300.0, gt=0, le=86400, description="The longest wait between two tries."
+    )
+    work_note_give_up_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 30,
+        description="How long a work note keeps being retried before it is given up (logged "
+        "as an error with the change and the execution).",
     )
     gate: ChangeGate = Field(
         default_factory=ChangeGate,

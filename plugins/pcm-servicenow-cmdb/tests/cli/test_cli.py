@@ -45,7 +45,9 @@ def test_a_connection_is_added_from_the_environment_and_changes_are_shown(
     assert "Implement" in listed[1]
     assert "2026-12-01 10:00 to 2026-12-01 12:00 UTC" in shown[1]
     assert "web-1" in shown[1]
-    assert "not placed on an EC2 instance by the CMDB" in shown[1]
+    assert "1 affected CI(s), 0 mapped to an EC2 instance" in shown[1]
+    assert "the AWS Script Runner is not installed" in shown[1]
+    assert "not mapped: the CMDB places instance i-0123456789abcdef0 in no account" in shown[1]
     assert f"affected by {number} (Implement): Patch web" in looked_up[1]
 
 

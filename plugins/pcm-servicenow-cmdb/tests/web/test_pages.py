@@ -66,8 +66,8 @@ async def test_a_change_page_lists_its_cis_and_opens_the_run_form_on_them(pcm_ad
     page = await pcm_admin_client.get(f"{PAGES}/changes/{change}", headers=HTML)
 
     assert page.status_code == 200, page.text
-    assert "3 CI(s); 2 placed on an EC2 instance by the CMDB." in page.text
-    assert "not placed on an instance" in page.text
+    assert "3 CI(s); 2 map to an EC2 instance." in page.text
+    assert "no instance in the inventory has IP address 10.0.0.9" in page.text
     href = page.text.split('<a class="button" href="')[1].split('"')[0].replace("&amp;", "&")
     url = urlsplit(href)
     assert url.path == "/tools/aws/script-runner/executions/new"

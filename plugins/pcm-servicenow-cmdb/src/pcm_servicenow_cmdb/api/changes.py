@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import ERROR_RESPONSES
 from pcm_ops.security import require
 from pcm_servicenow_cmdb.dependencies import ServiceNowReads
 from pcm_servicenow_cmdb.ids import READ
-from pcm_servicenow_cmdb.services import changes
+from pcm_servicenow_cmdb.services import changes, cmdb
 
 router = APIRouter(
     prefix="/changes",
@@ -48,7 +48,25 @@ class ChangeOut(BaseModel):
     window_open: bool
 
 
+class MappedInstanceOut(BaseModel):
+    """The EC2 instance a CI maps to."""
+
+    instance_id: str
+    account_id: str
+    region: str
+    name: str = Field(description="Its Name tag in the inventory (the CI's name otherwise).")
+    private_ip: str
+    ping_status: str | None = Field(
+        description="SSM's ping status from the script runner's inventory (Online, "
+        "ConnectionLost, Inactive, NotManaged); null when the inventory does not know the "
+        "instance or the script runner is not installed."
+    )
+
+
 class AffectedCIOut(BaseModel):
+    """A CI, what the CMDB says about it (``instance_id``, ``account_id``, ``region`` are
+    the CMDB's), and the instance it maps to."""
+
     sys_id: str
     name: str
     ci_class: str
@@ -59,11 +77,41 @@ class AffectedCIOut(BaseModel):
     account_id: str | None
     region: str | None
     relations: list[str]
+    mapped_to: MappedInstanceOut | None = Field(
+        description="The EC2 instance the CI maps to; null when it maps to none "
+        "(mapping_note says why)."
+    )
+    matched_by: Literal["instance id", "IP address", "host name"] | None
+    mapping_note: str = Field(
+        description="Why the CI maps to no instance, or what its mapping lacks (SSM status)."
+    )
 
 
 class ChangeDetail(ChangeOut):
     connection: str
+    inventory: bool = Field(
+        description="Whether CIs were mapped against the script runner's inventory (false: "
+        "it is not installed; CIs map by the CMDB's instance id only, without SSM status)."
+    )
     affected_cis: list[AffectedCIOut]
+
+
+def ci_out(mapping: cmdb.CIMapping) -> dict[str, Any]:
+    """An :class:`AffectedCIOut` of a mapped CI."""
+    instance = mapping.instance
+    return {
+        **{
+            name: getattr(mapping.ci, name)
+            for name in AffectedCIOut.model_fields
+            if hasattr(mapping.ci, name)
+        },
+        "relations": list(mapping.ci.relations),
+        "mapped_to": None
+        if instance is None
+        else {name: getattr(instance, name) for name in MappedInstanceOut.model_fields},
+        "matched_by": mapping.matched_by,
+        "mapping_note": mapping.note,
+    }
 
 
 def change_out(change: changes.Change) -> dict[str, Any]:
@@ -117,11 +165,15 @@ async def get_change(
     connection: ConnectionName = None,
     refresh: Annotated[bool, Query(description="Ask ServiceNow again, not the cache.")] = False,
 ) -> Any:
-    """One change with its affected CIs and, for EC2 instances, their account and region."""
+    """One change with its affected CIs, each with the EC2 instance it maps to (account,
+    region, name, SSM ping status from the script runner's inventory) or why it maps to
+    none."""
     reads = await ServiceNowReads.of(request, session, connection)
     change, cis = await reads.change_detail(number, refresh=refresh)
+    mappings, inventory = await cmdb.map_with(request.app.state.registry, session, cis)
     return {
         **change_out(change),
         "connection": reads.row.name,
-        "affected_cis": [{**ci.__dict__, "relations": list(ci.relations)} for ci in cis],
+        "inventory": inventory,
+        "affected_cis": [ci_out(mapping) for mapping in mappings],
     }

@@ -10,9 +10,16 @@ from pydantic import BaseModel
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import ERROR_RESPONSES
 from pcm_ops.security import require
-from pcm_servicenow_cmdb.api.changes import AffectedCIOut, ChangeOut, ConnectionName, change_out
+from pcm_servicenow_cmdb.api.changes import (
+    AffectedCIOut,
+    ChangeOut,
+    ConnectionName,
+    change_out,
+    ci_out,
+)
 from pcm_servicenow_cmdb.dependencies import ServiceNowReads
 from pcm_servicenow_cmdb.ids import READ
+from pcm_servicenow_cmdb.services import cmdb
 
 router = APIRouter(
     prefix="/cis",
@@ -37,14 +44,18 @@ async def lookup(
     ],
     connection: ConnectionName = None,
 ) -> Any:
-    """The CIs matching ``q``, where the CMDB places them, and the changes affecting them."""
+    """The CIs matching ``q``, where the CMDB places them, the EC2 instance each maps to
+    (or why none), and the changes affecting them."""
     reads = await ServiceNowReads.of(request, session, connection)
     found = await reads.lookup(q)
+    mappings, _ = await cmdb.map_with(
+        request.app.state.registry, session, [item.ci for item in found]
+    )
     return [
         {
-            "ci": {**item.ci.__dict__, "relations": list(item.ci.relations)},
+            "ci": ci_out(mapping),
             "matched_by": item.how,
             "changes": [change_out(change) for change in item.changes],
         }
-        for item in found
+        for item, mapping in zip(found, mappings, strict=True)
     ]

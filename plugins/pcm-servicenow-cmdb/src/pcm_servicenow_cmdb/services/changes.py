@@ -34,6 +34,8 @@ STATES = {
     "3": "Closed",
     "4": "Canceled",
 }
+#: The name of a CI the integration user may not see (hidden by ACL, or deleted since).
+NOT_VISIBLE = "(not visible)"
 CHANGE_FIELDS = (
     "sys_id",
     "number",
@@ -310,7 +312,7 @@ async def describe_cis(client: ServiceNowClient, ci_ids: Sequence[str]) -> list[
     for sys_id in dict.fromkeys(ci_ids):
         ci = base.get(sys_id)
         if ci is None:  # hidden by ACL, or deleted since
-            result.append(AffectedCI(sys_id, "(not visible)", ""))
+            result.append(AffectedCI(sys_id, NOT_VISIBLE, ""))
             continue
         vm, server = vms.get(sys_id), servers.get(sys_id, {})
         region = account = None

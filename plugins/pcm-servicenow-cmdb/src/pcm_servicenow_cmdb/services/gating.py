@@ -1,5 +1,9 @@
 """The script runner's side of ServiceNow: a change's servers as targets
-(``servicenow-change``), and change-gated execution.
+(``servicenow-change``), and change-gated execution (by account and by instance tag).
+
+A change's CIs become instances through the same mapping as the change page
+(:func:`pcm_servicenow_cmdb.services.cmdb.map_cis`): by instance id, IP address or host
+name against the script runner's inventory.
 
 Both run through the script runner's hooks with this plugin's
 :class:`~pcm_ops.context.PluginContext` (its settings, a database session), the same in the
@@ -8,23 +12,28 @@ API, the pages and the CLI.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pcm_servicenow_cmdb.services import changes, connections
+from pcm_servicenow_cmdb.services import changes, cmdb, connections
 
 if TYPE_CHECKING:
     from pcm_aws_script_runner.hooktypes import CheckResult, ExecutionRequest, ResolvedTarget
     from pcm_ops.context import PluginContext
 
+logger = logging.getLogger("pcm_servicenow_cmdb.gating")
+
 #: How many instance ids a refusal names before it says "and N more".
 NAMED = 10
 
 
-async def _change_and_cis(
+async def _change_and_mappings(
     context: PluginContext, number: str, connection: str | None
-) -> tuple[changes.Change, list[changes.AffectedCI]]:
+) -> tuple[changes.Change, list[cmdb.CIMapping]]:
+    """The change and its CIs, each mapped to an inventory instance (the script runner is
+    loaded: this runs from its hooks)."""
     from pcm_servicenow_cmdb.client import ServiceNowClient
 
     async with context.session() as session:
@@ -32,70 +41,122 @@ async def _change_and_cis(
         settings = connections.settings_of(row)
     async with ServiceNowClient(settings) as client:
         change = await changes.get_change(client, number)
-        return change, await changes.affected_cis(client, change)
+        cis = await changes.affected_cis(client, change)
+    if not cmdb.inventory_available(context.registry):
+        return change, await cmdb.map_cis(cis, None)
+    async with context.session() as session:
+        return change, await cmdb.map_cis(cis, session)
+
+
+def _unmapped(mappings: Sequence[cmdb.CIMapping]) -> str:
+    return "; ".join(f"{m.ci.name}: {m.note}" for m in mappings if not m.mapped)
 
 
 async def resolve_change(
     reference: str, principal: Any, context: PluginContext
 ) -> Sequence[ResolvedTarget]:
-    """The EC2 instances a change affects (its CIs the CMDB ties to an instance, an account
-    and a region).
+    """The EC2 instances a change affects: its CIs mapped to instances (by instance id, IP
+    address or host name, see :func:`~pcm_servicenow_cmdb.services.cmdb.map_cis`).
 
-    :raises LookupError: no such change, or none of its CIs is an EC2 instance the CMDB
-        places (the message lists the CIs it could not place).
+    :raises LookupError: no such change, or none of its CIs maps to an instance (the
+        message lists each CI with why it does not map).
     """
     from pcm_aws_script_runner.hooktypes import ResolvedTarget
     from pcm_ops.errors import NotFoundError
 
     config = context.config
     try:
-        _, cis = await _change_and_cis(context, reference.strip().upper(), config.gate.connection)
+        _, mappings = await _change_and_mappings(
+            context, reference.strip().upper(), config.gate.connection
+        )
     except NotFoundError as exc:
         raise LookupError(str(exc)) from None
-    placed = [ci for ci in cis if ci.instance_id and ci.account_id and ci.region]
-    if not placed:
-        names = ", ".join(ci.name for ci in cis) or "none"
+    mapped = [m for m in mappings if m.instance is not None]
+    if not mapped:
         raise LookupError(
-            f"change {reference} has no CI the CMDB places on an EC2 instance (its CIs: {names})"
+            f"change {reference} has no CI that maps to an EC2 instance "
+            f"({_unmapped(mappings) or 'it has no CIs'})"
+        )
+    if len(mapped) < len(mappings):
+        logger.info(
+            "change %s: %d of %d CI(s) map to no instance and are not targets: %s",
+            reference,
+            len(mappings) - len(mapped),
+            len(mappings),
+            _unmapped(mappings),
         )
     return [
-        ResolvedTarget(ci.instance_id or "", ci.account_id or "", ci.region or "", ci.name)
-        for ci in placed
+        ResolvedTarget(m.instance.instance_id, m.instance.account_id, m.instance.region, m.ci.name)
+        for m in mapped
+        if m.instance is not None
     ]
 
 
-def _gated(request: ExecutionRequest, accounts: Sequence[str]) -> list[str]:
+def _gated_accounts(request: ExecutionRequest, accounts: Sequence[str]) -> list[str]:
     return sorted({t.account_id for t in request.targets if t.account_id in set(accounts)})
 
 
-async def check_run(request: ExecutionRequest, context: PluginContext) -> CheckResult | None:
-    """Refuse a run on gated accounts unless its change allows it now, with every reason.
+async def _gated_by_tag(
+    context: PluginContext, request: ExecutionRequest, pairs: Sequence[tuple[str, str]]
+) -> list[str]:
+    """``i-… (Environment=production)`` for each target whose inventory tags include a
+    gated tag. A target the inventory does not know has no tags here (the script runner
+    skips such a target anyway)."""
+    if not pairs or not request.targets:
+        return []
+    from pcm_aws_script_runner.lookup import find_instances
 
-    ``None`` for a run that touches no gated account. A ServiceNow that cannot be asked
-    blocks the run (a check that cannot decide never lets a run through)."""
+    async with context.session() as session:
+        found = await find_instances(session, instance_ids=[t.instance_id for t in request.targets])
+    tags = {(i.account_id, i.region, i.instance_id): i.tags for i in found}
+    gated = []
+    for target in request.targets:
+        known = tags.get((target.account_id, target.region, target.instance_id), {})
+        matching = [f"{key}={value}" for key, value in pairs if known.get(key) == value]
+        if matching:
+            gated.append(f"{target.instance_id} ({', '.join(matching)})")
+    return gated
+
+
+def _needs_a_change(accounts: Sequence[str], tagged: Sequence[str]) -> str:
+    parts = []
+    if accounts:
+        parts.append(f"on account {', '.join(accounts)}")
+    if tagged:
+        more = f" and {len(tagged) - NAMED} more" if len(tagged) > NAMED else ""
+        parts.append(f"on instances tagged {', '.join(tagged[:NAMED])}{more}")
+    return "runs " + " and ".join(parts)
+
+
+async def check_run(request: ExecutionRequest, context: PluginContext) -> CheckResult | None:
+    """Refuse a run on gated accounts or instances with a gated tag unless its change
+    allows it now, with every reason.
+
+    ``None`` for a run that touches nothing gated. A ServiceNow that cannot be asked blocks
+    the run (a check that cannot decide never lets a run through)."""
     from pcm_aws_script_runner.hooktypes import CheckResult
     from pcm_ops.errors import NotFoundError
     from pcm_servicenow_cmdb.client import ServiceNowError
 
     gate = context.config.gate
-    gated = _gated(request, gate.accounts)
-    if not gated:
+    accounts = _gated_accounts(request, gate.accounts)
+    tagged = await _gated_by_tag(context, request, gate.tag_pairs())
+    if not accounts and not tagged:
         return None
-    accounts = ", ".join(gated)
     number = (request.change_reference or "").strip().upper()
     if not number:
         return CheckResult(
             False,
-            f"runs on account {accounts} need an approved ServiceNow change: name it as the "
-            "run's change reference",
+            f"{_needs_a_change(accounts, tagged)} need an approved ServiceNow change: name it "
+            "as the run's change reference",
         )
     try:
-        change, cis = await _change_and_cis(context, number, gate.connection)
+        change, mappings = await _change_and_mappings(context, number, gate.connection)
     except NotFoundError as exc:
         return CheckResult(False, str(exc))
     except ServiceNowError as exc:
         return CheckResult(False, f"ServiceNow could not be asked about {number}: {exc}")
-    reasons = _refusals(change, cis, request, gate, datetime.now(UTC))
+    reasons = _refusals(change, mappings, request, gate, datetime.now(UTC))
     if reasons:
         return CheckResult(False, f"change {number}: " + "; ".join(reasons))
     return CheckResult(True, f"change {number} allows this run")
@@ -103,7 +164,7 @@ async def check_run(request: ExecutionRequest, context: PluginContext) -> CheckR
 
 def _refusals(
     change: changes.Change,
-    cis: Sequence[changes.AffectedCI],
+    mappings: Sequence[cmdb.CIMapping],
     request: ExecutionRequest,
     gate: Any,
     now: datetime,
@@ -126,8 +187,16 @@ def _refusals(
         reasons.append(
             f"its window {change.start:%Y-%m-%d %H:%M} to {change.end:%Y-%m-%d %H:%M} UTC {when}"
         )
-    covered = {ci.instance_id for ci in cis if ci.instance_id}
-    outside = [t.instance_id for t in request.targets if t.instance_id not in covered]
+    covered = {
+        (m.instance.account_id, m.instance.region, m.instance.instance_id)
+        for m in mappings
+        if m.instance is not None
+    }
+    outside = [
+        t.instance_id
+        for t in request.targets
+        if (t.account_id, t.region, t.instance_id) not in covered
+    ]
     if outside:
         more = f" and {len(outside) - NAMED} more" if len(outside) > NAMED else ""
         reasons.append(

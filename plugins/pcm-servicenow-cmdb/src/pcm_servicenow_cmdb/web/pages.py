@@ -16,7 +16,7 @@ from pcm_ops.security import require
 from pcm_ops.web import render
 from pcm_servicenow_cmdb.dependencies import ServiceNowReads
 from pcm_servicenow_cmdb.ids import READ
-from pcm_servicenow_cmdb.services import changes
+from pcm_servicenow_cmdb.services import changes, cmdb
 
 router = APIRouter(dependencies=[require(READ)])
 BASE = "/tools/servicenow/cmdb"
@@ -78,12 +78,11 @@ async def change_page(
 ) -> Any:
     reads = await ServiceNowReads.of(request, session, connection)
     change, cis = await reads.change_detail(number, refresh=refresh)
-    placed = [ci for ci in cis if ci.instance_id and ci.account_id and ci.region]
-    registry = request.app.state.registry
-    runner = registry.get("aws-script-runner")
+    mappings, inventory = await cmdb.map_with(request.app.state.registry, session, cis)
+    mapped = [m.instance for m in mappings if m.instance is not None]
     run_url = None
-    if runner is not None and runner.loaded and placed:
-        query = [("instance_id", ci.instance_id or "") for ci in placed]
+    if inventory and mapped:
+        query = [("instance_id", instance.instance_id) for instance in mapped]
         query.append(("change_reference", change.number))
         run_url = f"{RUN_FORM}?{urlencode(query)}"
     return render(
@@ -91,8 +90,9 @@ async def change_page(
         "servicenow-cmdb/change.html",
         {
             "change": change,
-            "cis": cis,
-            "placed": len(placed),
+            "mappings": mappings,
+            "mapped": len(mapped),
+            "inventory": inventory,
             "window_open": change.window_open(datetime.now(UTC)),
             "run_url": run_url,
             "run_permission": RUN_PERMISSION,
