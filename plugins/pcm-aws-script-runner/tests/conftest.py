@@ -1,7 +1,13 @@
-"""Every test here loads the script runner (and no other installed plugin).
+"""Fixtures shared by the whole suite, which mirrors the package (``api/``, ``web/``,
+``cli/``, ``services/``, ``jobs/``, ...).
 
-The script runner does not need aws-common for its library, so the suite leaves it out:
-it stays fast and independent of that plugin's state.
+Every test loads the script runner and no other installed plugin: the script runner does not
+need aws-common for its library, so most tests leave it out and stay fast and independent of
+that plugin's state. A test module that works on a fleet in the fake AWS (executions, the
+inventory) names both plugins with core's marker,
+``pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")``, or with a
+``pcm_plugins`` fixture of its own; whenever aws-common is loaded, :func:`pcm_settings`
+points it at the session's moto server and makes executions and the job engine quick.
 """
 
 from __future__ import annotations
@@ -39,9 +45,92 @@ SHELL_SCRIPT = {
 }
 
 
+#: Settings that make executions and the job engine quick in tests.
+FAST = {
+    "PCM_AWS_SCRIPT_RUNNER__POLL_INTERVAL_SECONDS": "0.05",
+    "PCM_AWS_SCRIPT_RUNNER__MAX_POLL_INTERVAL_SECONDS": "0.2",
+}
+FAST_JOBS = {
+    "jobs_queue_poll_seconds": 0.05,
+    "jobs_heartbeat_seconds": 0.5,
+    "jobs_event_poll_seconds": 0.1,
+}
+
+#: Test modules that work on a fleet in the fake AWS (they load aws-common too). Moved here
+#: from the conftests of the suite's old folders; each module will say so itself.
+_WITH_AWS_COMMON = {
+    "api/test_executions.py",
+    "api/test_inventory.py",
+    "cli/test_executions.py",
+    "cli/test_inventory.py",
+    "jobs/executions/test_durability.py",
+    "jobs/executions/test_exactly_once.py",
+    "jobs/executions/test_fanout_bench.py",
+    "jobs/executions/test_workflow.py",
+    "jobs/test_inventory.py",
+    "web/test_browser.py",
+    "web/test_executions.py",
+    "web/test_inventory.py",
+    "web/test_run_form.py",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        relative = item.path.relative_to(here).as_posix() if item.path.is_relative_to(here) else ""
+        if relative in _WITH_AWS_COMMON:
+            item.add_marker(pytest.mark.pcm_plugins("aws-common", PLUGIN))
+
+
 @pytest.fixture
 def pcm_plugins():
     return [PLUGIN]
+
+
+@pytest.fixture
+def pcm_settings(
+    request: pytest.FixtureRequest,
+    make_pcm_settings: Callable[..., Any],
+    pcm_plugins: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    """Core's settings for the test; when it loads aws-common (by marker or fixture), with
+    aws-common pointed at the session's moto server and quick polls and jobs."""
+    marker = request.node.get_closest_marker("pcm_plugins")
+    chosen = marker.args if marker is not None else pcm_plugins
+    if "aws-common" not in {getattr(spec, "name", spec) for spec in chosen}:
+        return make_pcm_settings()
+    moto_aws = request.getfixturevalue("moto_aws")
+    monkeypatch.setenv("PCM_AWS_COMMON__ENDPOINT_URL", moto_aws.endpoint_url)
+    for name, value in FAST.items():
+        monkeypatch.setenv(name, value)
+    return make_pcm_settings(**FAST_JOBS)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test users' passwords hashed with the cheapest Argon2 parameters."""
+    from argon2 import PasswordHasher
+
+    from pcm_ops.security import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
+
+
+@pytest.fixture
+def seeded(aws_sr_seeded_database: Any) -> Any:
+    """The migrated database with every loaded plugin's seeds run."""
+    return aws_sr_seeded_database
+
+
+@pytest.fixture
+def make_fleet(aws_sr_fleet: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """``await make_fleet(us_east_1=3, ...)``: the shipped ``aws_sr_fleet`` fixture (a new
+    account in the fake AWS with running instances, registered in aws-common and in the
+    inventory; see :class:`pcm_aws_script_runner.testing.Fleet`)."""
+    return aws_sr_fleet
 
 
 def state_per_request(app: Any) -> Any:

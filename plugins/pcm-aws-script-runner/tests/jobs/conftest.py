@@ -1,6 +1,6 @@
-"""The inventory's tests load aws-common too (its accounts registry and client factory),
-pointed at the session's extended moto server, and add accounts of their own to it (moto's
-data is shared by the session: each test makes fresh account ids)."""
+"""The inventory sync's tests add accounts of their own to aws-common's registry and to the
+session's extended moto server (moto's data is shared by the session: each test makes fresh
+account ids): ``fleet``."""
 
 from __future__ import annotations
 
@@ -16,11 +16,7 @@ import httpx
 import pytest
 
 API = "/api/tools/aws/script-runner"
-PAGES = "/tools/aws/script-runner"
 COMMON = "/api/tools/aws/common"
-
-#: Rendering and validation do not depend on the database: such tests run on SQLite only.
-sqlite_only = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
 
 _numbers = itertools.count(1)
 
@@ -28,36 +24,6 @@ _numbers = itertools.count(1)
 def fresh_account_id() -> str:
     """An account id no other test of this session (or xdist worker) uses."""
     return f"7{os.getpid() % 100000:05d}{next(_numbers):06d}"
-
-
-@pytest.fixture
-def pcm_plugins() -> list[str]:
-    return ["aws-common", "aws-script-runner"]
-
-
-@pytest.fixture
-def pcm_settings(moto_pcm_settings: Any) -> Any:
-    return moto_pcm_settings
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The test users' passwords hashed with the cheapest Argon2 parameters."""
-    from argon2 import PasswordHasher
-
-    from pcm_ops.security import passwords
-
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
-
-
-@pytest.fixture
-async def seeded_database(pcm_settings: Any, pcm_registry: Any, pcm_migrated_database: Any) -> Any:
-    """The migrated database with aws-common's partitions and regions."""
-    from pcm_ops.db.seeds import run_seeds
-
-    await run_seeds(pcm_settings, pcm_registry, pcm_migrated_database)
-    return pcm_migrated_database
 
 
 @dataclass
@@ -163,10 +129,10 @@ class Fleet:
 
 @pytest.fixture
 async def fleet(
-    seeded_database: Any,
+    seeded: Any,
     pcm_auth_headers: Callable[..., Awaitable[dict[str, str]]],
     pcm_client: httpx.AsyncClient,
     pcm_app: Any,
     moto_aws: Any,
 ) -> Fleet:
-    return Fleet(pcm_client, pcm_app, seeded_database, moto_aws, pcm_auth_headers)
+    return Fleet(pcm_client, pcm_app, seeded, moto_aws, pcm_auth_headers)

@@ -1,45 +1,17 @@
-"""The executions pages against a fleet in moto, with the job engine running: the fleet
-fixtures of ``tests/executions`` (loaded from there, so that both suites build fleets the
-same way), and browser sessions per role that post forms with their CSRF token."""
+"""The pages: browser sessions per role that post forms with their CSRF token, and a check
+that a page holds no inline code the Content-Security-Policy would block."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-PAGES = "/tools/aws/script-runner"
-API = "/api/tools/aws/script-runner"
 PASSWORD = "a long enough password"
 
-
-def _load_execution_fixtures() -> Any:
-    name = "pcm_sr_tests_executions_conftest"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).parent.parent / "executions" / "conftest.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-_executions = _load_execution_fixtures()
-Fleet = _executions.Fleet
-_cheap_password_hashing = _executions._cheap_password_hashing
-pcm_plugins = _executions.pcm_plugins
-pcm_settings = _executions.pcm_settings
-seeded = _executions.seeded
-make_fleet = _executions.make_fleet
 
 INLINE = [
     re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE),
