@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from pcm_ops.cli.main import CliContext
-from pcm_ops.cli.session import cli_actor, run_in_session
+from pcm_ops.cli.session import run_in_session
 
 SECRET_VARIABLES = {
     "password": "PCM_SERVICENOW_PASSWORD",
@@ -73,6 +73,7 @@ def add_connection(
     PCM_SERVICENOW_PASSWORD / _CLIENT_SECRET / _API_KEY or a hidden prompt."""
     import os
 
+    from pcm_ops.audit import Actor
     from pcm_servicenow_cmdb.schemas import ConnectionIn
     from pcm_servicenow_cmdb.services import connections as service
 
@@ -97,7 +98,7 @@ def add_connection(
         raise click.ClickException(str(exc).splitlines()[0]) from None
 
     async def work(session):  # type: ignore[no-untyped-def]
-        return await service.create_connection(session, data, service.Actor(cli_actor()))
+        return await service.create_connection(session, data, Actor.cli())
 
     row = run_in_session(obj.settings(), work)
     click.echo(f"added connection {row.id}: {row.name} ({row.base_url}), checked: ok")
@@ -108,11 +109,12 @@ def add_connection(
 @click.pass_obj
 def check_connection(obj: CliContext, name: str) -> None:
     """Check connection NAME now (exit status 1 when it fails)."""
+    from pcm_ops.audit import Actor
     from pcm_servicenow_cmdb.services import connections as service
 
     async def work(session):  # type: ignore[no-untyped-def]
         row = await service.find_connection(session, name)
-        return await service.check_connection(session, row.id or 0, service.Actor(cli_actor()))
+        return await service.check_connection(session, row.id or 0, Actor.cli())
 
     ok, detail, _ = run_in_session(obj.settings(), work)
     click.echo(("ok: " if ok else "failed: ") + detail, err=not ok)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import ERROR_RESPONSES
 from pcm_ops.api.params import PathId
+from pcm_ops.audit import Actor
 from pcm_ops.security import Principal, require
 from pcm_servicenow_cmdb.ids import MANAGE, READ
 from pcm_servicenow_cmdb.schemas import (
@@ -30,8 +31,8 @@ router = APIRouter(
 )
 
 
-def _actor(request: Request, principal: Principal) -> connections.Actor:
-    return connections.Actor(principal.username, request, principal)
+def _actor(request: Request, principal: Principal) -> Actor:
+    return Actor.from_principal(principal, request)
 
 
 @router.get("", response_model=list[ConnectionOut], dependencies=[require(READ)])

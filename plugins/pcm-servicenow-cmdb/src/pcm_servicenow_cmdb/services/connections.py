@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlmodel import col, select
 
 from pcm_ops import audit
+from pcm_ops.audit import Actor
 from pcm_ops.db.types import utcnow
 from pcm_ops.errors import ConflictError, InvalidInput, NotFoundError, UpstreamError
 from pcm_servicenow_cmdb.models import SnowConnection
@@ -36,15 +36,6 @@ NEEDED: dict[str, tuple[str, ...]] = {
 }
 #: A check of a connection: makes one authenticated call, returns what it proved.
 Checker = Callable[["ConnectionSettings"], Awaitable[str]]
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who changes connections, as the audit log records it."""
-
-    name: str
-    request: Any = None
-    principal: Any = None
 
 
 def settings_of(row: SnowConnection) -> ConnectionSettings:
