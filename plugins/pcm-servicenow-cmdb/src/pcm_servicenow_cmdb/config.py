@@ -8,7 +8,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: A gated tag: a key (no ``=``, at most 128 characters), ``=``, a value (at most 256).
-_TAG = re.compile(r"^\s*[^=\s][^=]{0,127}=[^\n]{0,256}$")
+_TAG = re.compile(r"\s*[^=\s][^=\r\n]{0,127}=[^\r\n]{0,256}")
 
 
 class ChangeGate(BaseModel):
@@ -53,7 +53,7 @@ class ChangeGate(BaseModel):
     @field_validator("tags")
     @classmethod
     def _tag_pairs(cls, values: list[str]) -> list[str]:
-        wrong = [value for value in values if not _TAG.match(value)]
+        wrong = [value for value in values if not _TAG.fullmatch(value)]
         if wrong:
             named = ", ".join(repr(value) for value in wrong)
             raise ValueError(f"a gated tag is KEY=VALUE (Environment=production), not {named}")
