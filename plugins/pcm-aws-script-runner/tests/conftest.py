@@ -56,32 +56,6 @@ FAST_JOBS = {
     "jobs_event_poll_seconds": 0.1,
 }
 
-#: Test modules that work on a fleet in the fake AWS (they load aws-common too). Moved here
-#: from the conftests of the suite's old folders; each module will say so itself.
-_WITH_AWS_COMMON = {
-    "api/test_executions.py",
-    "api/test_inventory.py",
-    "cli/test_executions.py",
-    "cli/test_inventory.py",
-    "jobs/executions/test_durability.py",
-    "jobs/executions/test_exactly_once.py",
-    "jobs/executions/test_fanout_bench.py",
-    "jobs/executions/test_workflow.py",
-    "jobs/test_inventory.py",
-    "web/test_browser.py",
-    "web/test_executions.py",
-    "web/test_inventory.py",
-    "web/test_run_form.py",
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        relative = item.path.relative_to(here).as_posix() if item.path.is_relative_to(here) else ""
-        if relative in _WITH_AWS_COMMON:
-            item.add_marker(pytest.mark.pcm_plugins("aws-common", PLUGIN))
-
 
 @pytest.fixture
 def pcm_plugins():

@@ -11,6 +11,9 @@ import pytest
 
 from pcm_aws_common.testing import InvocationOutcome
 
+#: The fleet lives in the fake AWS: aws-common is loaded too.
+pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")
+
 API = "/api/tools/aws/script-runner"
 
 SQLITE_ONLY = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)

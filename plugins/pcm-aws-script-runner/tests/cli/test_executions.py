@@ -12,7 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pcm_aws_common.testing import InvocationOutcome
+
+#: The fleet lives in the fake AWS: aws-common is loaded too.
+pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")
 
 FAST = {
     "PCM_AWS_SCRIPT_RUNNER__POLL_INTERVAL_SECONDS": "0.05",

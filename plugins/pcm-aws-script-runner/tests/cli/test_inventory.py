@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+#: The fleet lives in the fake AWS: aws-common is loaded too.
+pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")
+
 A = "111100000001"
 sqlite_only = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
 

@@ -22,7 +22,7 @@ import uvicorn
 
 from pcm_aws_common.testing import InvocationOutcome
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.pcm_plugins("aws-common", "aws-script-runner")]
 
 CHROMIUM = Path(os.environ.get("PCM_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

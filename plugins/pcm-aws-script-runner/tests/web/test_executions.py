@@ -12,6 +12,9 @@ import pytest
 
 from pcm_aws_common.testing import InvocationOutcome
 
+#: The fleet lives in the fake AWS: aws-common is loaded too.
+pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")
+
 PAGES = "/tools/aws/script-runner"
 API = "/api/tools/aws/script-runner"
 

@@ -10,6 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+#: The fleet lives in the fake AWS: aws-common is loaded too.
+pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")
+
 PAGE = "/tools/aws/script-runner/inventory"
 A = "111100000001"
 sqlite_only = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)

@@ -8,6 +8,9 @@ import re
 
 import pytest
 
+#: The fleet lives in the fake AWS: aws-common is loaded too.
+pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")
+
 PAGES = "/tools/aws/script-runner"
 NEW = f"{PAGES}/executions/new"
 

@@ -17,6 +17,9 @@ import pytest
 
 from pcm_aws_common.testing import InvocationOutcome
 
+#: The fleet lives in the fake AWS: aws-common is loaded too.
+pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")
+
 #: As in conftest.py: quick polls and a quick job engine.
 FAST = {
     "PCM_AWS_SCRIPT_RUNNER__POLL_INTERVAL_SECONDS": "0.05",

@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+#: The fleet lives in the fake AWS: aws-common is loaded too.
+pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")
+
 #: As in conftest.py, plus a short wait before SSM is asked about a lost answer.
 FAST = {
     "PCM_AWS_SCRIPT_RUNNER__POLL_INTERVAL_SECONDS": "0.05",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[4] / "bench" / "fanout_bench.py"
+SCRIPT = Path(__file__).resolve().parents[5] / "bench" / "fanout_bench.py"
 #: Figures by backend: the tests of this file share one run per backend (it takes seconds).
 _RUNS: dict[str, dict] = {}
 

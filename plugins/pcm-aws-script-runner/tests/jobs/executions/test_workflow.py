@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from pcm_aws_common.testing import InvocationOutcome
+
+#: The fleet lives in the fake AWS: aws-common is loaded too.
+pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")
 
 
 async def test_120_instances_in_3_account_regions_take_one_send_command_each(make_fleet, moto_aws):
