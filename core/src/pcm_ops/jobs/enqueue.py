@@ -10,6 +10,7 @@ the system database, so they must be serialisable (plain data; never secrets).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +81,17 @@ def _detached_options(
     return options
 
 
+def _in_step() -> bool:
+    """True inside a DBOS step, where DBOS cannot start a child workflow: a job enqueued
+    there goes through the jobs database instead, not as a child (its ``key`` makes it
+    idempotent when the step runs again)."""
+    dbos_module = sys.modules.get("dbos")
+    if dbos_module is None:
+        return False
+    dbos = dbos_module.DBOS
+    return bool(dbos.workflow_id) and dbos.step_status is not None
+
+
 def _no_engine(settings: Settings | None) -> bool:
     """True when no engine runs here and ``settings`` allow writing to the jobs database."""
     if running_engine() is not None:
@@ -100,8 +112,10 @@ def enqueue(
 ) -> str:
     """Put a job on a queue and return its id (``<owner>:<key>``).
 
-    Called inside a job, the new job is recorded as its child, once: replaying the parent
-    after a crash does not enqueue it again.
+    Called inside a job's workflow function, the new job is recorded as its child, once:
+    replaying the parent after a crash does not enqueue it again. Called inside a step
+    (where DBOS cannot start a child), the job is written to the jobs database on its own;
+    a step may run again after a crash, so give such a job a ``key``.
 
     :param workflow: a function decorated with ``@DBOS.workflow(name=...)`` in one of the
         modules your ``pcm_ops_jobs`` hook names, or its name.
@@ -132,7 +146,7 @@ def enqueue(
         return str(options["workflow_id"])
     options = _options(workflow, queue, partition_key, key)
     engine = current_engine()
-    if engine.launched:
+    if engine.launched and not _in_step():
         from dbos import DBOS
 
         DBOS.enqueue_workflow_with_options(options, *args, **kwargs)  # type: ignore[arg-type]
@@ -166,7 +180,7 @@ async def enqueue_async(
         return str(options["workflow_id"])
     options = _options(workflow, queue, partition_key, key)
     engine = current_engine()
-    if engine.launched:
+    if engine.launched and not _in_step():
         from dbos import DBOS
 
         await DBOS.enqueue_workflow_with_options_async(options, *args, **kwargs)  # type: ignore[arg-type]

@@ -13,3 +13,8 @@ MANAGE = f"{PLUGIN_ID}:connections.manage"
 
 API = "/api/tools/servicenow/cmdb"
 PAGES = "/tools/servicenow/cmdb"
+
+#: Work notes back to changes: one job per note (:mod:`pcm_servicenow_cmdb.jobs`).
+WORK_NOTES_QUEUE = f"{PLUGIN_ID}.work-notes"
+#: The workflow that delivers one work note. Recorded in the job database: never renamed.
+WORK_NOTE_WORKFLOW = f"{PLUGIN_ID}.work_note"

@@ -11,8 +11,16 @@ from pathlib import Path
 from typing import Any, cast
 
 from pcm_ops import hookimpl
-from pcm_ops.plugin import MigrationTree, NavEntry, Permission, PluginMetadata, WebPages
-from pcm_servicenow_cmdb.ids import MANAGE, PLUGIN_ID, READ, TABLE_PREFIX
+from pcm_ops.plugin import (
+    JobDefinitions,
+    MigrationTree,
+    NavEntry,
+    Permission,
+    PluginMetadata,
+    QueueDefinition,
+    WebPages,
+)
+from pcm_servicenow_cmdb.ids import MANAGE, PLUGIN_ID, READ, TABLE_PREFIX, WORK_NOTES_QUEUE
 
 PACKAGE = Path(__file__).parent
 
@@ -97,6 +105,15 @@ async def pcm_ops_shutdown(app: Any) -> None:
 
 
 @hookimpl
+def pcm_ops_jobs() -> JobDefinitions:
+    # A few notes at a time: they are small, and ServiceNow rate-limits integration users.
+    return JobDefinitions(
+        modules=["pcm_servicenow_cmdb.jobs"],
+        queues=[QueueDefinition(WORK_NOTES_QUEUE, concurrency=4)],
+    )
+
+
+@hookimpl
 def pcm_ops_cli_commands() -> list[Any]:
     from pcm_servicenow_cmdb.cli import servicenow
 
@@ -127,3 +144,10 @@ async def aws_sr_pre_execution_checks(execution_request: Any, context: Any) -> A
     from pcm_servicenow_cmdb.services.gating import check_run
 
     return await check_run(execution_request, context)
+
+
+@hookimpl(optionalhook=True)
+async def aws_sr_execution_events(event: Any, context: Any) -> None:
+    from pcm_servicenow_cmdb.services.worknotes import on_execution_event
+
+    await on_execution_event(event, context)

@@ -430,7 +430,7 @@ class FakeServiceNow:
                 Route("/api/now/table/{table}", self._list_endpoint, methods=["GET"]),
                 Route(
                     "/api/now/table/{table}/{sys_id}",
-                    self._record_endpoint,
+                    self._record_endpoint_or_lost,
                     methods=["GET", "PATCH", "PUT"],
                 ),
             ]
@@ -515,6 +515,7 @@ class FakeServiceNow:
             self._forbidden: set[str] = set()
             self._latency = 0.0
             self._failures: deque[_Failure] = deque()
+            self._lost: dict[str, int] = {}
             self._outage = False
             self._requests: list[RecordedRequest] = []
             self.add_user(DEFAULT_USERNAME, DEFAULT_PASSWORD, name="PCM-Ops Integration")
@@ -641,6 +642,13 @@ class FakeServiceNow:
             raise ValueError("fail_next needs an error status (4xx or 5xx)")
         with self._lock:
             self._failures.extend(_Failure(status, retry_after) for _ in range(times))
+
+    def lose_next_answers(self, method: str = "PATCH", times: int = 1) -> None:
+        """Process the next ``times`` record requests with ``method`` (a ``PATCH`` is
+        applied, a work note appended), then answer 502 instead of the result: a gateway
+        that gave up after ServiceNow did the work. The caller cannot know it happened."""
+        with self._lock:
+            self._lost[method.upper()] = self._lost.get(method.upper(), 0) + times
 
     def outage(self, down: bool = True) -> None:
         """While ``down``, every request (the token endpoint too) gets an HTML 503 page."""
@@ -993,6 +1001,16 @@ class FakeServiceNow:
             # As in ServiceNow, text operators on a reference match its display value.
             value = self._display(owner, field, value)
         return _holds(value, condition.operator, condition.value)
+
+    async def _record_endpoint_or_lost(self, request: Request) -> Response:
+        response = await self._record_endpoint(request)
+        with self._lock:
+            lost = self._lost.get(request.method, 0) if response.status_code < 400 else 0
+            if lost:
+                self._lost[request.method] = lost - 1
+        if lost:
+            return _error(502, "Bad Gateway", "the answer was lost (injected by the fake)")
+        return response
 
     async def _record_endpoint(self, request: Request) -> Response:
         table = request.path_params["table"]
