@@ -6,9 +6,11 @@ At start-up (after aws-common's demo has built the fake AWS, ``app.state.aws_dem
 - the fake ServiceNow (:class:`~pcm_servicenow_cmdb.testing.fake.FakeServiceNow`) starts on a
   free port of 127.0.0.1, its CMDB holding the demo accounts, their regions and every demo
   instance (*Hosted on* its region, *Hosted on* its account), plus a Linux server known
-  only by its IP address and a CI that is no instance at all;
+  only by its IP address (``prod-web-04``'s, under another name: it maps to that instance by
+  IP once the script runner's inventory sync has run) and a CI that is no instance at all;
 - its changes: **an approved change in Implement whose window is open now**, affecting three
-  production web servers (and the two CIs that map to no instance); one awaiting approval;
+  production web servers, the server known by IP and the CI that maps to nothing; one
+  awaiting approval;
   one whose window has passed; one cancelled;
 - the connection ``demo`` points at it (added once, its address brought up to date on each
   start: the port is new every time);
@@ -36,6 +38,11 @@ __all__ = ["CONNECTION", "start", "stop"]
 CONNECTION = "demo"
 #: The production web servers the approved change affects.
 CHANGE_SERVERS = ("prod-web-01", "prod-web-02", "prod-web-03")
+#: The CMDB's name of a server it knows by IP address only, and the demo instance whose
+#: private IP it has (a different name: it maps by IP, never by host name).
+BY_IP_ONLY = ("storefront-legacy-04", "prod-web-04")
+#: Its IP address when there is no fake AWS to ask (it then maps to nothing).
+FALLBACK_IP = "10.20.30.40"
 FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -50,7 +57,9 @@ async def start(app: Any, record: Any) -> None:
     fake = await anyio.to_thread.run_sync(lambda: FakeServiceNow().start())
     app.state.servicenow_demo = fake
     try:
-        gated = _fill(fake, getattr(app.state, "aws_demo", None))
+        aws = getattr(app.state, "aws_demo", None)
+        ip = await anyio.to_thread.run_sync(lambda: _private_ip(aws, BY_IP_ONLY[1]))
+        gated = _fill(fake, aws, ip or FALLBACK_IP)
         await _connect(app, fake)
     except BaseException:
         fake.stop()
@@ -69,7 +78,26 @@ async def stop(app: Any) -> None:
         app.state.servicenow_demo = None
 
 
-def _fill(fake: Any, aws: Any) -> list[str]:
+def _private_ip(aws: Any, name: str) -> str | None:
+    """The private IP address the fake AWS gave demo instance ``name`` (``None`` without a
+    fake AWS, or when it cannot say)."""
+    if aws is None or name not in aws.instances:
+        return None
+    from pcm_aws_common.demo import DEMO_ACCOUNTS, DEMO_FLEET
+
+    instance = next(i for i in DEMO_FLEET if i.name == name)
+    account = next(a for a in DEMO_ACCOUNTS if a.key == instance.account)
+    try:
+        ec2 = aws.moto.harness_client("ec2", account.account_id, instance.region)
+        found = ec2.describe_instances(InstanceIds=[aws.instances[name]])
+        ip = found["Reservations"][0]["Instances"][0].get("PrivateIpAddress")
+    except Exception:
+        logger.exception("demo mode: the private IP address of %s could not be read", name)
+        return None
+    return str(ip) if ip else None
+
+
+def _fill(fake: Any, aws: Any, by_ip_address: str) -> list[str]:
     """The demo's CMDB and changes; returns the gated (production) account ids."""
     now = datetime.now(UTC)
     cis: dict[str, str] = {}
@@ -96,8 +124,8 @@ def _fill(fake: Any, aws: Any) -> list[str]:
             fake.relate(ci, regions[(instance.account, instance.region)])
             cis[instance.name] = ci
     by_ip = fake.add(
-        "cmdb_ci_linux_server", name="legacy-batch-01", host_name="legacy-batch-01",
-        ip_address="10.20.30.40",
+        "cmdb_ci_linux_server", name=BY_IP_ONLY[0], host_name=BY_IP_ONLY[0],
+        ip_address=by_ip_address,
     )  # fmt: skip
     nothing = fake.add("cmdb_ci", name="payments-load-balancer", sys_class_name="cmdb_ci_lb")
     approved = _change(
