@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pcm_aws_script_runner.services.validation import ParameterSpec, content_sha256
+from pcm_aws_script_runner.services.parameters import ParameterSpec
+from pcm_aws_script_runner.services.validation import content_sha256
 
 API = "/api/tools/aws/script-runner"
 SCRIPTS = f"{API}/scripts"

@@ -11,13 +11,9 @@ from typing import Any
 import pytest
 
 from pcm_aws_script_runner.services.errors import InvalidInput
-from pcm_aws_script_runner.services.validation import (
-    ParameterSpec,
-    ScriptDraft,
-    clean_script,
-    content_sha256,
-    validate_run_parameters,
-)
+from pcm_aws_script_runner.services.parameters import ParameterSpec
+from pcm_aws_script_runner.services.run_parameters import validate_run_parameters
+from pcm_aws_script_runner.services.validation import ScriptDraft, clean_script, content_sha256
 
 
 def draft(**overrides: Any) -> ScriptDraft:

@@ -15,7 +15,7 @@ LANGUAGE_CHOICE = click.Choice(["shell", "powershell"])
 
 
 def _parameters(path: str | None) -> list[Any] | None:
-    from pcm_aws_script_runner.services.validation import parameters_from_json
+    from pcm_aws_script_runner.services.parameters import parameters_from_json
 
     if path is None:
         return None

@@ -69,7 +69,7 @@ class AwsSrScriptVersion(SQLModel, table=True):
     language: str = Field(max_length=20)
     body: str = Field(sa_column=Column(Text, nullable=False))
     #: Declared parameters, each a dict with every key of
-    #: :class:`pcm_aws_script_runner.services.validation.ParameterSpec`, in declared order.
+    #: :class:`pcm_aws_script_runner.services.parameters.ParameterSpec`, in declared order.
     parameters: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )

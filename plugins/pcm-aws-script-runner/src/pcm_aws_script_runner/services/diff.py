@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pcm_aws_script_runner.models import AwsSrScriptVersion
-from pcm_aws_script_runner.services.validation import PARAMETER_KEYS
+from pcm_aws_script_runner.services.parameters import PARAMETER_KEYS
 
 __all__ = ["FieldChange", "ParameterChange", "VersionDiff", "diff_versions"]
 

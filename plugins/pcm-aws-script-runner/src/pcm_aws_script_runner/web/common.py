@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import Request
 
 from pcm_aws_script_runner.ids import EXECUTE, MANAGE_SCRIPTS, PAGE_PREFIX, PLUGIN_ID
-from pcm_aws_script_runner.services.validation import LANGUAGES, PARAMETER_TYPES
+from pcm_aws_script_runner.services.parameters import PARAMETER_TYPES
+from pcm_aws_script_runner.services.validation import LANGUAGES
 from pcm_ops.web import render
 
 __all__ = ["BASE", "TEMPLATES", "form_text", "form_values", "page"]

@@ -20,10 +20,8 @@ from pcm_aws_script_runner.ids import MANAGE_SCRIPTS, READ
 from pcm_aws_script_runner.services import scripts
 from pcm_aws_script_runner.services.diff import diff_versions
 from pcm_aws_script_runner.services.errors import Conflict, InvalidInput
-from pcm_aws_script_runner.services.validation import (
-    MAX_PARAMETERS,
-    ScriptDraft,
-)
+from pcm_aws_script_runner.services.parameters import MAX_PARAMETERS
+from pcm_aws_script_runner.services.validation import ScriptDraft
 from pcm_aws_script_runner.web.common import BASE, page
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import Id, PathId

@@ -22,7 +22,7 @@ from pcm_aws_script_runner.services.executions.targets import (
     plan_targets,
     target_kind,
 )
-from pcm_aws_script_runner.services.validation import masked, validate_run_parameters
+from pcm_aws_script_runner.services.run_parameters import masked, validate_run_parameters
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
