@@ -46,12 +46,14 @@ from pcm_aws_script_runner.models import (
     AwsSrExecutionBatch,
 )
 from pcm_aws_script_runner.services import executions
+from pcm_aws_script_runner.services.errors import Blocked
 from pcm_aws_script_runner.services.executions import ExecutionDraft, ExecutionQuery
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import Id, Int32, Offset, PathId
 from pcm_ops.audit import Actor
 from pcm_ops.context import PluginContext
 from pcm_ops.security import Principal, require
+from pcm_ops.web.errors import handle_service_error
 
 ExecutionId = Annotated[PathId, Path(description="The execution's id.")]
 EXECUTION_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -147,17 +149,22 @@ async def _start(
     *,
     rerun_of: int | None = None,
     rerun_kind: RerunKind | None = None,
-) -> StartedOut:
-    execution = await executions.start_execution(
-        session,
-        draft,
-        config,
-        _actor(principal, request),
-        registry=registry,
-        contexts=PluginContext.request_factory(request),
-        rerun_of=rerun_of,
-        rerun_kind=rerun_kind,
-    )
+) -> StartedOut | Response:
+    try:
+        execution = await executions.start_execution(
+            session,
+            draft,
+            config,
+            _actor(principal, request),
+            registry=registry,
+            contexts=PluginContext.request_factory(request),
+            rerun_of=rerun_of,
+            rerun_kind=rerun_kind,
+        )
+    except Blocked as refused:
+        # Answered, not raised: the request's transaction then commits the refusal's audit
+        # record, which raising through it would roll back. The answer is core's 409.
+        return await handle_service_error(request, refused)
     job_id = await executions.launch(session, execution)
     batches = await executions.batches_of(session, execution.id or 0)
     return StartedOut(execution=_detail(request, execution, batches), job_id=job_id)

@@ -1,6 +1,17 @@
-"""Starting a run: the plan recorded in one transaction (the execution, its ``SendCommand``
-batches of at most 50 instances of one account-region, one row per instance, the audit
-event), then its durable workflow enqueued (:func:`launch`)."""
+"""Starting a run: the plan recorded in the caller's transaction (the execution, its
+``SendCommand`` batches of at most 50 instances of one account-region, one row per instance,
+the audit event), then its durable workflow enqueued (:func:`launch`).
+
+Transactions: like every service, these add rows and audit records to the caller's session
+and flush; the caller's unit of work (a request's ``DbSession``, the CLI's session) commits
+when it ends normally, so a 2xx answer means committed. Two things follow:
+
+- :func:`launch` is the one service that commits, once: the job runs in a transaction of its
+  own and must find the execution it is given.
+- A run that a pre-execution check refuses is audited (flushed) and :class:`Blocked` is
+  raised. Raised through the unit of work it would roll that record back: callers answer
+  it (409, the form, ``Error:``) after their transaction has ended normally.
+"""
 
 from __future__ import annotations
 
@@ -53,10 +64,12 @@ async def start_execution(
     rerun_kind: RerunKind | None = None,
     contexts: ContextFactory | None = None,
 ) -> AwsSrExecution:
-    """Plan, check and record an execution (not yet enqueued: commit, then :func:`launch`).
+    """Plan, check and record an execution in ``session`` (flushed, not committed; not yet
+    enqueued: then :func:`launch`).
 
     :raises InvalidInput: a field is wrong, or no target is SSM-online.
-    :raises Blocked: a pre-execution check refused the run (audited as a failure).
+    :raises Blocked: a pre-execution check refused the run. The refusal is audited as a
+        failure in ``session``: commit it before answering (see the module's docstring).
     """
     plan = await plan_execution(
         session, draft, config, registry=registry, actor=actor, contexts=contexts
@@ -84,7 +97,7 @@ async def start_execution(
             principal=actor.principal,
             actor=actor.name,
         )
-        await session.commit()
+        await session.flush()
         raise Blocked(plan.checks)
     execution = _execution_of(plan, actor, rerun_of, rerun_kind)
     session.add(execution)
@@ -224,15 +237,17 @@ def _audit_details(plan: Plan) -> dict[str, Any]:
 async def launch(
     session: AsyncSession, execution: AwsSrExecution, *, settings: Settings | None = None
 ) -> str:
-    """Commit ``session`` (the job must find the execution and its targets), enqueue the
-    execution's workflow and record its job id (idempotent: the job's key is the execution
-    id).
+    """Commit ``session`` (the job runs in a transaction of its own and must find the
+    execution and its targets), enqueue the execution's workflow, and record its job id in
+    ``session`` (flushed; the caller's unit of work commits it). Idempotent: the job's key
+    is the execution id.
 
     In a server or a worker the running job engine enqueues it. Elsewhere (the CLI), give
     ``settings``: the job is written to the jobs database, for a server or worker to run.
     """
     from pcm_ops.jobs import enqueue_async
 
+    # The one commit a service makes: the hand-off to the job's own transaction.
     await session.commit()
     key = f"execution-{execution.id}"
     job_id = await enqueue_async(
@@ -240,5 +255,5 @@ async def launch(
     )
     execution.job_id = job_id
     session.add(execution)
-    await session.commit()
+    await session.flush()
     return job_id
