@@ -19,6 +19,19 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return int(exited.value.code or 0), captured.out, captured.err
 
 
+def test_the_plugin_id_and_permission_names_live_in_ids_py(tmp_path):
+    render_plugin(PluginSpec("change-gate", "acme"), tmp_path)
+    package = tmp_path / "src" / "pcm_change_gate"
+
+    ids = (package / "ids.py").read_text()
+    assert 'PLUGIN_ID = "change-gate"' in ids
+    assert 'READ = f"{PLUGIN_ID}:read"' in ids
+    assert 'WRITE = f"{PLUGIN_ID}:write"' in ids
+    for module in ("plugin.py", "api.py", "pages.py"):
+        assert "from pcm_change_gate.ids import" in (package / module).read_text()
+    assert "READ = " not in (package / "plugin.py").read_text()
+
+
 @pytest.mark.parametrize("script_runner", [False, True])
 def test_the_new_plugin_is_valid_python_on_public_api_only(tmp_path, script_runner):
     written = render_plugin(
@@ -51,7 +64,7 @@ def test_the_command_writes_the_plugin_and_says_what_next(tmp_path, capsys, monk
     status, out, err = run(capsys, "plugins", "new", "notes", "--provider", "acme")
 
     assert (status, err) == (0, "")
-    assert out.startswith("Wrote 17 files to pcm-notes/ (plugin 'notes').")
+    assert out.startswith("Wrote 18 files to pcm-notes/ (plugin 'notes').")
     assert "pip install -e '.[test]' && pytest" in out
     assert (tmp_path / "pcm-notes" / "src" / "pcm_notes" / "templates" / "index.html").is_file()
 
