@@ -62,6 +62,23 @@ class ServiceNowReads:
         except ServiceNowError as exc:
             raise self._failed(exc) from None
 
+    async def work_notes(
+        self, change: changes.Change, *, refresh: bool = False
+    ) -> list[changes.JournalEntry]:
+        from pcm_servicenow_cmdb.client import ServiceNowError
+
+        try:
+            return await pool.work_notes_cached(
+                self.pool,
+                self.row,
+                self.client,
+                change.sys_id,
+                self.cache_seconds,
+                refresh=refresh,
+            )
+        except ServiceNowError as exc:
+            raise self._failed(exc) from None
+
     async def lookup(self, text: str) -> list[cmdb.CILookup]:
         from pcm_servicenow_cmdb.client import ServiceNowError
 

@@ -340,3 +340,33 @@ async def describe_cis(client: ServiceNowClient, ci_ids: Sequence[str]) -> list[
             )
         )
     return result
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One work note of a change."""
+
+    created_on: datetime | None
+    created_by: str
+    text: str
+
+
+async def work_notes(client: ServiceNowClient, sys_id: str, limit: int = 50) -> list[JournalEntry]:
+    """The change's most recent work notes (``sys_journal_field``), newest first."""
+    rows = await client.records(
+        "sys_journal_field",
+        query=Query()
+        .eq("element_id", sys_id)
+        .eq("element", "work_notes")
+        .order_by("sys_created_on", desc=True),
+        fields=("sys_created_on", "sys_created_by", "value"),
+        limit=limit,
+    )
+    return [
+        JournalEntry(
+            created_on=_datetime(value_of(row, "sys_created_on")),
+            created_by=value_of(row, "sys_created_by"),
+            text=value_of(row, "value"),
+        )
+        for row in rows
+    ]

@@ -123,3 +123,19 @@ async def change_detail_cached(
 
     key = ("change", row.id, row.updated_at, number)
     return await pool.cached(key, seconds, read, refresh=refresh)
+
+
+async def work_notes_cached(
+    pool: ClientPool,
+    row: SnowConnection,
+    client: ServiceNowClient,
+    sys_id: str,
+    seconds: float,
+    *,
+    refresh: bool = False,
+) -> list[changes.JournalEntry]:
+    """A change's recent work notes, reused for ``seconds``."""
+    key = ("work_notes", row.id, row.updated_at, sys_id)
+    return await pool.cached(
+        key, seconds, lambda: changes.work_notes(client, sys_id), refresh=refresh
+    )

@@ -78,6 +78,7 @@ async def change_page(
 ) -> Any:
     reads = await ServiceNowReads.of(request, session, connection)
     change, cis = await reads.change_detail(number, refresh=refresh)
+    notes = await reads.work_notes(change, refresh=refresh)
     mappings, inventory = await cmdb.map_with(request.app.state.registry, session, cis)
     mapped = [m.instance for m in mappings if m.instance is not None]
     run_url = None
@@ -96,6 +97,7 @@ async def change_page(
             "window_open": change.window_open(datetime.now(UTC)),
             "run_url": run_url,
             "run_permission": RUN_PERMISSION,
+            "work_notes": notes,
             "connection": reads.row.name,
             "base": BASE,
         },
