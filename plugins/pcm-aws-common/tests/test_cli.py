@@ -156,3 +156,29 @@ def test_regions_are_listed_by_partition(run):
         "  us-gov-east-1    AWS GovCloud (US-East)",
         "  us-gov-west-1    AWS GovCloud (US-West)",
     ]
+
+
+def test_changes_from_the_command_line_are_audited_as_the_cli_user_like_the_apis(run, moto_aws):
+    from pcm_ops.cli.session import cli_actor
+
+    _add_source(run, moto_aws)
+    run("aws", "credentials", "refresh", "org")
+    run("aws", "credentials", "remove", "org")
+
+    tail = run("audit", "tail", "--json", "--action", "aws-common.credentials.*")
+    events = [json.loads(line) for line in tail.output.splitlines()]
+
+    assert tail.exit_code == 0, tail.output
+    assert [(e["action"], e["actor"], e["object_id"]) for e in events] == [
+        ("aws-common.credentials.create", cli_actor(), "1"),
+        ("aws-common.credentials.refresh", cli_actor(), "1"),
+        ("aws-common.credentials.delete", cli_actor(), "1"),
+    ]
+    assert events[0]["details"] == {
+        "name": "org",
+        "kind": "keys",
+        "partition": "aws",
+        "shared": True,
+        "status": "valid",
+        "identity_arn": "arn:aws:iam::111111111111:user/pcm-ops",
+    }

@@ -176,3 +176,37 @@ async def test_accounts_are_imported_through_the_preview_form(api, pcm_app, moto
     listed = (await api.get("/accounts")).json()
     assert sorted(a["account_id"] for a in listed) == chosen
     assert {a["tags"]["imported"] for a in listed} == {"yes"}
+
+
+async def test_changes_on_the_pages_are_audited_as_the_apis_are(api, pcm_app):
+    source = await api.add_keys("org")
+    client, csrf = await _browser(api, pcm_app)
+    form = {
+        "csrf_token": csrf,
+        "account_id": "222222222222",
+        "name": "Member",
+        "partition": "aws",
+        "regions": ["us-east-1"],
+        "credential_source_id": str(source["id"]),
+        "tags": "",
+    }
+    try:
+        await client.post(PAGES + "/accounts", data=form)
+        await client.post(PAGES + "/accounts/222222222222/delete", data={"csrf_token": csrf})
+    finally:
+        await client.aclose()
+
+    events = (await api.page("/api/audit?action=aws-common.account.*")).json()["events"]
+
+    assert [(e["action"], e["actor"]) for e in events] == [
+        ("aws-common.account.delete", "browser-admin"),
+        ("aws-common.account.create", "browser-admin"),
+    ]
+    assert events[1]["details"] == {
+        "name": "Member",
+        "partition": "aws",
+        "regions": ["us-east-1"],
+        "credential_source_id": source["id"],
+        "role_arn": None,
+        "origin": "manual",
+    }

@@ -1,8 +1,10 @@
 """``pcm-ops aws ...``: accounts, credential sources and regions from the command line.
 
-The command line acts as the host's operator: what it creates is shared, it sees shared
-credential sources only, and the audit log names it ``cli:<os user>``. Secrets are read from
-a hidden prompt or an environment variable, never from an argument (which ``ps`` shows).
+The command line acts as the host's operator (:meth:`pcm_ops.audit.Actor.cli`): what it
+creates is shared, it sees shared credential sources only, and the audit log names it
+``cli:<os user>``. The services audit every change; a command's session commits it when the
+command's work returns. Secrets are read from a hidden prompt or an environment variable,
+never from an argument (which ``ps`` shows).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from pcm_ops.cli.main import CliContext
-from pcm_ops.cli.session import cli_actor, run_with_database
+from pcm_ops.cli.session import run_with_database
 
 if TYPE_CHECKING:
+    from pcm_ops.audit import Actor
     from pcm_ops.db.engine import Database
 
 T = TypeVar("T")
@@ -27,8 +30,7 @@ T = TypeVar("T")
 class _Context:
     session: Any
     clients: Any
-    actor: Any
-    actor_name: str
+    actor: Actor
 
 
 def _run(obj: CliContext, work: Callable[[_Context], Awaitable[T]]) -> T:
@@ -46,14 +48,13 @@ def _run(obj: CliContext, work: Callable[[_Context], Awaitable[T]]) -> T:
 
     async def main(database: Database) -> T:
         from pcm_aws_common.services.clients import AwsClients
-        from pcm_aws_common.services.credentials import Actor
+        from pcm_ops.audit import Actor
 
-        actor_name = cli_actor()
         async with (
             AwsClients(database, record.config) as clients,
             database.session() as session,
         ):
-            return await work(_Context(session, clients, Actor(None, actor_name, True), actor_name))
+            return await work(_Context(session, clients, Actor.cli()))
 
     try:
         return run_with_database(settings, main)
@@ -67,22 +68,6 @@ def _run(obj: CliContext, work: Callable[[_Context], Awaitable[T]]) -> T:
         raise click.ClickException(problems) from None
     except AwsCommonError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-async def _audit(
-    context: _Context, action: str, object_type: str, object_id: str, details: dict[str, Any]
-) -> None:
-    from pcm_ops import audit
-
-    await audit.record(
-        context.session,
-        None,
-        action,
-        object_type=object_type,
-        object_id=object_id,
-        details=details,
-        actor=context.actor_name,
-    )
 
 
 def _tags(values: tuple[str, ...]) -> dict[str, str]:
@@ -236,17 +221,9 @@ def add_credentials(
         values["session_token"] = token or None
 
     async def work(context: _Context) -> Any:
-        row = await create_source(
+        return await create_source(
             context.session, context.clients, context.actor, CredentialSourceIn(**values)
         )
-        await _audit(
-            context,
-            "aws-common.credentials.create",
-            "aws-credential-source",
-            str(row.id),
-            {"name": row.name, "kind": row.kind, "partition": row.partition_id, "shared": True},
-        )
-        return row
 
     row = _run(obj, work)
     identity = f" as {row.identity_arn}" if row.identity_arn else ""
@@ -263,15 +240,7 @@ def refresh_credentials(obj: CliContext, source: str) -> None:
     async def work(context: _Context) -> Any:
         found = await find_source(context.session, context.actor, source)
         assert found.id is not None
-        row = await refresh_source(context.session, context.clients, context.actor, found.id)
-        await _audit(
-            context,
-            "aws-common.credentials.refresh",
-            "aws-credential-source",
-            str(row.id),
-            {"name": row.name, "status": row.status},
-        )
-        return row
+        return await refresh_source(context.session, context.clients, context.actor, found.id)
 
     row = _run(obj, work)
     detail = f" ({row.status_detail})" if row.status_detail else ""
@@ -288,15 +257,7 @@ def remove_credentials(obj: CliContext, source: str) -> None:
     async def work(context: _Context) -> Any:
         found = await find_source(context.session, context.actor, source)
         assert found.id is not None
-        row = await delete_source(context.session, context.clients, context.actor, found.id)
-        await _audit(
-            context,
-            "aws-common.credentials.delete",
-            "aws-credential-source",
-            str(found.id),
-            {"name": row.name, "kind": row.kind},
-        )
-        return row
+        return await delete_source(context.session, context.clients, context.actor, found.id)
 
     click.echo(f"Removed credential source {_run(obj, work).name!r}.")
 
@@ -411,15 +372,7 @@ def add_account(
             session_duration_seconds=session_duration,
             description=description,
         )
-        row = await service.create_account(context.session, data)
-        await _audit(
-            context,
-            "aws-common.account.create",
-            "aws-account",
-            row.account_id,
-            {"name": row.name, "partition": row.partition_id},
-        )
-        return row
+        return await service.create_account(context.session, context.actor, data)
 
     row = _run(obj, work)
     click.echo(f"Added account {row.account_id} ({row.name}).")
@@ -437,11 +390,9 @@ def remove_account(obj: CliContext, account_id: str, yes: bool) -> None:
         click.confirm(f"Remove account {account_id} from the registry?", abort=True)
 
     async def work(context: _Context) -> Any:
-        row = await service.delete_account(context.session, context.clients, account_id)
-        await _audit(
-            context, "aws-common.account.delete", "aws-account", account_id, {"name": row.name}
+        return await service.delete_account(
+            context.session, context.clients, context.actor, account_id
         )
-        return row
 
     row = _run(obj, work)
     click.echo(f"Removed account {account_id} ({row.name}).")
@@ -456,7 +407,7 @@ def check_account(obj: CliContext, account_id: str) -> None:
 
     async def work(context: _Context) -> Any:
         await service.get_account(context.session, account_id)
-        return await service.check_access(context.clients, account_id, context.actor_name)
+        return await service.check_access(context.clients, account_id, context.actor.name)
 
     result = _run(obj, work)
     if not result.ok:
@@ -514,10 +465,7 @@ def import_accounts(
     async def preview(context: _Context) -> tuple[int, Any]:
         source_id = await _source_id(context, source)
         return source_id, await service.preview_import(
-            context.session,
-            context.clients,
-            ImportIn(**settings_of(source_id)),
-            context.actor_name,
+            context.session, context.clients, context.actor, ImportIn(**settings_of(source_id))
         )
 
     source_id, found = _run(obj, preview)
@@ -542,21 +490,12 @@ def import_accounts(
         click.confirm(f"Import {len(chosen)} account(s)?", abort=True)
 
     async def save(context: _Context) -> tuple[list[Any], list[tuple[str, str]]]:
-        created, skipped = await service.import_accounts(
+        return await service.import_accounts(
             context.session,
             context.clients,
+            context.actor,
             ImportSaveIn(**settings_of(source_id), account_ids=chosen),
-            context.actor_name,
         )
-        for row in created:
-            await _audit(
-                context,
-                "aws-common.account.import",
-                "aws-account",
-                row.account_id,
-                {"name": row.name, "partition": row.partition_id},
-            )
-        return created, skipped
 
     created, skipped = _run(obj, save)
     click.echo(f"Imported {len(created)} account(s).")

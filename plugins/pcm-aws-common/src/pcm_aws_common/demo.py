@@ -392,9 +392,10 @@ async def _ensure_source(
 
     from pcm_aws_common.models import AwsCredentialSource
     from pcm_aws_common.schemas import CredentialSourceIn, CredentialSourcePatch
-    from pcm_aws_common.services.credentials import Actor, create_source, update_source
+    from pcm_aws_common.services.credentials import create_source, update_source
+    from pcm_ops.audit import Actor
 
-    actor = Actor(None, ACTOR, True)
+    actor = Actor.system(ACTOR)
     name = source_name(partition)
     statement = select(AwsCredentialSource).where(
         AwsCredentialSource.name == name, col(AwsCredentialSource.owner_id).is_(None)
@@ -409,20 +410,11 @@ async def _ensure_source(
             shared=True,
         )
         row = await create_source(session, clients, actor, data)
-        action = "create"
     else:
         assert row.id is not None
         patch = CredentialSourcePatch(access_key_id=key_id, secret_access_key=SecretStr(secret))
         row = await update_source(session, clients, actor, row.id, patch)
-        action = "update"
     assert row.id is not None
-    await _audit(
-        session,
-        f"aws-common.credentials.{action}",
-        "credential_source",
-        str(row.id),
-        {"name": name, "partition": partition, "kind": "keys", "reason": "demo mode start"},
-    )
     return row.id
 
 
@@ -432,6 +424,7 @@ async def _ensure_account(session: Any, account: DemoAccount, source_id: int) ->
     from pcm_aws_common.models import AwsAccount
     from pcm_aws_common.schemas import AccountIn
     from pcm_aws_common.services.accounts import create_account
+    from pcm_ops.audit import Actor
 
     statement = select(AwsAccount).where(AwsAccount.account_id == account.account_id)
     if (await session.exec(statement)).first() is not None:
@@ -446,30 +439,7 @@ async def _ensure_account(session: Any, account: DemoAccount, source_id: int) ->
         role_arn=account.role_arn,
         description=account.description,
     )
-    await create_account(session, data, origin="demo")
-    await _audit(
-        session,
-        "aws-common.account.create",
-        "account",
-        account.account_id,
-        {"name": account.name, "partition": account.partition, "origin": "demo"},
-    )
-
-
-async def _audit(
-    session: Any, action: str, object_type: str, object_id: str, details: dict[str, Any]
-) -> None:
-    from pcm_ops import audit
-
-    await audit.record(
-        session,
-        None,
-        action,
-        object_type=object_type,
-        object_id=object_id,
-        details=details,
-        actor=ACTOR,
-    )
+    await create_account(session, Actor.system(ACTOR), data, origin="demo")
 
 
 def announce(app: Any) -> None:

@@ -1,4 +1,4 @@
-"""The plugin's names: its id and the permissions it defines.
+"""The plugin's names: its id, the permissions it defines and its audit actions.
 
 One definition of each, imported by the hooks, the API and the pages. Standard library
 only: importing it costs nothing at discovery.
@@ -17,3 +17,8 @@ MANAGE_CREDENTIALS = f"{PLUGIN_ID}:credentials.manage"
 SHARE_CREDENTIALS = f"{PLUGIN_ID}:credentials.share"
 #: Add, change, import and remove accounts.
 MANAGE_ACCOUNTS = f"{PLUGIN_ID}:accounts.manage"
+
+#: Audit actions on credential sources: ``.create``, ``.update``, ``.delete``, ``.refresh``.
+CREDENTIALS_ACTION = f"{PLUGIN_ID}.credentials"
+#: Audit actions on registry accounts: ``.create``, ``.update``, ``.delete``, ``.import``.
+ACCOUNT_ACTION = f"{PLUGIN_ID}.account"

@@ -2,7 +2,8 @@
 
 Plain HTML forms (they work without JavaScript, and the strict Content-Security-Policy
 allows no inline script): each POST calls the same services as the API, then redirects
-with a flash message, or shows the form again with the problems next to the fields.
+with a flash message, or shows the form again with the problems next to the fields. The
+services audit every change; the request's session commits it before the response.
 Secrets typed into a form are never sent back to the browser.
 """
 
@@ -18,11 +19,10 @@ from pcm_aws_common.dependencies import AwsClientsDep
 from pcm_aws_common.ids import MANAGE_ACCOUNTS, MANAGE_CREDENTIALS, READ, SHARE_CREDENTIALS
 from pcm_aws_common.schemas import AccountIn, AccountPatch, CredentialSourceIn, ImportSaveIn
 from pcm_aws_common.services import accounts, credentials, partitions
-from pcm_aws_common.services.credentials import Actor
 from pcm_aws_common.services.errors import AwsCommonError, FieldProblem
-from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import PathId
+from pcm_ops.audit import Actor
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash, render
 
@@ -79,8 +79,7 @@ def _blank_to_none(values: dict[str, Any], *names: str) -> None:
 
 
 async def _choices(session: Any, principal: Principal) -> dict[str, Any]:
-    actor = Actor.from_principal(principal, SHARE_CREDENTIALS)
-    sources = await credentials.list_sources(session, actor)
+    sources = await credentials.list_sources(session, Actor.from_principal(principal))
     return {
         "partitions": await partitions.list_partitions(session),
         "shared_sources": [source for source in sources if source.shared],
@@ -121,12 +120,11 @@ async def _credentials_page(
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    actor = Actor.from_principal(principal, SHARE_CREDENTIALS)
     return render(
         request,
         "aws-common/credentials.html",
         {
-            "sources": await credentials.list_sources(session, actor),
+            "sources": await credentials.list_sources(session, Actor.from_principal(principal)),
             "partitions": await partitions.list_partitions(session),
             "can_manage": principal.can(MANAGE_CREDENTIALS),
             "can_share": principal.can(SHARE_CREDENTIALS),
@@ -159,23 +157,10 @@ async def add_credentials(
     shown = {key: value for key, value in values.items() if key not in SECRET_FIELDS}
     try:
         data = CredentialSourceIn.model_validate(values)
-        actor = Actor.from_principal(principal, SHARE_CREDENTIALS)
+        actor = Actor.from_principal(principal, request)
         row = await credentials.create_source(session, aws, actor, data)
     except (ValidationError, AwsCommonError) as exc:
         return await _credentials_page(request, session, principal, _problems(exc), shown, 422)
-    await audit.record(
-        session,
-        request,
-        "aws-common.credentials.create",
-        object_type="aws-credential-source",
-        object_id=str(row.id),
-        details={
-            "name": row.name,
-            "kind": row.kind,
-            "partition": row.partition_id,
-            "shared": row.shared,
-        },
-    )
     flash(request, f"Credential source {row.name!r} saved: {row.status}.", "success")
     return _redirect("/credentials")
 
@@ -190,19 +175,11 @@ async def refresh_credentials(
 ) -> RedirectResponse:
     try:
         row = await credentials.refresh_source(
-            session, aws, Actor.from_principal(principal, SHARE_CREDENTIALS), source_id
+            session, aws, Actor.from_principal(principal, request), source_id
         )
     except AwsCommonError as exc:
         flash(request, str(exc), "error")
         return _redirect("/credentials")
-    await audit.record(
-        session,
-        request,
-        "aws-common.credentials.refresh",
-        object_type="aws-credential-source",
-        object_id=str(source_id),
-        details={"name": row.name, "status": row.status},
-    )
     category = "success" if row.status == "valid" else "warning"
     detail = f" ({row.status_detail})" if row.status_detail else ""
     flash(request, f"{row.name}: {row.status}{detail}.", category)
@@ -219,19 +196,11 @@ async def delete_credentials(
 ) -> RedirectResponse:
     try:
         row = await credentials.delete_source(
-            session, aws, Actor.from_principal(principal, SHARE_CREDENTIALS), source_id
+            session, aws, Actor.from_principal(principal, request), source_id
         )
     except AwsCommonError as exc:
         flash(request, str(exc), "error")
         return _redirect("/credentials")
-    await audit.record(
-        session,
-        request,
-        "aws-common.credentials.delete",
-        object_type="aws-credential-source",
-        object_id=str(source_id),
-        details={"name": row.name, "kind": row.kind},
-    )
     flash(request, f"Credential source {row.name!r} removed.", "success")
     return _redirect("/credentials")
 
@@ -293,18 +262,12 @@ async def add_account(
     values = await _form(request)
     try:
         row = await accounts.create_account(
-            session, AccountIn.model_validate(_account_values(values))
+            session,
+            Actor.from_principal(principal, request),
+            AccountIn.model_validate(_account_values(values)),
         )
     except (ValidationError, AwsCommonError) as exc:
         return await _accounts_page(request, session, principal, _problems(exc), values, 422)
-    await audit.record(
-        session,
-        request,
-        "aws-common.account.create",
-        object_type="aws-account",
-        object_id=row.account_id,
-        details={"name": row.name, "partition": row.partition_id},
-    )
     flash(request, f"Account {row.account_id} ({row.name}) added.", "success")
     return _redirect(f"/accounts/{row.account_id}")
 
@@ -349,7 +312,7 @@ async def import_preview(
     problems: Problems = []
     try:
         data = ImportIn.model_validate(_import_values(values))
-        preview = await accounts.preview_import(session, aws, data, principal.username)
+        preview = await accounts.preview_import(session, aws, Actor.from_principal(principal), data)
     except (ValidationError, AwsCommonError) as exc:
         problems = _problems(exc)
     return render(
@@ -377,7 +340,9 @@ async def import_save(
         data = ImportSaveIn.model_validate(
             {**_import_values(values), "account_ids": values.get("account_ids", [])}
         )
-        created, skipped = await accounts.import_accounts(session, aws, data, principal.username)
+        created, skipped = await accounts.import_accounts(
+            session, aws, Actor.from_principal(principal, request), data
+        )
     except (ValidationError, AwsCommonError) as exc:
         return render(
             request,
@@ -389,15 +354,6 @@ async def import_save(
                 **await _choices(session, principal),
             },
             status_code=422,
-        )
-    for row in created:
-        await audit.record(
-            session,
-            request,
-            "aws-common.account.import",
-            object_type="aws-account",
-            object_id=row.account_id,
-            details={"name": row.name, "partition": row.partition_id},
         )
     message = f"Imported {len(created)} account(s)"
     if skipped:
@@ -458,19 +414,12 @@ async def change_account(
     values.setdefault("external_id", None)
     try:
         patch = AccountPatch.model_validate(values)
-        row, changed = await accounts.update_account(session, aws, account_id, patch)
+        row, changed = await accounts.update_account(
+            session, aws, Actor.from_principal(principal, request), account_id, patch
+        )
     except (ValidationError, AwsCommonError) as exc:
         return await _account_page(
             request, session, principal, account_id, _problems(exc), status_code=422
-        )
-    if changed:
-        await audit.record(
-            session,
-            request,
-            "aws-common.account.update",
-            object_type="aws-account",
-            object_id=account_id,
-            details={"changed": changed},
         )
     flash(request, "Saved." if changed else "Nothing changed.", "success")
     return _redirect(f"/accounts/{row.account_id}")
@@ -497,17 +446,11 @@ async def remove_account(
     principal: Annotated[Principal, require(MANAGE_ACCOUNTS)],
 ) -> RedirectResponse:
     try:
-        row = await accounts.delete_account(session, aws, account_id)
+        row = await accounts.delete_account(
+            session, aws, Actor.from_principal(principal, request), account_id
+        )
     except AwsCommonError as exc:
         flash(request, str(exc), "error")
         return _redirect("/accounts")
-    await audit.record(
-        session,
-        request,
-        "aws-common.account.delete",
-        object_type="aws-account",
-        object_id=account_id,
-        details={"name": row.name},
-    )
     flash(request, f"Account {account_id} ({row.name}) removed.", "success")
     return _redirect("/accounts")

@@ -1,4 +1,7 @@
-"""``/accounts``: the accounts registry, access checks and AWS Organizations import."""
+"""``/accounts``: the accounts registry, access checks and AWS Organizations import.
+
+The services audit every change; the request's session commits it before the response.
+"""
 
 from __future__ import annotations
 
@@ -25,26 +28,14 @@ from pcm_aws_common.schemas import (
 )
 from pcm_aws_common.services import accounts
 from pcm_aws_common.services.errors import FieldProblem
-from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import service_errors
+from pcm_ops.audit import Actor
 from pcm_ops.security import Principal, require
 
 router = APIRouter()
 
-ACTION = "aws-common.account"
 AccountId = Annotated[str, Path(pattern=ACCOUNT_ID_PATTERN, description="12 digits.")]
-
-
-def _details(row: Any) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "partition": row.partition_id,
-        "regions": list(row.regions),
-        "credential_source_id": row.credential_source_id,
-        "role_arn": row.role_arn,
-        "origin": row.origin,
-    }
 
 
 def _parse_tags(tag: list[str]) -> dict[str, str]:
@@ -87,20 +78,16 @@ async def list_accounts(
     response_model=AccountOut,
     status_code=201,
     summary="Add an account",
-    dependencies=[require(MANAGE_ACCOUNTS)],
     responses=RESPONSES,
 )
-async def create_account(body: AccountIn, request: Request, session: DbSession) -> Any:
+async def create_account(
+    body: AccountIn,
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, require(MANAGE_ACCOUNTS)],
+) -> Any:
     with service_errors():
-        row = await accounts.create_account(session, body)
-    await audit.record(
-        session,
-        request,
-        f"{ACTION}.create",
-        object_type="aws-account",
-        object_id=row.account_id,
-        details=_details(row),
-    )
+        row = await accounts.create_account(session, Actor.from_principal(principal, request), body)
     return await _out(session, row)
 
 
@@ -117,7 +104,7 @@ async def preview_import(
     principal: Annotated[Principal, require(MANAGE_ACCOUNTS)],
 ) -> Any:
     with service_errors():
-        preview = await accounts.preview_import(session, aws, body, principal.username)
+        preview = await accounts.preview_import(session, aws, Actor.from_principal(principal), body)
     return ImportPreviewOut(
         partition=preview.partition,
         management_account=preview.management_account,
@@ -153,15 +140,8 @@ async def import_accounts(
     principal: Annotated[Principal, require(MANAGE_ACCOUNTS)],
 ) -> Any:
     with service_errors():
-        created, skipped = await accounts.import_accounts(session, aws, body, principal.username)
-    for row in created:
-        await audit.record(
-            session,
-            request,
-            f"{ACTION}.import",
-            object_type="aws-account",
-            object_id=row.account_id,
-            details=_details(row),
+        created, skipped = await accounts.import_accounts(
+            session, aws, Actor.from_principal(principal, request), body
         )
     names = await accounts.source_names(session, created)
     return ImportOut(
@@ -189,7 +169,6 @@ async def get_account(account_id: AccountId, session: DbSession) -> Any:
     "/accounts/{account_id}",
     response_model=AccountOut,
     summary="Change an account",
-    dependencies=[require(MANAGE_ACCOUNTS)],
     responses=RESPONSES,
 )
 async def update_account(
@@ -198,17 +177,11 @@ async def update_account(
     request: Request,
     session: DbSession,
     aws: AwsClientsDep,
+    principal: Annotated[Principal, require(MANAGE_ACCOUNTS)],
 ) -> Any:
     with service_errors():
-        row, changed = await accounts.update_account(session, aws, account_id, body)
-    if changed:
-        await audit.record(
-            session,
-            request,
-            f"{ACTION}.update",
-            object_type="aws-account",
-            object_id=account_id,
-            details={**_details(row), "changed": changed},
+        row, _ = await accounts.update_account(
+            session, aws, Actor.from_principal(principal, request), account_id, body
         )
     return await _out(session, row)
 
@@ -217,22 +190,19 @@ async def update_account(
     "/accounts/{account_id}",
     status_code=204,
     summary="Remove an account from the registry",
-    dependencies=[require(MANAGE_ACCOUNTS)],
     responses=RESPONSES,
 )
 async def delete_account(
-    account_id: AccountId, request: Request, session: DbSession, aws: AwsClientsDep
+    account_id: AccountId,
+    request: Request,
+    session: DbSession,
+    aws: AwsClientsDep,
+    principal: Annotated[Principal, require(MANAGE_ACCOUNTS)],
 ) -> None:
     with service_errors():
-        row = await accounts.delete_account(session, aws, account_id)
-    await audit.record(
-        session,
-        request,
-        f"{ACTION}.delete",
-        object_type="aws-account",
-        object_id=account_id,
-        details=_details(row),
-    )
+        await accounts.delete_account(
+            session, aws, Actor.from_principal(principal, request), account_id
+        )
 
 
 @router.post(

@@ -1,7 +1,8 @@
 """``/credentials``: credential sources.
 
 A user sees the shared sources and their own; entered keys are validated with
-sts:GetCallerIdentity before they are saved, stored encrypted, and never returned.
+sts:GetCallerIdentity before they are saved, stored encrypted, and never returned. The
+services audit every change; the request's session commits it before the response.
 """
 
 from __future__ import annotations
@@ -13,36 +14,18 @@ from fastapi import APIRouter, Path, Request
 from pcm_aws_common.api.convert import source_out
 from pcm_aws_common.api.errors import RESPONSES
 from pcm_aws_common.dependencies import AwsClientsDep
-from pcm_aws_common.ids import MANAGE_CREDENTIALS, READ, SHARE_CREDENTIALS
+from pcm_aws_common.ids import MANAGE_CREDENTIALS, READ
 from pcm_aws_common.schemas import CredentialSourceIn, CredentialSourceOut, CredentialSourcePatch
 from pcm_aws_common.services import credentials
-from pcm_aws_common.services.credentials import Actor
-from pcm_ops import audit
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import service_errors
 from pcm_ops.api.params import PathId
+from pcm_ops.audit import Actor
 from pcm_ops.security import Principal, require
 
 router = APIRouter()
 
-ACTION = "aws-common.credentials"
 SourceId = Annotated[PathId, Path(description="The credential source's id.")]
-
-
-def _actor(principal: Principal) -> Actor:
-    return Actor.from_principal(principal, SHARE_CREDENTIALS)
-
-
-def _details(row: Any) -> dict[str, Any]:
-    """What the audit log keeps of a source: never a secret."""
-    return {
-        "name": row.name,
-        "kind": row.kind,
-        "partition": row.partition_id,
-        "shared": row.shared,
-        "status": row.status,
-        "identity_arn": row.identity_arn,
-    }
 
 
 @router.get(
@@ -55,7 +38,7 @@ async def list_sources(
     principal: Annotated[Principal, require(READ)],
     partition: str | None = None,
 ) -> Any:
-    rows = await credentials.list_sources(session, _actor(principal), partition)
+    rows = await credentials.list_sources(session, Actor.from_principal(principal), partition)
     return [source_out(row) for row in rows]
 
 
@@ -74,15 +57,9 @@ async def create_source(
     principal: Annotated[Principal, require(MANAGE_CREDENTIALS)],
 ) -> Any:
     with service_errors():
-        row = await credentials.create_source(session, aws, _actor(principal), body)
-    await audit.record(
-        session,
-        request,
-        f"{ACTION}.create",
-        object_type="aws-credential-source",
-        object_id=str(row.id),
-        details=_details(row),
-    )
+        row = await credentials.create_source(
+            session, aws, Actor.from_principal(principal, request), body
+        )
     return source_out(row)
 
 
@@ -96,7 +73,8 @@ async def get_source(
     source_id: SourceId, session: DbSession, principal: Annotated[Principal, require(READ)]
 ) -> Any:
     with service_errors():
-        return source_out(await credentials.get_source(session, _actor(principal), source_id))
+        row = await credentials.get_source(session, Actor.from_principal(principal), source_id)
+    return source_out(row)
 
 
 @router.patch(
@@ -114,18 +92,9 @@ async def update_source(
     principal: Annotated[Principal, require(MANAGE_CREDENTIALS)],
 ) -> Any:
     with service_errors():
-        row = await credentials.update_source(session, aws, _actor(principal), source_id, body)
-    changed = sorted(body.model_fields_set - {"secret_access_key", "session_token"})
-    if body.secret_access_key is not None:
-        changed.append("keys")
-    await audit.record(
-        session,
-        request,
-        f"{ACTION}.update",
-        object_type="aws-credential-source",
-        object_id=str(row.id),
-        details={**_details(row), "changed": changed},
-    )
+        row = await credentials.update_source(
+            session, aws, Actor.from_principal(principal, request), source_id, body
+        )
     return source_out(row)
 
 
@@ -143,15 +112,9 @@ async def delete_source(
     principal: Annotated[Principal, require(MANAGE_CREDENTIALS)],
 ) -> None:
     with service_errors():
-        row = await credentials.delete_source(session, aws, _actor(principal), source_id)
-    await audit.record(
-        session,
-        request,
-        f"{ACTION}.delete",
-        object_type="aws-credential-source",
-        object_id=str(source_id),
-        details=_details(row),
-    )
+        await credentials.delete_source(
+            session, aws, Actor.from_principal(principal, request), source_id
+        )
 
 
 @router.post(
@@ -168,13 +131,7 @@ async def refresh_source(
     principal: Annotated[Principal, require(MANAGE_CREDENTIALS)],
 ) -> Any:
     with service_errors():
-        row = await credentials.refresh_source(session, aws, _actor(principal), source_id)
-    await audit.record(
-        session,
-        request,
-        f"{ACTION}.refresh",
-        object_type="aws-credential-source",
-        object_id=str(row.id),
-        details=_details(row),
-    )
+        row = await credentials.refresh_source(
+            session, aws, Actor.from_principal(principal, request), source_id
+        )
     return source_out(row)

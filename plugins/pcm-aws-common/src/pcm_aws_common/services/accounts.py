@@ -4,6 +4,11 @@ Every rule that is not a plain type or length lives here, so the API, the pages 
 refuse the same things with the same messages: the account id is 12 digits, the regions
 belong to the account's partition, the credential source is shared and of the same
 partition, and the role ARN is in the account itself and in its partition.
+
+Every change (:func:`create_account`, :func:`update_account`, :func:`delete_account`,
+:func:`import_accounts`) is written to the audit log in the caller's transaction
+(``object_type`` ``aws-account``; details: :func:`audit_details`) by the service itself,
+so the API, the pages and the CLI record it the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from pcm_aws_common.ids import ACCOUNT_ACTION
 from pcm_aws_common.models import AwsAccount, AwsCredentialSource
 from pcm_aws_common.schemas import (
     AccountIn,
@@ -35,9 +41,38 @@ from pcm_aws_common.services.partitions import (
     check_regions,
     partition_label,
 )
+from pcm_ops.audit import Actor, record_by
 
 if TYPE_CHECKING:
     from pcm_aws_common.services.clients import AwsClients
+
+#: The audit log's ``object_type`` of a registry account.
+OBJECT_TYPE = "aws-account"
+
+
+def audit_details(row: AwsAccount) -> dict[str, Any]:
+    """What the audit log keeps of an account."""
+    return {
+        "name": row.name,
+        "partition": row.partition_id,
+        "regions": list(row.regions),
+        "credential_source_id": row.credential_source_id,
+        "role_arn": row.role_arn,
+        "origin": row.origin,
+    }
+
+
+async def _audit(
+    session: AsyncSession, actor: Actor, action: str, row: AwsAccount, **extra: Any
+) -> None:
+    await record_by(
+        session,
+        actor,
+        f"{ACCOUNT_ACTION}.{action}",
+        object_type=OBJECT_TYPE,
+        object_id=row.account_id,
+        details={**audit_details(row), **extra},
+    )
 
 
 async def list_accounts(
@@ -119,13 +154,19 @@ def _check_role(role_arn: str | None, account_id: str, partition: str, field: st
 
 
 async def create_account(
-    session: AsyncSession, data: AccountIn, origin: str = "manual"
+    session: AsyncSession, actor: Actor, data: AccountIn, origin: str = "manual"
 ) -> AwsAccount:
-    """Validate and add an account.
+    """Validate and add an account, and audit it.
 
     :raises FieldProblem: a value breaks a rule (the field is named).
     :raises Conflict: the account is already registered.
     """
+    row = await _add_account(session, data, origin)
+    await _audit(session, actor, "create", row)
+    return row
+
+
+async def _add_account(session: AsyncSession, data: AccountIn, origin: str) -> AwsAccount:
     partition = check_partition(data.partition)
     regions = await check_regions(session, partition, data.regions)
     await _check_source(session, data.credential_source_id, partition)
@@ -159,9 +200,10 @@ async def create_account(
 
 
 async def update_account(
-    session: AsyncSession, clients: AwsClients, account_id: str, patch: AccountPatch
+    session: AsyncSession, clients: AwsClients, actor: Actor, account_id: str, patch: AccountPatch
 ) -> tuple[AwsAccount, list[str]]:
-    """Apply ``patch``; return the row and the names of the fields that changed."""
+    """Apply ``patch``; return the row and the names of the fields that changed (audited
+    when there are any)."""
     row = await get_account(session, account_id)
     given = patch.model_fields_set
     changed: list[str] = []
@@ -197,14 +239,19 @@ async def update_account(
         session.add(row)
         await session.flush()
         await clients.forget_account(account_id)
+        await _audit(session, actor, "update", row, changed=changed)
     return row, changed
 
 
-async def delete_account(session: AsyncSession, clients: AwsClients, account_id: str) -> AwsAccount:
+async def delete_account(
+    session: AsyncSession, clients: AwsClients, actor: Actor, account_id: str
+) -> AwsAccount:
+    """Remove an account from the registry, and audit it; return the removed row."""
     row = await get_account(session, account_id)
     await session.delete(row)
     await session.flush()
     await clients.forget_account(account_id)
+    await _audit(session, actor, "delete", row)
     return row
 
 
@@ -275,9 +322,10 @@ class ImportPreview:
 
 
 async def preview_import(
-    session: AsyncSession, clients: AwsClients, data: ImportIn, user: str | None
+    session: AsyncSession, clients: AwsClients, actor: Actor, data: ImportIn
 ) -> ImportPreview:
-    """List the organization's accounts (every page of ListAccounts) without saving."""
+    """List the organization's accounts (every page of ListAccounts) without saving; AWS
+    sees ``actor``'s name in the role session."""
     source = await _check_source_for_import(session, data)
     partition = source.partition_id
     await check_regions(session, partition, data.regions)
@@ -294,7 +342,7 @@ async def preview_import(
         "source": source.id,
         "role_arn": data.management_role_arn,
         "region": DEFAULT_REGIONS[partition],
-        "user": user,
+        "user": actor.name,
     }
     listed: list[dict[str, Any]] = []
     async with clients.client("organizations", **target) as organizations:
@@ -345,14 +393,14 @@ async def _check_source_for_import(session: AsyncSession, data: ImportIn) -> Aws
 
 
 async def import_accounts(
-    session: AsyncSession, clients: AwsClients, data: ImportSaveIn, user: str | None
+    session: AsyncSession, clients: AwsClients, actor: Actor, data: ImportSaveIn
 ) -> tuple[list[AwsAccount], list[tuple[str, str]]]:
     """Save the chosen accounts of the organization; return (created, skipped with reason).
 
     The organization is read again, so only accounts it really has are saved, with the
-    names AWS gives them.
+    names AWS gives them. Each saved account is audited as an import.
     """
-    preview = await preview_import(session, clients, data, user)
+    preview = await preview_import(session, clients, actor, data)
     by_id = {account.account_id: account for account in preview.accounts}
     unknown = [account_id for account_id in data.account_ids if account_id not in by_id]
     if unknown:
@@ -367,7 +415,7 @@ async def import_accounts(
         if not account.importable:
             skipped.append((account_id, account.reason))
             continue
-        row = await create_account(
+        row = await _add_account(
             session,
             AccountIn(
                 account_id=account_id,
@@ -383,5 +431,6 @@ async def import_accounts(
             ),
             origin="organizations",
         )
+        await _audit(session, actor, "import", row)
         created.append(row)
     return created, skipped

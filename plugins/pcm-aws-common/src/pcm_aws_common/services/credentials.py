@@ -10,51 +10,70 @@ Rules:
 - Entered keys are checked with sts:GetCallerIdentity before anything is saved; a rejected
   key is not saved and the error carries AWS's reason.
 - Only shared sources can reach registry accounts.
+
+Every change (:func:`create_source`, :func:`update_source`, :func:`delete_source`,
+:func:`refresh_source`) is written to the audit log in the caller's transaction
+(``object_type`` ``aws-credential-source``; details: :func:`audit_details`, never a secret),
+whether it comes from the API, the pages, the CLI or demo mode.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from pcm_aws_common.ids import CREDENTIALS_ACTION, SHARE_CREDENTIALS
 from pcm_aws_common.models import AwsAccount, AwsCredentialSource
 from pcm_aws_common.schemas import CredentialSourceIn, CredentialSourcePatch
 from pcm_aws_common.services.clients import source_of
 from pcm_aws_common.services.errors import Conflict, FieldProblem, Forbidden, NotFound
 from pcm_aws_common.services.partitions import check_partition, partition_label
+from pcm_ops.audit import Actor, record_by
 
 if TYPE_CHECKING:
     from pcm_aws_common.services.clients import AwsClients, SourceCheck
 
 HOST_KINDS = ("default", "profile")
+#: The audit log's ``object_type`` of a credential source.
+OBJECT_TYPE = "aws-credential-source"
+
+# Who acts is core's :class:`pcm_ops.audit.Actor`: a user (``user_id``) sees shared sources
+# and their own, and may share with ``aws-common:credentials.share``; the CLI and demo mode
+# (no user) act on shared sources only, with every permission.
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who changes credentials: a PCM-Ops user, or the host's operator on the CLI.
+def audit_details(row: AwsCredentialSource) -> dict[str, Any]:
+    """What the audit log keeps of a source: never a secret."""
+    return {
+        "name": row.name,
+        "kind": row.kind,
+        "partition": row.partition_id,
+        "shared": row.shared,
+        "status": row.status,
+        "identity_arn": row.identity_arn,
+    }
 
-    Attributes:
-        user_id: the user's id; ``None`` for the CLI, which acts on shared sources only.
-        name: how the audit log and ``created_by`` name them.
-        can_share: may create and change shared and host sources.
-    """
 
-    user_id: int | None
-    name: str
-    can_share: bool
-
-    @classmethod
-    def from_principal(cls, principal: object, share_permission: str) -> Actor:
-        return cls(
-            user_id=getattr(principal, "user_id", None),
-            name=str(getattr(principal, "actor", "unknown")),
-            can_share=bool(principal.can(share_permission)),  # type: ignore[attr-defined]
-        )
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    row: AwsCredentialSource,
+    source_id: int | None = None,
+    **extra: Any,
+) -> None:
+    await record_by(
+        session,
+        actor,
+        f"{CREDENTIALS_ACTION}.{action}",
+        object_type=OBJECT_TYPE,
+        object_id=str(source_id if source_id is not None else row.id),
+        details={**audit_details(row), **extra},
+    )
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:
@@ -101,7 +120,7 @@ async def find_source(session: AsyncSession, actor: Actor, name_or_id: str) -> A
 
 
 def _require_may_change(actor: Actor, row: AwsCredentialSource) -> None:
-    if row.owner_id is None and not actor.can_share:
+    if row.owner_id is None and not actor.can(SHARE_CREDENTIALS):
         raise Forbidden(
             f"credential source {row.name!r} is shared; changing shared credentials requires "
             "the permission aws-common:credentials.share"
@@ -151,7 +170,7 @@ async def create_source(
             "shared",
             "the default chain and profiles are the host's credentials and always shared",
         )
-    if shared and not actor.can_share:
+    if shared and not actor.can(SHARE_CREDENTIALS):
         what = "shared credentials" if data.kind == "keys" else f"a {data.kind} source"
         raise Forbidden(
             f"saving {what} requires the permission aws-common:credentials.share "
@@ -166,7 +185,7 @@ async def create_source(
         kind=data.kind,
         profile_name=data.profile_name if data.kind == "profile" else None,
         owner_id=owner_id,
-        created_by=actor.name,
+        created_by=actor.audit_name,
         created_at=now,
         updated_at=now,
         expires_at=data.expires_at,
@@ -194,6 +213,7 @@ async def create_source(
         _apply_check(row, await clients.check(source_of(row)))
         session.add(row)
         await session.flush()
+    await _audit(session, actor, "create", row)
     return row
 
 
@@ -236,7 +256,10 @@ async def update_source(
     source_id: int,
     patch: CredentialSourcePatch,
 ) -> AwsCredentialSource:
-    """Rename, replace keys (validated like new ones), change expiry, or share/unshare."""
+    """Rename, replace keys (validated like new ones), change expiry, or share/unshare.
+
+    The audit event's ``changed`` names the fields given (``keys`` for new keys).
+    """
     row = await get_source(session, actor, source_id)
     _require_may_change(actor, row)
     if patch.name is not None and patch.name != row.name:
@@ -273,13 +296,17 @@ async def update_source(
     await session.flush()
     assert row.id is not None
     await clients.forget_source(row.id)
+    changed = sorted(patch.model_fields_set - {"secret_access_key", "session_token"})
+    if patch.secret_access_key is not None:
+        changed.append("keys")
+    await _audit(session, actor, "update", row, changed=changed)
     return row
 
 
 async def _change_sharing(
     session: AsyncSession, actor: Actor, row: AwsCredentialSource, shared: bool
 ) -> None:
-    if not actor.can_share:
+    if not actor.can(SHARE_CREDENTIALS):
         raise Forbidden("sharing credentials requires the permission aws-common:credentials.share")
     if shared:
         await _require_unique_name(session, row.name, None, exclude=row.id)
@@ -307,6 +334,7 @@ async def accounts_using(session: AsyncSession, row: AwsCredentialSource) -> lis
 async def delete_source(
     session: AsyncSession, clients: AwsClients, actor: Actor, source_id: int
 ) -> AwsCredentialSource:
+    """Remove a source that reaches no registry account; return the removed row."""
     row = await get_source(session, actor, source_id)
     _require_may_change(actor, row)
     using = await accounts_using(session, row)
@@ -318,6 +346,7 @@ async def delete_source(
     await session.delete(row)
     await session.flush()
     await clients.forget_source(source_id)
+    await _audit(session, actor, "delete", row, source_id)
     return row
 
 
@@ -329,6 +358,7 @@ async def refresh_source(
     _apply_check(row, await clients.check(source_of(row)))
     session.add(row)
     await session.flush()
+    await _audit(session, actor, "refresh", row)
     return row
 
 
