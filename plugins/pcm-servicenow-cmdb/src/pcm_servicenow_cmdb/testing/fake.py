@@ -557,6 +557,21 @@ class FakeServiceNow:
                     self._append_journal(record, field, text, record["sys_created_by"])
         return sys_id
 
+    def update(self, sys_id: str, **fields: Any) -> None:
+        """Change fields of a record as someone in ServiceNow would (a change cancelled,
+        approved, put on hold); ``sys_updated_on`` moves on. Journal fields are appended
+        to the journal, as through the API."""
+        with self._lock:
+            record = self._records.get(sys_id)
+            if record is None:
+                raise KeyError(f"no record {sys_id}")
+            for field, value in fields.items():
+                if field in JOURNAL_FIELDS:
+                    self._append_journal(record, field, str(value), "admin")
+                else:
+                    record[field] = str(value)
+            record["sys_updated_on"] = datetime.now(UTC).strftime(DATETIME_FORMAT)
+
     def relate(self, parent: str, child: str, relation: str = "Hosted on::Hosts") -> str:
         """Relate two CIs in ``cmdb_rel_ci`` (``parent`` is "Hosted on" ``child`` by
         default); the ``cmdb_rel_type`` is made when missing. Returns the relation's sys_id."""
