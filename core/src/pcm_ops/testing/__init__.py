@@ -78,7 +78,10 @@ async def serve(app: Any, **options: Any) -> AsyncIterator[str]:
 
     import uvicorn
 
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only when the
+    # socket says it is TCP; without it every request after the first on a kept-alive
+    # connection waits ~40 ms for a delayed ACK (Nagle).
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     config: dict[str, Any] = {"log_level": "warning", "timeout_graceful_shutdown": 1, **options}
