@@ -260,6 +260,23 @@ async def test_history_filters_and_exports(make_fleet, moto_aws):
     assert len(result_rows) == 2
 
 
+async def test_exports_leave_empty_cells_empty_and_guard_only_formula_starts(make_fleet, moto_aws):
+    fleet = await make_fleet(us_east_1=1)
+    moto_aws.ssm.set_default_outcome(InvocationOutcome("Success", output="=SUM(A1)\n-1 left"))
+    execution = await fleet.start()
+    await fleet.wait(execution["id"])
+
+    results = await fleet.get(f"/executions/{execution['id']}/export", params={"format": "csv"})
+    (row,) = csv.DictReader(io.StringIO(results.text))
+    assert row["stderr"] == ""
+    assert row["skip_reason"] == ""
+    assert row["stdout"] == "'=SUM(A1)\n-1 left"
+    history = await fleet.get("/executions/export", params={"format": "csv"})
+    (summary,) = csv.DictReader(io.StringIO(history.text))
+    assert summary["status_reason"] == ""
+    assert summary["status"] == "succeeded"
+
+
 @SQLITE_ONLY
 async def test_starting_is_audited_with_the_sha256_and_masked_secrets(make_fleet):
     fleet = await make_fleet(us_east_1=2)

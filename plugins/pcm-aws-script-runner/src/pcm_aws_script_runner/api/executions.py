@@ -258,18 +258,24 @@ def _cell(value: Any) -> Any:
     return value
 
 
+#: A cell starting with one of these would be read as a formula by a spreadsheet (OWASP's
+#: CSV injection list); a leading ``'`` makes it text. Every other cell, empty ones
+#: included, is written as it is.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        # A cell starting with = + - @ would be a formula in a spreadsheet.
-        writer.writerow(
-            {
-                key: ("'" + str(v) if isinstance(v, str) and v[:1] in "=+-@" else v)
-                for key, v in ((k, _cell(row.get(k))) for k in columns)
-            }
-        )
+        writer.writerow({key: _spreadsheet_safe(_cell(row.get(key))) for key in columns})
     return buffer.getvalue()
 
 
