@@ -8,7 +8,6 @@ would show up as a console error.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -18,18 +17,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-pytestmark = pytest.mark.browser
+from pcm_ops.testing.fixtures import CHROMIUM_ARGS
 
-CHROMIUM = Path(os.environ.get("PCM_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
@@ -56,22 +46,14 @@ def live_server(make_app) -> Iterator[str]:
         listener.close()
 
 
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.is_file():
-        pytest.skip(
-            f"no Chromium at {CHROMIUM}: install Debian's (apt-get install chromium) or set "
-            "PCM_TEST_CHROMIUM to a Chromium executable"
-        )
-    return CHROMIUM
-
-
-def test_user_goes_from_landing_page_to_a_plugin_page(live_server: str, chromium: Path) -> None:
+def test_user_goes_from_landing_page_to_a_plugin_page(live_server: str, pcm_chromium: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
     problems: list[str] = []
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
+        )
         try:
             page = browser.new_page()
             page.on(

@@ -34,6 +34,12 @@ Fixtures, from the bottom up:
     ``await pcm_auth_headers("viewer")``: headers with a new user's API token.
 ``pcm_admin_client``
     An ``httpx.AsyncClient`` for the running app that sends an admin's token.
+``pcm_live_server``
+    The running app served over real HTTP on a loopback port: its base URL.
+``pcm_chromium``
+    The Chromium executable for browser tests (``PCM_TEST_CHROMIUM``, default
+    ``/usr/bin/chromium``); the test is skipped when there is none. Launch it with
+    :data:`CHROMIUM_ARGS`.
 """
 
 from __future__ import annotations
@@ -83,6 +89,20 @@ POSTGRES_ISOLATION_ENV = "PCM_TEST_POSTGRES_ISOLATION"
 POSTGRES_ISOLATIONS = ("database", "schema")
 
 PluginSpec = str | EntryPoint
+
+#: The environment variable naming the Chromium executable of browser tests.
+CHROMIUM_ENV = "PCM_TEST_CHROMIUM"
+#: Chromium's arguments for the browser tests: headless, no sandbox (tests run as root in
+#: CI), nothing that talks to the network on its own.
+CHROMIUM_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -494,6 +514,40 @@ async def pcm_client(pcm_running_app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=pcm_running_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@async_fixture
+async def pcm_live_server(pcm_running_app: Any) -> AsyncIterator[str]:
+    """The running application served by uvicorn on a free loopback port
+    (:func:`pcm_ops.testing.serve`): its base URL, ``http://127.0.0.1:<port>``, for a
+    browser or any other real HTTP client."""
+    from pcm_ops.testing import serve
+
+    async with serve(pcm_running_app) as url:
+        yield url
+
+
+@pytest.fixture
+def pcm_chromium() -> Path:
+    """The Chromium executable for browser tests (``PCM_TEST_CHROMIUM``, default Debian's
+    ``/usr/bin/chromium``); skips the test when it is not there. Request it before the
+    fixtures that build a fleet or a server, so that a skipped test costs nothing::
+
+        async def test_the_page(pcm_chromium, pcm_live_server):
+            from playwright.async_api import async_playwright
+
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
+                )
+    """
+    chromium = Path(os.environ.get(CHROMIUM_ENV, "/usr/bin/chromium"))
+    if not chromium.is_file():
+        pytest.skip(
+            f"no Chromium at {chromium}: install Debian's (apt-get install chromium) or set "
+            f"{CHROMIUM_ENV} to a Chromium executable"
+        )
+    return chromium
 
 
 @pytest.fixture

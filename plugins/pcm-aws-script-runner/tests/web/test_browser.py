@@ -10,73 +10,20 @@ Content-Security-Policy: a blocked inline script or style would be a console err
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-
 import pytest
-import uvicorn
 
 from pcm_aws_common.testing import InvocationOutcome
+from pcm_ops.testing.fixtures import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.pcm_plugins("aws-common", "aws-script-runner")]
 
-CHROMIUM = Path(os.environ.get("PCM_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGES = "/tools/aws/script-runner"
 #: How long every invocation stays InProgress: long enough to see the page before the end.
 RUNNING_SECONDS = 4.0
 
 
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.is_file():
-        pytest.skip(
-            f"no Chromium at {CHROMIUM}: install Debian's (apt-get install chromium) or set "
-            "PCM_TEST_CHROMIUM to a Chromium executable"
-        )
-    return CHROMIUM
-
-
-@pytest.fixture
-async def live_server(pcm_running_app: Any) -> AsyncIterator[str]:
-    """The running application (its lifespan already started) served by uvicorn."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            pcm_running_app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1
-        )
-    )
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    for _ in range(300):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.05)
-    if not server.started:
-        pytest.fail("uvicorn did not start within 15 s")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
-        listener.close()
-
-
 async def test_the_execution_page_follows_the_run_live(
-    make_fleet, moto_aws, pcm_migrated_database, live_server, chromium
+    make_fleet, moto_aws, pcm_migrated_database, pcm_live_server, pcm_chromium
 ):
     async_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
     from pcm_ops.security.users import create_user
@@ -94,7 +41,7 @@ async def test_the_execution_page_follows_the_run_live(
     problems: list[str] = []
     async with async_api.async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS
+            executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
         )
         try:
             page = await browser.new_page()
@@ -105,17 +52,17 @@ async def test_the_execution_page_follows_the_run_live(
             page.on("pageerror", lambda error: problems.append(str(error)))
             expect = async_api.expect
 
-            await page.goto(f"{live_server}/login")
+            await page.goto(f"{pcm_live_server}/login")
             await page.get_by_label("User name").fill("pat")
             await page.get_by_label("Password").fill("a long enough password")
             await page.get_by_role("button", name="Log in").click()
-            await page.wait_for_url(f"{live_server}/")
+            await page.wait_for_url(f"{pcm_live_server}/")
 
-            await page.goto(f"{live_server}{PAGES}/executions/new?{query}")
+            await page.goto(f"{pcm_live_server}{PAGES}/executions/new?{query}")
             await expect(page.get_by_text("3 instances chosen by id")).to_be_visible()
             await page.get_by_label("Comment").fill("from Chromium")
             await page.get_by_role("button", name="Run", exact=True).click()
-            await page.wait_for_url(f"{live_server}{PAGES}/executions/*")
+            await page.wait_for_url(f"{pcm_live_server}{PAGES}/executions/*")
 
             # The page was rendered while the invocations were still running...
             live = page.locator("#execution-live")

@@ -13,27 +13,16 @@ style would be a console error.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pcm_ops.testing.fixtures import CHROMIUM_ARGS
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path(os.environ.get("PCM_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGES = "/tools/servicenow/cmdb"
 RUNS = "/tools/aws/script-runner/executions"
 PASSWORD = "a long enough password"
@@ -61,25 +50,6 @@ def pcm_settings(make_pcm_settings, moto_aws, monkeypatch):
             "servicenow-cmdb": {"work_note_retry_seconds": 0.2, "work_note_retry_max_seconds": 0.5}
         },
     )
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.is_file():
-        pytest.skip(
-            f"no Chromium at {CHROMIUM}: install Debian's (apt-get install chromium) or set "
-            "PCM_TEST_CHROMIUM to a Chromium executable"
-        )
-    return CHROMIUM
-
-
-@pytest.fixture
-async def live_server(pcm_running_app: Any) -> AsyncIterator[str]:
-    """The running application (its lifespan already started) served by uvicorn."""
-    from pcm_ops.testing import serve
-
-    async with serve(pcm_running_app) as url:
-        yield url
 
 
 def approved_change(sn: Any, account_id: str, instances: dict[str, list[str]]) -> str:
@@ -111,7 +81,7 @@ def approved_change(sn: Any, account_id: str, instances: dict[str, list[str]]) -
 
 
 async def test_an_operator_runs_a_changes_script_and_sees_its_work_notes_on_the_change(
-    chromium, connected, aws_sr_fleet, pcm_migrated_database, live_server
+    pcm_chromium, connected, aws_sr_fleet, pcm_migrated_database, pcm_live_server
 ):
     async_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
     from pcm_ops.security.users import create_user
@@ -127,7 +97,7 @@ async def test_an_operator_runs_a_changes_script_and_sees_its_work_notes_on_the_
     problems: list[str] = []
     async with async_api.async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS
+            executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
         )
         try:
             page = await browser.new_page()
@@ -139,14 +109,14 @@ async def test_an_operator_runs_a_changes_script_and_sees_its_work_notes_on_the_
             page.on("pageerror", lambda error: problems.append(str(error)))
             expect = async_api.expect
 
-            await page.goto(f"{live_server}/login")
+            await page.goto(f"{pcm_live_server}/login")
             await page.get_by_label("User name").fill("olivia")
             await page.get_by_label("Password").fill(PASSWORD)
             await page.get_by_role("button", name="Log in").click()
-            await page.wait_for_url(f"{live_server}/")
+            await page.wait_for_url(f"{pcm_live_server}/")
 
             # The change's page: its CIs, each on the EC2 instance it maps to.
-            change_url = f"{live_server}{PAGES}/changes/{number}"
+            change_url = f"{pcm_live_server}{PAGES}/changes/{number}"
             await page.goto(change_url)
             await expect(page.get_by_role("heading", level=1)).to_contain_text(number)
             await expect(page.get_by_text("2 CI(s); 2 map to an EC2 instance.")).to_be_visible()
@@ -158,7 +128,7 @@ async def test_an_operator_runs_a_changes_script_and_sees_its_work_notes_on_the_
 
             # The run form opens on those instances with the change filled in.
             await page.get_by_role("link", name="Run a script on these servers").click()
-            await page.wait_for_url(f"{live_server}{RUNS}/new?*")
+            await page.wait_for_url(f"{pcm_live_server}{RUNS}/new?*")
             await expect(page.get_by_label("Change reference")).to_have_value(number)
             await page.get_by_label("Script", exact=True).select_option(label="hello")
             # Choosing the script reloads the form (htmx) with its parameters.
@@ -169,7 +139,7 @@ async def test_an_operator_runs_a_changes_script_and_sees_its_work_notes_on_the_
             await expect(page.get_by_text("2 instances chosen by id")).to_be_visible()
             await page.get_by_label("Comment").fill("from the change page")
             await page.get_by_role("button", name="Run", exact=True).click()
-            await page.wait_for_url(re.compile(rf"{re.escape(live_server)}{RUNS}/\d+$"))
+            await page.wait_for_url(re.compile(rf"{re.escape(pcm_live_server)}{RUNS}/\d+$"))
             execution_id = int(page.url.rsplit("/", 1)[1])
             await expect(page.locator("#execution-status")).to_have_text(
                 "succeeded", timeout=20_000
