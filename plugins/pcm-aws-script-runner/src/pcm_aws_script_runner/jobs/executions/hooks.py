@@ -10,20 +10,19 @@ from dbos import DBOS
 from sqlalchemy import update
 from sqlmodel import col
 
-from pcm_aws_script_runner.domain import BatchStatus, ExecutionStatus, InstanceStatus
+from pcm_aws_script_runner.domain import ExecutionStatus
 from pcm_aws_script_runner.ids import EXECUTION_START_ACTION, PLUGIN_ID, execution_stream
-from pcm_aws_script_runner.jobs.executions.records import update_counts
+from pcm_aws_script_runner.jobs.executions.records import hold_planned, update_counts
 from pcm_aws_script_runner.jobs.runtime import Runtime, runtime
 from pcm_aws_script_runner.models import (
     AwsSrExecution,
-    AwsSrExecutionBatch,
-    AwsSrExecutionTarget,
 )
 from pcm_aws_script_runner.services.executions.announcements import (
     announce,
     execution_event,
     stored_request,
 )
+from pcm_aws_script_runner.services.executions.checks import HOOK as CHECKS_HOOK
 from pcm_aws_script_runner.services.executions.checks import run_pre_execution_checks
 from pcm_ops import audit
 from pcm_ops.context import ContextFactory, PluginContext
@@ -59,8 +58,9 @@ async def recheck_at_start(execution_id: int) -> str:
         instance ``NotSent``, the execution ``failed``, an audit record.
     """
     rt = await runtime()
-    if not rt.config.recheck_at_start:
-        return ""
+    registry, contexts = _contexts(rt)
+    if not rt.config.recheck_at_start or not registry.implementations(CHECKS_HOOK):
+        return ""  # nothing to ask: do not read the targets
     async with rt.database.session() as session:
         execution = await session.get(AwsSrExecution, execution_id)
         if execution is None:
@@ -68,7 +68,6 @@ async def recheck_at_start(execution_id: int) -> str:
         if execution.status != ExecutionStatus.QUEUED or execution.cancel_requested_at:
             return ""
         request = await stored_request(session, execution_id)
-    registry, contexts = _contexts(rt)
     report = await run_pre_execution_checks(
         registry,
         request,
@@ -85,22 +84,7 @@ async def recheck_at_start(execution_id: int) -> str:
 
 async def _refuse(rt: Runtime, execution_id: int, reason: str) -> None:
     async with rt.database.session() as session:
-        await session.exec(
-            update(AwsSrExecutionBatch)
-            .where(
-                col(AwsSrExecutionBatch.execution_id) == execution_id,
-                col(AwsSrExecutionBatch.status) == BatchStatus.PLANNED,
-            )
-            .values(status=BatchStatus.NOT_SENT, error=reason[:2000])
-        )
-        await session.exec(
-            update(AwsSrExecutionTarget)
-            .where(
-                col(AwsSrExecutionTarget.execution_id) == execution_id,
-                col(AwsSrExecutionTarget.status) == InstanceStatus.PENDING,
-            )
-            .values(status=InstanceStatus.NOT_SENT, skip_reason=reason[:300], updated_at=utcnow())
-        )
+        await hold_planned(session, execution_id, reason)
         counts = await update_counts(session, execution_id)
         now = utcnow()
         await session.exec(
@@ -113,15 +97,14 @@ async def _refuse(rt: Runtime, execution_id: int, reason: str) -> None:
                 finished_at=now,
             )
         )
-        await audit.record(
+        await audit.record_by(
             session,
-            None,
+            audit.Actor.system(JOB_ACTOR),
             f"{EXECUTION_START_ACTION}.refused_at_start",
             object_type="execution",
             object_id=str(execution_id),
             outcome=audit.FAILURE,
             details={"blocked": reason},
-            actor=JOB_ACTOR,
         )
     logger.warning("execution %s %s", execution_id, reason)
     await publish_async(

@@ -18,12 +18,15 @@ from pcm_aws_script_runner.domain import (
     InstanceStatus,
 )
 from pcm_aws_script_runner.ids import execution_stream
-from pcm_aws_script_runner.jobs.executions.records import batch_row, update_counts
+from pcm_aws_script_runner.jobs.executions.records import (
+    batch_row,
+    hold_planned,
+    update_counts,
+)
 from pcm_aws_script_runner.jobs.runtime import runtime
 from pcm_aws_script_runner.models import (
     AwsSrExecution,
     AwsSrExecutionBatch,
-    AwsSrExecutionTarget,
 )
 from pcm_aws_script_runner.services.executions.options import absolute_limit
 from pcm_ops.db.types import utcnow
@@ -84,24 +87,7 @@ async def hold_batches(execution_id: int, numbers: list[int], reason: str) -> in
     """Mark planned batches ``not_sent`` and their instances ``NotSent`` with ``reason``."""
     rt = await runtime()
     async with rt.database.session() as session:
-        await session.exec(
-            update(AwsSrExecutionBatch)
-            .where(
-                col(AwsSrExecutionBatch.execution_id) == execution_id,
-                col(AwsSrExecutionBatch.number).in_(numbers),
-                col(AwsSrExecutionBatch.status) == BatchStatus.PLANNED,
-            )
-            .values(status=BatchStatus.NOT_SENT, error=reason[:2000])
-        )
-        await session.exec(
-            update(AwsSrExecutionTarget)
-            .where(
-                col(AwsSrExecutionTarget.execution_id) == execution_id,
-                col(AwsSrExecutionTarget.batch_number).in_(numbers),
-                col(AwsSrExecutionTarget.status) == InstanceStatus.PENDING,
-            )
-            .values(status=InstanceStatus.NOT_SENT, skip_reason=reason[:300], updated_at=utcnow())
-        )
+        await hold_planned(session, execution_id, reason, numbers)
         counts = await update_counts(session, execution_id)
     await publish_async(
         execution_stream(execution_id),

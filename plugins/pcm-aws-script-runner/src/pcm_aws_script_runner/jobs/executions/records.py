@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
+from pcm_aws_script_runner.domain import BatchStatus, InstanceStatus
 from pcm_aws_script_runner.models import (
     AwsSrExecution,
     AwsSrExecutionBatch,
     AwsSrExecutionTarget,
 )
+from pcm_ops.db.types import utcnow
 
-__all__ = ["batch_row", "update_counts"]
+__all__ = ["batch_row", "hold_planned", "update_counts"]
 
 
 async def batch_row(session: Any, execution_id: int, number: int) -> AwsSrExecutionBatch | None:
@@ -41,3 +44,27 @@ async def update_counts(session: Any, execution_id: int) -> dict[str, int]:
         update(AwsSrExecution).where(col(AwsSrExecution.id) == execution_id).values(counts=counts)
     )
     return counts
+
+
+async def hold_planned(
+    session: Any, execution_id: int, reason: str, numbers: Sequence[int] | None = None
+) -> None:
+    """Mark planned batches ``not_sent`` (those numbered ``numbers``; every one when
+    ``None``) and their pending instances ``NotSent`` with ``reason``."""
+    batches = update(AwsSrExecutionBatch).where(
+        col(AwsSrExecutionBatch.execution_id) == execution_id,
+        col(AwsSrExecutionBatch.status) == BatchStatus.PLANNED,
+    )
+    targets = update(AwsSrExecutionTarget).where(
+        col(AwsSrExecutionTarget.execution_id) == execution_id,
+        col(AwsSrExecutionTarget.status) == InstanceStatus.PENDING,
+    )
+    if numbers is not None:
+        batches = batches.where(col(AwsSrExecutionBatch.number).in_(numbers))
+        targets = targets.where(col(AwsSrExecutionTarget.batch_number).in_(numbers))
+    await session.exec(batches.values(status=BatchStatus.NOT_SENT, error=reason[:2000]))
+    await session.exec(
+        targets.values(
+            status=InstanceStatus.NOT_SENT, skip_reason=reason[:300], updated_at=utcnow()
+        )
+    )

@@ -48,7 +48,6 @@ async def execution_event(
     execution = await session.get(AwsSrExecution, execution_id)
     if execution is None:
         raise LookupError(f"execution {execution_id} is not in the database")
-    await session.refresh(execution)
     failed_query = (
         select(AwsSrExecutionTarget.instance_id)
         .where(
