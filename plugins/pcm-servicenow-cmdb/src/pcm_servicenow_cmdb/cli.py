@@ -24,7 +24,7 @@ def servicenow() -> None:
 
 @servicenow.group()
 def connections() -> None:
-    """Add, list and check ServiceNow connections."""
+    """Add, list and test ServiceNow connections."""
 
 
 @connections.command("list")
@@ -104,11 +104,11 @@ def add_connection(
     click.echo(f"added connection {row.id}: {row.name} ({row.base_url}), checked: ok")
 
 
-@connections.command("check")
+@connections.command("test")
 @click.argument("name")
 @click.pass_obj
 def check_connection(obj: CliContext, name: str) -> None:
-    """Check connection NAME now (exit status 1 when it fails)."""
+    """Test connection NAME now with a real call (exit status 1 when it fails)."""
     from pcm_ops.audit import Actor
     from pcm_servicenow_cmdb.services import connections as service
 
@@ -120,6 +120,17 @@ def check_connection(obj: CliContext, name: str) -> None:
     click.echo(("ok: " if ok else "failed: ") + detail, err=not ok)
     if not ok:
         raise SystemExit(1)
+
+
+# ``check`` was the verb first; it stays so that scripts written for it keep working.
+connections.add_command(
+    click.Command(
+        "check",
+        callback=check_connection.callback,
+        params=check_connection.params,
+        help="The same as `test` (kept for scripts that use it).",
+    )
+)
 
 
 def _with_client(obj: CliContext, connection: str | None, work):  # type: ignore[no-untyped-def]
@@ -183,6 +194,18 @@ def changes() -> None:
 @click.option("-q", "text", default="", help="A change number or words of its description.")
 @click.option("--state", "states", multiple=True, help="A state value, e.g. -1 (Implement).")
 @click.option("--open-now", is_flag=True, help="Only changes whose window is open now.")
+@click.option(
+    "--mine",
+    is_flag=True,
+    help="Only changes assigned to my groups (the groups setting maps PCM-Ops usernames "
+    "to ServiceNow assignment groups).",
+)
+@click.option(
+    "--user",
+    "username",
+    default=None,
+    help="Whose groups --mine uses (default: your login name).",
+)
 @click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
 @click.pass_obj
 def list_changes(
@@ -191,21 +214,37 @@ def list_changes(
     text: str,
     states: tuple[str, ...],
     open_now: bool,
+    mine: bool,
+    username: str | None,
     limit: int,
 ) -> None:
     """Changes, newest planned start first."""
+    import getpass
     from datetime import UTC, datetime
 
+    from pcm_ops.errors import InvalidInput
+    from pcm_servicenow_cmdb.config import ServiceNowSettings
+    from pcm_servicenow_cmdb.ids import PLUGIN_ID
     from pcm_servicenow_cmdb.services import changes as service
 
     unknown = [state for state in states if state not in service.STATES]
     if unknown:
         known = ", ".join(f"{k} ({v})" for k, v in service.STATES.items())
         raise click.BadParameter(f"unknown {unknown}; known: {known}", param_hint="--state")
+    groups: list[str] = []
+    if mine:
+        record = obj.registry().get(PLUGIN_ID)
+        config = record.config if record is not None else None
+        mapping = config.groups if isinstance(config, ServiceNowSettings) else {}
+        try:
+            groups = service.groups_of(mapping, username or getpass.getuser())
+        except InvalidInput as exc:
+            raise click.UsageError(exc.problems[0][1]) from None
     search = service.ChangeSearch(
         text=text,
         states=states,
         open_at=datetime.now(UTC) if open_now else None,
+        group_names=groups,
         limit=limit,
     )
     found = _with_client(obj, connection, lambda client, _: service.list_changes(client, search))

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: A gated tag: a key (no ``=``, at most 128 characters), ``=``, a value (at most 256).
 _TAG = re.compile(r"\s*[^=\s][^=\r\n]{0,127}=[^\r\n]{0,256}")
+#: An assignment group's name: what an ``IN`` condition can hold as one value (no ``,``,
+#: no ``^``, no control characters), at most 100 characters.
+_GROUP = re.compile(r"[^,^\x00-\x1f\x7f]{1,100}")
 
 
 class ChangeGate(BaseModel):
@@ -104,7 +107,35 @@ class ServiceNowSettings(BaseModel):
         description="How long a work note keeps being retried before it is given up (logged "
         "as an error with the change and the execution).",
     )
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Each PCM-Ops username's ServiceNow assignment groups, by name "
+        '(alice = ["Linux Ops", "DBA"]): the change browser\'s "mine" filter shows the '
+        "changes assigned to one of the current user's groups.",
+    )
     gate: ChangeGate = Field(
         default_factory=ChangeGate,
         description="Change-gated execution: which runs need an approved change in its window.",
     )
+
+    @field_validator("groups")
+    @classmethod
+    def _group_names(cls, values: dict[str, list[str]]) -> dict[str, list[str]]:
+        problems: list[str] = []
+        cleaned: dict[str, list[str]] = {}
+        for username, names in values.items():
+            if not username.strip():
+                problems.append("a username is empty")
+                continue
+            stripped = [name.strip() for name in names]
+            wrong = [name for name in stripped if not _GROUP.fullmatch(name)]
+            if wrong:
+                named = ", ".join(repr(name) for name in wrong)
+                problems.append(
+                    f"{username}: an assignment group name is 1 to 100 characters without "
+                    f"',' or '^' (which would change the query), not {named}"
+                )
+            cleaned[username.strip()] = list(dict.fromkeys(stripped))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return cleaned

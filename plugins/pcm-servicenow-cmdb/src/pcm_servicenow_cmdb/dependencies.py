@@ -13,7 +13,25 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from pcm_servicenow_cmdb.client import ServiceNowClient
+    from pcm_servicenow_cmdb.config import ServiceNowSettings
     from pcm_servicenow_cmdb.models import SnowConnection
+
+
+def plugin_settings(app: Any) -> ServiceNowSettings:
+    """The plugin's settings (its defaults when the registry holds none)."""
+    from pcm_servicenow_cmdb.config import ServiceNowSettings
+
+    record = app.state.registry.get(PLUGIN_ID)
+    config = record.config if record is not None else None
+    return config if isinstance(config, ServiceNowSettings) else ServiceNowSettings()
+
+
+def my_groups(app: Any, username: str) -> list[str]:
+    """The assignment groups of ``username`` by the ``groups`` setting (the "mine" filter).
+
+    :raises InvalidInput: none are configured for them (field ``mine``).
+    """
+    return changes.groups_of(plugin_settings(app).groups, username)
 
 
 @dataclass

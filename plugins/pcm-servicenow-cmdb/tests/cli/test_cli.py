@@ -70,3 +70,53 @@ def test_problems_are_one_clear_line(pcm_ops, servicenow, monkeypatch):
     assert "--state" in bad_state[2]
     assert "unknown ['7']; known: -5 (New)" in bad_state[2]
     assert "Traceback" not in refused[2] + nothing[2] + bad_state[2]
+
+
+def test_changes_list_mine_uses_the_groups_setting_and_explains_a_missing_one(
+    pcm_ops, servicenow, monkeypatch, tmp_path
+):
+    config = tmp_path / "pcm-ops.toml"
+    config.write_text('[servicenow-cmdb.groups]\nalice = ["DBA"]\n')
+    monkeypatch.setenv("PCM_CONFIG", str(config))
+    monkeypatch.setenv("PCM_SERVICENOW_PASSWORD", DEFAULT_PASSWORD)
+    for group in ("DBA", "Network"):
+        group_id = servicenow.add("sys_user_group", name=group)
+        servicenow.add(
+            "change_request", short_description=f"Work of {group}", assignment_group=group_id
+        )
+    pcm_ops(
+        "servicenow", "connections", "add", "acme", "--url", servicenow.url,
+        "--username", DEFAULT_USERNAME,
+    )  # fmt: skip
+
+    alice = pcm_ops("servicenow", "changes", "list", "--mine", "--user", "alice")
+    carol = pcm_ops("servicenow", "changes", "list", "--mine", "--user", "carol")
+
+    assert alice.exit_code == 0, alice
+    assert "Work of DBA" in alice.stdout
+    assert "Work of Network" not in alice.stdout
+    assert carol.exit_code == 2
+    assert "no ServiceNow assignment groups are configured for user 'carol'" in carol.stderr
+
+
+def test_connections_test_checks_and_check_stays_an_alias(pcm_ops, servicenow, monkeypatch):
+    monkeypatch.setenv("PCM_SERVICENOW_PASSWORD", DEFAULT_PASSWORD)
+    pcm_ops(
+        "servicenow", "connections", "add", "acme", "--url", servicenow.url,
+        "--username", DEFAULT_USERNAME,
+    )  # fmt: skip
+
+    tested = pcm_ops("servicenow", "connections", "test", "acme")
+    checked = pcm_ops("servicenow", "connections", "check", "acme")
+    servicenow.outage()
+    down = pcm_ops("servicenow", "connections", "test", "acme")
+    listed = pcm_ops("servicenow", "connections", "list")
+
+    assert tested.exit_code == 0, tested
+    assert tested.stdout.startswith("ok: ")
+    assert checked.exit_code == 0, checked
+    assert checked.stdout.startswith("ok: ")
+    assert down.exit_code == 1
+    assert down.stderr.startswith("failed: ")
+    assert "acme" in listed.stdout
+    assert " error: " in listed.stdout

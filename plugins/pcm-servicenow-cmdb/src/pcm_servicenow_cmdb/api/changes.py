@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.errors import ERROR_RESPONSES
-from pcm_ops.security import require
-from pcm_servicenow_cmdb.dependencies import ServiceNowReads
+from pcm_ops.security import Principal, require
+from pcm_servicenow_cmdb.dependencies import ServiceNowReads, my_groups
 from pcm_servicenow_cmdb.ids import READ
 from pcm_servicenow_cmdb.services import changes, cmdb
 
@@ -125,6 +125,7 @@ def change_out(change: changes.Change) -> dict[str, Any]:
 async def list_changes(
     request: Request,
     session: DbSession,
+    principal: Annotated[Principal, require(READ)],
     connection: ConnectionName = None,
     refresh: Annotated[bool, Query(description="Ask ServiceNow again, not the cache.")] = False,
     q: Annotated[str, Query(max_length=200, description="A change number or words")] = "",
@@ -132,6 +133,13 @@ async def list_changes(
     approval: Annotated[str | None, Query(pattern=r"^[a-z_ ]{1,30}$")] = None,
     type: Annotated[str | None, Query(pattern=r"^[a-z_]{1,30}$")] = None,
     open_now: bool = False,
+    mine: Annotated[
+        bool,
+        Query(
+            description="Only changes assigned to one of my groups (the groups setting maps "
+            "PCM-Ops usernames to ServiceNow assignment groups); 422 when I have none."
+        ),
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> Any:
@@ -143,12 +151,14 @@ async def list_changes(
         raise InvalidInput(
             [("state", f"unknown state value(s) {unknown}; known: {sorted(changes.STATES)}")]
         )
+    groups = my_groups(request.app, principal.username) if mine else []
     reads = await ServiceNowReads.of(request, session, connection)
     search = changes.ChangeSearch(
         text=q,
         states=state,
         approval=approval,
         type=type,
+        group_names=groups,
         open_at=datetime.now(UTC) if open_now else None,
         limit=limit,
         offset=offset,

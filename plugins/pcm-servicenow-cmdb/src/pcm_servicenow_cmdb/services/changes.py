@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pcm_ops.errors import NotFoundError
+from pcm_ops.errors import InvalidInput, NotFoundError
 from pcm_servicenow_cmdb.query import DATETIME_FORMAT, Query, search_terms
 
 if TYPE_CHECKING:
@@ -151,6 +151,8 @@ class ChangeSearch:
     approval: str | None = None
     type: str | None = None
     assignment_groups: Sequence[str] = ()
+    #: Assignment groups by name (``assignment_group.name``): the "mine" filter.
+    group_names: Sequence[str] = ()
     open_at: datetime | None = None
     limit: int = 50
     offset: int = 0
@@ -171,9 +173,33 @@ class ChangeSearch:
             query = query.eq("type", self.type)
         if self.assignment_groups:
             query = query.in_("assignment_group", list(self.assignment_groups))
+        if self.group_names:
+            query = query.in_("assignment_group.name", list(self.group_names))
         if self.open_at is not None:
             query = query.le("start_date", self.open_at).ge("end_date", self.open_at)
         return query.order_by("start_date", desc=True)
+
+
+def groups_of(mapping: Mapping[str, Sequence[str]], username: str) -> list[str]:
+    """The ServiceNow assignment groups of PCM-Ops user ``username`` (the ``groups``
+    setting): the "mine" filter.
+
+    :raises InvalidInput: the user has no groups configured (field ``mine``): an empty list
+        of changes would wrongly say that nothing is assigned to them.
+    """
+    names = list(mapping.get(username, ()))
+    if not names:
+        raise InvalidInput(
+            [
+                (
+                    "mine",
+                    f"no ServiceNow assignment groups are configured for user {username!r}: "
+                    f"an administrator adds them to the settings ([servicenow-cmdb.groups] "
+                    f'{username} = ["Group name", ...]); until then, filter by words or state',
+                )
+            ]
+        )
+    return names
 
 
 async def list_changes(client: ServiceNowClient, search: ChangeSearch) -> list[Change]:

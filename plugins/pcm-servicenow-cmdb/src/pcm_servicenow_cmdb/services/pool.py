@@ -97,6 +97,7 @@ async def list_changes_cached(
         search.approval,
         search.type,
         tuple(search.assignment_groups),
+        tuple(search.group_names),
         open_minute,
         search.limit,
         search.offset,

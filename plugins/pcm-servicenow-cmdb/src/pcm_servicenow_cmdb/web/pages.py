@@ -12,9 +12,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from pcm_ops.api.deps import DbSession
-from pcm_ops.security import require
+from pcm_ops.errors import InvalidInput
+from pcm_ops.security import Principal, require
 from pcm_ops.web import render
-from pcm_servicenow_cmdb.dependencies import ServiceNowReads
+from pcm_servicenow_cmdb.dependencies import ServiceNowReads, my_groups
 from pcm_servicenow_cmdb.ids import READ
 from pcm_servicenow_cmdb.services import changes, cmdb
 
@@ -29,15 +30,23 @@ RUN_PERMISSION = "aws-script-runner:execute"
 async def change_list(
     request: Request,
     session: DbSession,
+    principal: Annotated[Principal, require(READ)],
     q: Annotated[str, Query(max_length=200)] = "",
     state: Annotated[str, Query(max_length=3)] = "",
     open_now: bool = False,
+    mine: bool = False,
     connection: Annotated[str | None, Query(max_length=100)] = None,
     refresh: bool = False,
 ) -> Any:
     problems: list[tuple[str, str]] = []
     if state and state not in changes.STATES:
         problems.append(("state", f"unknown state {state!r}"))
+    groups: list[str] = []
+    if mine:
+        try:
+            groups = my_groups(request.app, principal.username)
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
     found: list[changes.Change] = []
     name = ""
     if not problems:
@@ -46,6 +55,7 @@ async def change_list(
             text=q,
             states=[state] if state else [],
             open_at=datetime.now(UTC) if open_now else None,
+            group_names=groups,
         )
         found = await reads.list_changes(search, refresh=refresh)
         name = reads.row.name
@@ -59,6 +69,8 @@ async def change_list(
             "q": q,
             "state": state,
             "open_now": open_now,
+            "mine": mine,
+            "groups": groups,
             "states": changes.STATES,
             "problems": problems,
             "connection": name,
