@@ -108,7 +108,9 @@ async def test_a_body_id_past_its_column_is_a_422_naming_it(
 #: Every page with an id in its path (``{n}``), and its method.
 PAGE_ROUTES = [
     ("GET", "/executions/{n}"),
+    ("GET", "/executions/{n}/cancel"),
     ("POST", "/executions/{n}/cancel"),
+    ("GET", "/executions/{n}/rerun"),
     ("POST", "/executions/{n}/rerun"),
     ("GET", "/scripts/{n}"),
     ("GET", "/scripts/{n}/edit"),

@@ -223,6 +223,30 @@ async def test_rerun_takes_only_the_failed_instances_and_clone_takes_all(make_fl
     assert too_early.status_code == 409
 
 
+@SQLITE_ONLY
+async def test_rerun_refuses_an_unknown_kind_naming_the_allowed_ones(make_fleet, moto_aws):
+    fleet = await make_fleet(us_east_1=2)
+    moto_aws.ssm.set_default_outcome(InvocationOutcome("Failed"))
+    first = await fleet.start()
+    await fleet.wait(first["id"])
+
+    bogus = _fields(await fleet.post(f"/executions/{first['id']}/rerun", json={"kind": "bogus"}))
+    assert "'failed'" in bogus["kind"]
+    assert "'clone'" in bogus["kind"]
+    extra = _fields(await fleet.post(f"/executions/{first['id']}/rerun", json={"all": True}))
+    assert "all" in extra
+    history = (await fleet.get("/executions")).json()
+    assert history["total"] == 1
+
+    failed = await fleet.post(f"/executions/{first['id']}/rerun", json={"kind": "failed"})
+    assert failed.status_code == 201, failed.text
+    assert failed.json()["execution"]["rerun_kind"] == "failed"
+    every = await fleet.post(f"/executions/{first['id']}/rerun", json={"kind": "clone"})
+    assert every.status_code == 201, every.text
+    assert every.json()["execution"]["rerun_kind"] == "clone"
+    assert every.json()["execution"]["target_count"] == 2
+
+
 async def test_history_filters_and_exports(make_fleet, moto_aws):
     fleet = await make_fleet(us_east_1=2)
     other = await fleet.script("other")

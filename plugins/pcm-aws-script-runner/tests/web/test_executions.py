@@ -212,8 +212,8 @@ async def test_a_running_execution_is_live_and_an_operator_may_cancel_it(
     assert 'id="cancel-form"' not in as_viewer.text
     assert "Cancel</button>" not in as_viewer.text
 
-    refused = await operator.post(f"{url}/cancel", data={})
-    cancelled = await operator.submit(f"{url}/cancel")
+    refused = await operator.post(f"{url}/cancel", data={"confirm": "yes"})
+    cancelled = await operator.submit(f"{url}/cancel", {"confirm": "yes"})
 
     assert refused.status_code == 403
     assert cancelled.status_code == 303
@@ -231,7 +231,9 @@ async def test_a_viewer_cannot_cancel(make_fleet, viewer, moto_aws):
     moto_aws.ssm.set_default_outcome(InvocationOutcome("InProgress"))
     execution = await fleet.start()
 
-    response = await viewer.submit(f"{PAGES}/executions/{execution['id']}/cancel")
+    response = await viewer.submit(
+        f"{PAGES}/executions/{execution['id']}/cancel", {"confirm": "yes"}
+    )
 
     assert response.status_code == 403
     body = (await fleet.get(f"/executions/{execution['id']}")).json()
@@ -250,9 +252,9 @@ async def test_rerun_failed_starts_a_run_on_the_failed_instances_only(
     url = f"{PAGES}/executions/{execution['id']}"
 
     page = await operator.get(url)
-    response = await operator.submit(f"{url}/rerun")
+    response = await operator.submit(f"{url}/rerun", {"confirm": "yes"})
 
-    assert '<form method="post" action="' + url + '/rerun" id="rerun-form"' in page.text
+    assert '<form method="get" action="' + url + '/rerun" id="rerun-form"' in page.text
     assert 'id="rerun-form" data-rerun-statuses="' in page.text
     assert "Rerun failed" in page.text
     assert response.status_code == 303
@@ -265,6 +267,58 @@ async def test_rerun_failed_starts_a_run_on_the_failed_instances_only(
     shown = await operator.get(response.headers["location"])
     assert f'Rerun of</dt><dd><a href="{url}">#{execution["id"]}</a>' in shown.text
     assert f"reruns the failed instances of #{execution['id']}" in shown.text
+
+
+async def test_cancel_asks_for_confirmation_before_it_acts(make_fleet, operator, moto_aws):
+    fleet = await make_fleet(us_east_1=2)
+    moto_aws.ssm.set_default_outcome(InvocationOutcome("InProgress"))
+    execution = await fleet.start()
+    url = f"{PAGES}/executions/{execution['id']}"
+
+    page = await operator.get(url)
+    asked = await operator.get(f"{url}/cancel")
+    unconfirmed = await operator.submit(f"{url}/cancel")
+
+    assert f'<form method="get" action="{url}/cancel" id="cancel-form">' in page.text
+    assert asked.status_code == 200
+    assert f"Cancel execution #{execution['id']}?" in asked.text
+    assert "on 2 instances" in asked.text
+    assert f'<form method="post" action="{url}/cancel"' in asked.text
+    assert '<input type="hidden" name="confirm" value="yes">' in asked.text
+    assert f'value="{operator.csrf}"' in asked.text
+    assert f'href="{url}">Keep it running</a>' in asked.text
+    assert unconfirmed.status_code == 303
+    assert unconfirmed.headers["location"] == f"{url}/cancel"
+    body = (await fleet.get(f"/executions/{execution['id']}")).json()
+    assert body["cancel_requested_by"] is None
+
+    confirmed = await operator.submit(f"{url}/cancel", {"confirm": "yes"})
+    assert confirmed.headers["location"] == url
+    assert (await fleet.wait(execution["id"]))["status"] == "cancelled"
+    ended = await operator.get(f"{url}/cancel")
+    assert ended.status_code == 303
+    assert ended.headers["location"] == url
+
+
+async def test_rerun_asks_for_confirmation_naming_the_instances(make_fleet, operator, moto_aws):
+    fleet = await make_fleet(us_east_1=3)
+    bad = fleet.instances["us-east-1"][2]
+    moto_aws.ssm.set_default_outcome(InvocationOutcome("Failed", exit_code=1), instance_id=bad)
+    execution = await fleet.start()
+    await fleet.wait(execution["id"])
+    url = f"{PAGES}/executions/{execution['id']}"
+
+    asked = await operator.get(f"{url}/rerun")
+    unconfirmed = await operator.submit(f"{url}/rerun")
+
+    assert asked.status_code == 200
+    assert f"Rerun the failed instances of execution #{execution['id']}?" in asked.text
+    assert bad in asked.text
+    assert "Rerun on 1 instance</button>" in asked.text
+    assert '<input type="hidden" name="confirm" value="yes">' in asked.text
+    assert unconfirmed.status_code == 303
+    assert unconfirmed.headers["location"] == f"{url}/rerun"
+    assert (await fleet.get("/executions")).json()["total"] == 1
 
 
 async def test_a_successful_run_offers_no_rerun(make_fleet, operator):

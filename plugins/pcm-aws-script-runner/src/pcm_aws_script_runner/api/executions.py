@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from pcm_aws_common.patterns import ACCOUNT_ID_PATTERN
@@ -26,6 +26,7 @@ from pcm_aws_script_runner.api.schemas.executions import (
     ExecutionPage,
     ExecutionSummary,
     PreviewOut,
+    RerunIn,
     SkippedOut,
     StartedOut,
     TargetOut,
@@ -432,7 +433,7 @@ async def cancel(
     "/{execution_id}/rerun",
     response_model=StartedOut,
     status_code=201,
-    summary="Run the same script version again on the instances that failed",
+    summary="Run the same script version again on the instances that failed (or on all)",
     dependencies=[require(EXECUTE)],
 )
 async def rerun(
@@ -442,8 +443,11 @@ async def rerun(
     config: Config,
     registry: Registry,
     principal: Annotated[Principal, require(EXECUTE)],
+    body: Annotated[RerunIn | None, Body()] = None,
 ) -> Any:
-    draft = await executions.rerun_draft(session, execution_id)
+    kind = (body or RerunIn()).kind
+    make_draft = executions.clone_draft if kind == RerunKind.CLONE else executions.rerun_draft
+    draft = await make_draft(session, execution_id)
     return await _start(
         request,
         session,
@@ -452,7 +456,7 @@ async def rerun(
         principal,
         draft,
         rerun_of=execution_id,
-        rerun_kind=RerunKind.FAILED,
+        rerun_kind=kind,
     )
 
 

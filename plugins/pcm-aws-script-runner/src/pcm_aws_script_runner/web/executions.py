@@ -278,6 +278,46 @@ def _counters(counts: Mapping[str, int]) -> list[tuple[str, int]]:
     return known + others
 
 
+# Cancel and rerun act on production servers: the buttons on the execution page open a
+# confirmation page (GET), and only its form, which carries ``confirm=yes``, acts. A POST
+# without it (an old page, a hand-made form) is sent to the confirmation page instead.
+CONFIRMED = "yes"
+
+#: Failed instances a rerun confirmation lists by id; the rest are counted.
+RERUN_LISTED = 50
+
+
+def _confirmed(data: Mapping[str, Any]) -> bool:
+    return form_text(data, "confirm") == CONFIRMED
+
+
+@router.get("/executions/{execution_id}/cancel", response_class=HTMLResponse)
+async def confirm_cancel(
+    request: Request,
+    execution_id: PathId,
+    session: DbSession,
+    principal: Annotated[Principal, require(EXECUTE)],
+) -> Any:
+    here = f"{BASE}/executions/{execution_id}"
+    execution = await executions.get_execution(session, execution_id)
+    if execution.status in FINISHED:
+        flash(request, f"Execution #{execution_id} has ended: there is nothing to cancel.", "info")
+        return RedirectResponse(here, status_code=303)
+    return page(
+        request,
+        "execution_confirm.html",
+        {
+            "execution": execution,
+            "action": "cancel",
+            "heading": f"Cancel execution #{execution_id}?",
+            "confirm_label": f"Cancel execution #{execution_id}",
+            "back_label": "Keep it running",
+            "instances": [],
+            "instance_count": execution.target_count,
+        },
+    )
+
+
 @router.post("/executions/{execution_id}/cancel")
 async def cancel_execution(
     request: Request,
@@ -285,6 +325,9 @@ async def cancel_execution(
     session: DbSession,
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> Response:
+    here = f"{BASE}/executions/{execution_id}"
+    if not _confirmed(await request.form()):
+        return RedirectResponse(f"{here}/cancel", status_code=303)
     try:
         await executions.request_cancel(
             session, execution_id, Actor.from_principal(principal, request)
@@ -293,7 +336,40 @@ async def cancel_execution(
         flash(request, str(exc), "warning")
     else:  # the request's session commits before the redirect is sent
         flash(request, f"Cancelling execution #{execution_id}.", "success")
-    return RedirectResponse(f"{BASE}/executions/{execution_id}", status_code=303)
+    return RedirectResponse(here, status_code=303)
+
+
+@router.get("/executions/{execution_id}/rerun", response_class=HTMLResponse)
+async def confirm_rerun(
+    request: Request,
+    execution_id: PathId,
+    session: DbSession,
+    principal: Annotated[Principal, require(EXECUTE)],
+) -> Any:
+    here = f"{BASE}/executions/{execution_id}"
+    try:
+        draft = await executions.rerun_draft(session, execution_id)
+    except NotFound:
+        raise  # core answers 404
+    except ScriptRunnerError as exc:
+        flash(request, f"Not rerun: {exc}", "error")
+        return RedirectResponse(here, status_code=303)
+    execution = await executions.get_execution(session, execution_id)
+    instances = list(draft.targets["instances"])
+    count = len(instances)
+    return page(
+        request,
+        "execution_confirm.html",
+        {
+            "execution": execution,
+            "action": "rerun",
+            "heading": f"Rerun the failed instances of execution #{execution_id}?",
+            "confirm_label": f"Rerun on {count} instance{'s' if count != 1 else ''}",
+            "back_label": f"Back to execution #{execution_id}",
+            "instances": instances[:RERUN_LISTED],
+            "instance_count": count,
+        },
+    )
 
 
 @router.post("/executions/{execution_id}/rerun")
@@ -306,6 +382,8 @@ async def rerun_execution(
     principal: Annotated[Principal, require(EXECUTE)],
 ) -> Response:
     here = f"{BASE}/executions/{execution_id}"
+    if not _confirmed(await request.form()):
+        return RedirectResponse(f"{here}/rerun", status_code=303)
     try:
         draft = await executions.rerun_draft(session, execution_id)
         execution = await executions.start_execution(

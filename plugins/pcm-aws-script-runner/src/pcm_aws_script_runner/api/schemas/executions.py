@@ -219,6 +219,17 @@ class TargetPage(BaseModel):
     next_offset: int | None
 
 
+class RerunIn(BaseModel):
+    """What ``POST /executions/{id}/rerun`` takes; the body is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: RerunKind = Field(
+        default=RerunKind.FAILED,
+        description="`failed`: only the instances that failed, timed out, were cancelled or "
+        "never reached; `clone`: every instance again (as `POST /executions/{id}/clone`).",
+    )
+
+
 class StartedOut(BaseModel):
     execution: ExecutionOut
     job_id: str
