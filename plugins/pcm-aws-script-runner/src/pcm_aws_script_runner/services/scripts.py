@@ -55,15 +55,13 @@ async def _audit(
     script: AwsSrScript,
     details: Mapping[str, Any],
 ) -> None:
-    await audit.record(
+    await audit.record_by(
         session,
-        actor.request,
+        actor,
         f"{SCRIPT_ACTION}.{action}",
         object_type="script",
         object_id=str(script.id),
         details=dict(details),
-        principal=actor.principal,
-        actor=actor.name,
     )
 
 

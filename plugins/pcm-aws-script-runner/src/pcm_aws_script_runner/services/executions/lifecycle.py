@@ -42,15 +42,13 @@ async def request_cancel(session: AsyncSession, execution_id: int, actor: Actor)
                 status=ExecutionStatus.CANCELLING.value,
             )
         )
-        await audit.record(
+        await audit.record_by(
             session,
-            actor.request,
+            actor,
             EXECUTION_CANCEL_ACTION,
             object_type="execution",
             object_id=str(execution_id),
             details={"script": execution.script_name},
-            principal=actor.principal,
-            actor=actor.name,
         )
         await session.flush()
         await session.refresh(execution)

@@ -86,16 +86,14 @@ async def start_execution(
         )
     details = _audit_details(plan)
     if plan.checks is not None and not plan.checks.passed:
-        await audit.record(
+        await audit.record_by(
             session,
-            actor.request,
+            actor,
             EXECUTION_START_ACTION,
             object_type="script",
             object_id=str(plan.script.id),
             outcome=audit.FAILURE,
             details={**details, "blocked": plan.checks.reason()},
-            principal=actor.principal,
-            actor=actor.name,
         )
         await session.flush()
         raise Blocked(plan.checks)
@@ -106,15 +104,13 @@ async def start_execution(
     numbers = _add_batches(session, execution.id, plan)
     await session.flush()
     await _add_targets(session, execution.id, plan, numbers)
-    await audit.record(
+    await audit.record_by(
         session,
-        actor.request,
+        actor,
         EXECUTION_START_ACTION,
         object_type="execution",
         object_id=str(execution.id),
         details=details,
-        principal=actor.principal,
-        actor=actor.name,
     )
     await session.flush()
     return execution

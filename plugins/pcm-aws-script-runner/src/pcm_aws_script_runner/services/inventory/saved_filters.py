@@ -35,15 +35,13 @@ async def _audit(
     row: AwsSrSavedFilter,
     details: Mapping[str, Any],
 ) -> None:
-    await audit.record(
+    await audit.record_by(
         session,
-        actor.request,
+        actor,
         f"{SAVED_FILTER_ACTION}.{action}",
         object_type="saved_filter",
         object_id=str(row.id),
         details=dict(details),
-        principal=actor.principal,
-        actor=actor.name,
     )
 
 

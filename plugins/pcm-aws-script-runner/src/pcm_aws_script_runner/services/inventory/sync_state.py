@@ -155,14 +155,12 @@ async def request_sync(
     :func:`enqueue_sync`."""
     job_id = await enqueue_sync(account_regions=account_regions, requested_by=actor.name)
     chosen = [f"{a}:{r}" for a, r in account_regions] if account_regions else "all"
-    await audit.record(
+    await audit.record_by(
         session,
-        actor.request,
+        actor,
         INVENTORY_SYNC_ACTION,
         object_type="inventory",
         object_id=job_id,
         details={"account_regions": chosen},
-        principal=actor.principal,
-        actor=actor.name,
     )
     return job_id
