@@ -145,6 +145,20 @@ async def test_wrong_history_filters_are_shown_next_to_their_fields(viewer):
     assert 'aria-invalid="true"' in page.text
 
 
+async def test_a_rejected_history_filter_lists_no_execution(make_fleet, viewer):
+    fleet = await make_fleet(us_east_1=1)
+    execution = await fleet.start()
+    await fleet.wait(execution["id"])
+
+    page = await viewer.get(f"{PAGES}/executions", params={"account_id": "abc"})
+
+    assert page.status_code == 422
+    assert "an account id has 12 digits" in page.text
+    assert f'data-execution="{execution["id"]}"' not in page.text
+    assert "Export CSV" not in page.text
+    assert "Nothing is listed until the filters marked above are corrected." in page.text
+
+
 # -- one execution ----------------------------------------------------------------------------
 
 

@@ -173,8 +173,13 @@ class HistoryFilters:
 @router.get("/executions", response_class=HTMLResponse, dependencies=[require(READ)])
 async def history(request: Request, session: DbSession, offset: Offset = 0) -> Any:
     filters = HistoryFilters.of(request.query_params, offset)
-    rows, total = await executions.list_executions(
-        session, filters.query(), limit=HISTORY_PAGE, offset=filters.offset
+    # A list beside a rejected filter would look filtered and is not: show none.
+    rows, total = (
+        ([], 0)
+        if filters.problems
+        else await executions.list_executions(
+            session, filters.query(), limit=HISTORY_PAGE, offset=filters.offset
+        )
     )
     all_scripts = await scripts.list_scripts(session, include_archived=True, limit=10_000)
     following = filters.offset + HISTORY_PAGE
