@@ -74,12 +74,16 @@ def pcm_ops_api_routers() -> list[Any]:
 
 @hookimpl
 def pcm_ops_web_pages() -> WebPages:
-    from pcm_servicenow_cmdb.web.pages import router
+    from pcm_servicenow_cmdb.web import connections, pages
 
     return WebPages(
-        routers=[router],
+        routers=[pages.router, connections.router],
         templates=PACKAGE / "templates",
-        nav=[NavEntry("Changes", "", order=10, permission=READ)],
+        nav=[
+            NavEntry("Changes", "", order=10, permission=READ),
+            NavEntry("CMDB lookup", "cis", order=20, permission=READ),
+            NavEntry("Connections", "connections", order=30, permission=READ),
+        ],
     )
 
 

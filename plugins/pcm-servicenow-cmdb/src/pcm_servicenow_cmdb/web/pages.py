@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from pcm_ops.api.deps import DbSession
-from pcm_ops.errors import InvalidInput
+from pcm_ops.errors import InvalidInput, NotFoundError
 from pcm_ops.security import Principal, require
 from pcm_ops.web import render
 from pcm_servicenow_cmdb.dependencies import ServiceNowReads, my_groups
@@ -113,4 +113,48 @@ async def change_page(
             "connection": reads.row.name,
             "base": BASE,
         },
+    )
+
+
+@router.get("/cis", response_class=HTMLResponse)
+async def ci_lookup(
+    request: Request,
+    session: DbSession,
+    q: Annotated[str, Query(max_length=255)] = "",
+    connection: Annotated[str | None, Query(max_length=100)] = None,
+) -> Any:
+    """CMDB lookup: the CIs named ``q`` (or with that instance id, IP address or host name),
+    where the CMDB places them, the EC2 instance each maps to and the changes affecting
+    them; what ``GET /api/.../cis`` answers."""
+    text = q.strip()
+    found: list[tuple[cmdb.CILookup, cmdb.CIMapping]] = []
+    problems: list[tuple[str, str]] = []
+    missing = name = ""
+    status = 200
+    if text:
+        reads = await ServiceNowReads.of(request, session, connection)
+        name = reads.row.name
+        try:
+            items = await reads.lookup(text)
+        except InvalidInput as exc:
+            problems, status = exc.problems, 422
+        except NotFoundError as exc:
+            missing, status = str(exc), 404
+        else:
+            mappings, _ = await cmdb.map_with(
+                request.app.state.registry, session, [item.ci for item in items]
+            )
+            found = list(zip(items, mappings, strict=True))
+    return render(
+        request,
+        "servicenow-cmdb/cis.html",
+        {
+            "q": text,
+            "found": found,
+            "problems": problems,
+            "missing": missing,
+            "connection": name,
+            "base": BASE,
+        },
+        status_code=status,
     )
