@@ -1,4 +1,4 @@
-"""``pcm-ops servicenow ...``: connections (and, next, changes and CIs) from the command line.
+"""``pcm-ops servicenow ...``: connections, changes and CIs from the command line.
 
 Secrets are read from a hidden prompt or an environment variable, never from an argument
 (which ``ps`` shows)."""

@@ -1,6 +1,7 @@
-"""The change browser and a change's page: its window, state, approval and affected CIs, and
-(with the script runner) a button that opens the run form on the change's instances with
-the change filled in."""
+"""The change browser (with the "mine" filter), a change's page (its window, state, approval
+and affected CIs, and with the script runner a button that opens the run form on the
+change's instances with the change filled in) and the CMDB lookup page. The connections page
+is :mod:`pcm_servicenow_cmdb.web.connections`."""
 
 from __future__ import annotations
 
