@@ -88,6 +88,43 @@ async def test_each_invalid_input_gets_a_4xx_naming_the_field(make_fleet):
 
 
 @SQLITE_ONLY
+async def test_a_target_filter_takes_the_inventory_query_names(make_fleet):
+    fleet = await make_fleet(us_east_1=3, us_west_2=2)
+    script_id = await fleet.script()
+
+    async def preview(flt):
+        body = {"script_id": script_id, "targets": {"filter": flt}}
+        return await fleet.post("/executions/preview", json=body)
+
+    as_inventory = await preview({"region": ["us-west-2"], "q": "i-"})
+    with_values = await preview(
+        {"account_id": [fleet.account_id], "state": ["running"], "ping_status": ["online"]}
+    )
+    as_before = await preview({"regions": ["us-west-2"], "search": "i-"})
+    assert as_inventory.status_code == 200, as_inventory.text
+    assert as_inventory.json()["instances"] == 2
+    assert with_values.json()["instances"] == 5
+    assert as_before.status_code == 200, as_before.text
+    assert as_before.json()["instances"] == 2
+    # Tags in each form are understood (the fleet helper writes no tag rows, so none match).
+    for tags in ({"tag": ["Team=web"]}, {"tag": [{"key": "Team"}]}, {"tags": ["Team"]}):
+        assert _fields(await preview(tags)) == {"targets.filter": "resolves to no instance"}
+
+    bad_region = _fields(await preview({"region": ["mars-1"]}))
+    assert "not an AWS region" in bad_region["targets.filter.region.0"]
+    bad_tag = _fields(await preview({"tag": ["=web"]}))
+    assert "at least 1 character" in bad_tag["targets.filter.tag.0.key"]
+    unknown = _fields(await preview({"colour": ["red"]}))
+    assert "targets.filter.colour" in unknown
+
+    spec = (await fleet.client.get("/openapi.json", headers=await fleet.auth("admin"))).json()
+    schemas = spec["components"]["schemas"]
+    filter_ref = schemas["TargetsIn"]["properties"]["filter"]["anyOf"][0]["$ref"]
+    fields = schemas[filter_ref.rsplit("/", 1)[1]]["properties"]
+    assert set(fields) == {"account_id", "region", "state", "platform", "ping_status", "tag", "q"}
+
+
+@SQLITE_ONLY
 async def test_a_viewer_reads_but_cannot_start_or_cancel(make_fleet):
     fleet = await make_fleet(us_east_1=2)
     body = {"script_id": await fleet.script(), "targets": {"instance_ids": fleet.all_ids()}}

@@ -4,9 +4,9 @@ table rows. Statuses and kinds are the :mod:`pcm_aws_script_runner.domain` enums
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from pcm_aws_script_runner.domain import BatchStatus, ExecutionStatus, InstanceStatus, RerunKind
 from pcm_aws_script_runner.models import (
@@ -15,6 +15,18 @@ from pcm_aws_script_runner.models import (
     AwsSrExecutionTarget,
 )
 from pcm_aws_script_runner.services.executions import ExecutionDraft
+from pcm_aws_script_runner.services.inventory.filters import (
+    PING_STATUSES,
+    PLATFORMS,
+    STATES,
+    AccountId,
+    PingStatusName,
+    PlatformName,
+    Region,
+    State,
+    TagFilter,
+    split_tag,
+)
 from pcm_ops.api.params import Id
 
 
@@ -31,6 +43,105 @@ class SourceRef(BaseModel):
     reference: str = Field(description="What the source resolves (a change number...).")
 
 
+def _tag_of_text(value: Any) -> Any:
+    return split_tag(value) if isinstance(value, str) else value
+
+
+#: ``key=value``, or ``key`` for any value, as ``GET /inventory/instances?tag=`` takes it;
+#: ``{"key": ..., "value": ...}`` as saved filters store it.
+TagIn = Annotated[
+    TagFilter,
+    BeforeValidator(_tag_of_text),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "examples": ["Team=web", "Team"]},
+                {
+                    "type": "object",
+                    "properties": {
+                        "key": {"type": "string"},
+                        "value": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    },
+                    "required": ["key"],
+                    "additionalProperties": False,
+                },
+            ]
+        }
+    ),
+]
+
+
+def _also(name: str, earlier: str) -> Any:
+    """``name``, the inventory's query parameter; ``earlier``, the name this body took first
+    (still accepted, and what saved filters store)."""
+    return AliasChoices(name, earlier)
+
+
+class TargetFilterIn(BaseModel):
+    """An inventory filter, with the names and values of `GET /inventory/instances`'s query
+    parameters. Each list is "any of these" and an empty one does not filter; the fields
+    together are "all of these" (every tag listed must match)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: list[AccountId] = Field(
+        default_factory=list,
+        max_length=1000,
+        validation_alias=_also("account_id", "account_ids"),
+        description="12-digit account ids.",
+    )
+    region: list[Region] = Field(
+        default_factory=list,
+        max_length=100,
+        validation_alias=_also("region", "regions"),
+        description="Region names.",
+    )
+    state: list[State] = Field(
+        default_factory=list,
+        max_length=len(STATES),
+        validation_alias=_also("state", "states"),
+        description="EC2 states: " + ", ".join(STATES) + ".",
+    )
+    platform: list[PlatformName] = Field(
+        default_factory=list,
+        max_length=len(PLATFORMS),
+        validation_alias=_also("platform", "platforms"),
+        description=", ".join(PLATFORMS) + ".",
+    )
+    ping_status: list[PingStatusName] = Field(
+        default_factory=list,
+        max_length=len(PING_STATUSES),
+        validation_alias=_also("ping_status", "ping_statuses"),
+        description="SSM ping statuses: " + ", ".join(PING_STATUSES) + ".",
+    )
+    tag: list[TagIn] = Field(
+        default_factory=list,
+        max_length=20,
+        validation_alias=_also("tag", "tags"),
+        description="Tags the instance must all carry: `key=value`, or `key` for any value "
+        '(`{"key": ..., "value": ...}` objects are accepted too).',
+    )
+    q: str = Field(
+        default="",
+        max_length=200,
+        validation_alias=_also("q", "search"),
+        description="Text in the name or instance id.",
+    )
+
+    def inventory_filter(self) -> dict[str, Any]:
+        """The filter as the inventory service takes it (and saved filters store it)."""
+        tags = [t.model_dump() for t in self.tag]
+        return {
+            "account_ids": self.account_id,
+            "regions": self.region,
+            "states": self.state,
+            "platforms": self.platform,
+            "ping_statuses": self.ping_status,
+            "tags": tags,
+            "search": self.q,
+        }
+
+
 class TargetsIn(BaseModel):
     """Exactly one of the fields."""
 
@@ -41,10 +152,10 @@ class TargetsIn(BaseModel):
     instances: list[InstanceRef] | None = Field(
         default=None, description="Instances with their account and region."
     )
-    filter: dict[str, Any] | None = Field(
+    filter: TargetFilterIn | None = Field(
         default=None,
-        description="An inventory filter (the fields of `GET /inventory/instances`): every "
-        "instance matching it when the run starts.",
+        description="An inventory filter, with the query parameters of "
+        "`GET /inventory/instances`: every instance matching it when the run starts.",
     )
     saved_filter_id: Id | None = Field(default=None, description="A saved inventory filter.")
     source: SourceRef | None = Field(default=None, description="Another plugin's target source.")
@@ -82,6 +193,8 @@ class ExecutionIn(BaseModel):
 
     def draft(self) -> ExecutionDraft:
         targets = self.targets.model_dump(exclude_none=True, mode="json")
+        if self.targets.filter is not None:
+            targets["filter"] = self.targets.filter.inventory_filter()
         return ExecutionDraft(
             script_id=self.script_id,
             script_version=self.script_version,

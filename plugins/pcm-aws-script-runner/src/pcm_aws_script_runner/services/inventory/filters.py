@@ -170,7 +170,9 @@ def parse_filter(data: Any, *, field: str = "") -> InventoryFilter:
         raise InvalidInput(problems) from None
 
 
-def _split_tag(text: str) -> dict[str, str | None]:
+def split_tag(text: str) -> dict[str, str | None]:
+    """``key=value`` (or ``key``: any value), as the ``tag`` query parameter takes it, in
+    the form of :class:`TagFilter`'s fields."""
     key, separator, value = text.partition("=")
     return {"key": key.strip(), "value": value if separator else None}
 
@@ -190,7 +192,7 @@ def filter_from_query(params: Mapping[str, Sequence[str]], *, prefix: str = "") 
         if field == "search":
             data[field] = values[-1]
         elif field == "tags":
-            data[field] = [_split_tag(value) for value in values]
+            data[field] = [split_tag(value) for value in values]
         else:
             data[field] = values
     try:
