@@ -90,14 +90,5 @@ def pcm_plugins(
 
 
 @pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 with its smallest parameters: tests create many users, and the production
-    parameters (about 0.1 s per hash by design) would dominate their run time. What is
-    tested (hash, verify, rehash) does not depend on the cost."""
-    from argon2 import PasswordHasher
-
-    from pcm_ops.security import passwords
-
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
-    passwords._dummy_hash.cache_clear()
+def _cheap_passwords(pcm_cheap_passwords: None) -> None:
+    """Every test here hashes passwords with Argon2's cheapest parameters (core's fixture)."""

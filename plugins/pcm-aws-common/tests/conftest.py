@@ -21,19 +21,8 @@ API = "/api/tools/aws/common"
 
 
 @pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash the test users' passwords with the cheapest Argon2 parameters.
-
-    Every test creates users (core's ``pcm_auth_headers``); with Argon2's recommended
-    parameters each costs ~0.2 s of CPU, most of a test's time. Only the tests' hashes
-    change; core's own tests check the real parameters.
-    """
-    from argon2 import PasswordHasher
-
-    from pcm_ops.security import passwords
-
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
+def _cheap_passwords(pcm_cheap_passwords: None) -> None:
+    """Every test here hashes passwords with Argon2's cheapest parameters (core's fixture)."""
 
 
 @pytest.fixture(scope="session")

@@ -50,16 +50,6 @@ def pcm_settings(moto_pcm_settings: Any) -> Any:
     return moto_pcm_settings
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    from pcm_ops.security import passwords
-
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
-
-
 @pytest.fixture
 async def admin_headers(
     pcm_settings: Any,

@@ -12,13 +12,8 @@ def pcm_plugins() -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    from pcm_ops.security import passwords
-
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
+def _cheap_passwords(pcm_cheap_passwords: None) -> None:
+    """Every test here hashes passwords with Argon2's cheapest parameters (core's fixture)."""
 
 
 @pytest.fixture

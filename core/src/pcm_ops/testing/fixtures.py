@@ -34,6 +34,9 @@ Fixtures, from the bottom up:
     ``await pcm_auth_headers("viewer")``: headers with a new user's API token.
 ``pcm_admin_client``
     An ``httpx.AsyncClient`` for the running app that sends an admin's token.
+``pcm_cheap_passwords``
+    Argon2 with its cheapest parameters for the test's password hashes (request it from an
+    autouse fixture of your ``conftest.py``: tests create many users).
 ``pcm_live_server``
     The running app served over real HTTP on a loopback port: its base URL.
 ``pcm_chromium``
@@ -514,6 +517,27 @@ async def pcm_client(pcm_running_app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=pcm_running_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@pytest.fixture
+def pcm_cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash passwords with Argon2's cheapest parameters during the test.
+
+    Tests create many users (``pcm_auth_headers``, a login); with the production parameters
+    (about 0.1 s of CPU per hash by design) hashing dominates their run time, and what they
+    test does not depend on the cost. Make it apply to every test of a suite with::
+
+        @pytest.fixture(autouse=True)
+        def _cheap_passwords(pcm_cheap_passwords):
+            pass
+    """
+    from argon2 import PasswordHasher
+
+    from pcm_ops.security import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
+    passwords._dummy_hash.cache_clear()
 
 
 @async_fixture
