@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pcm_ops.context import PluginContext
     from pcm_ops.security.principal import Principal
 
 __all__ = [
@@ -49,7 +50,10 @@ class ResolvedTarget:
 #: ``principal`` is who asks, or ``None`` outside a request (the CLI). A resolver that also
 #: takes a third argument named ``context`` gets the supplying plugin's
 #: :class:`~pcm_ops.context.PluginContext` (its config, settings, a database session).
-TargetResolver = Callable[[str, "Principal | None"], Awaitable[Sequence[ResolvedTarget]]]
+TargetResolver = (
+    Callable[[str, "Principal | None"], Awaitable[Sequence[ResolvedTarget]]]
+    | Callable[[str, "Principal | None", "PluginContext"], Awaitable[Sequence[ResolvedTarget]]]
+)
 
 
 @dataclass(frozen=True)

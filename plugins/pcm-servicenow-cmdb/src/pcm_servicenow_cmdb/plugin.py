@@ -8,7 +8,7 @@ loads and works (connections, change browser, CMDB lookups) without the script r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from pcm_ops import hookimpl
 from pcm_ops.plugin import (
@@ -136,8 +136,7 @@ def aws_sr_target_sources() -> Any:
         TargetSource(
             "servicenow-change",
             "ServiceNow change",
-            # A resolver that takes ``context`` (the script runner passes it by name).
-            cast(Any, resolve_change),
+            resolve_change,
             "A change number (CHG0030001): the EC2 instances among its affected CIs.",
         )
     ]

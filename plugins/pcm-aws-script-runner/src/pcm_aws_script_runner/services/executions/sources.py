@@ -163,11 +163,12 @@ async def resolve_targets(
     where = f"target source {source_name!r} (plugin {registered.plugin!r})"
     try:
         async with asyncio.timeout(time_limit):
-            if _wants_context(registered.source.resolve):
+            resolve: Any = registered.source.resolve  # one of TargetResolver's two shapes
+            if _wants_context(resolve):
                 context = contexts(registered.plugin) if contexts else None
-                returned = await registered.source.resolve(text, principal, context)  # type: ignore[call-arg]
+                returned = await resolve(text, principal, context)
             else:
-                returned = await registered.source.resolve(text, principal)
+                returned = await resolve(text, principal)
     except TimeoutError:
         raise TargetResolutionError(
             f"{where} did not answer within {time_limit:g} seconds; try again later"
