@@ -335,6 +335,21 @@ async def test_rerun_asks_for_confirmation_naming_the_instances(make_fleet, oper
     assert (await fleet.get("/executions")).json()["total"] == 1
 
 
+async def test_cancelled_is_spelled_one_way(make_fleet, viewer, moto_aws):
+    fleet = await make_fleet(us_east_1=1)
+    # SSM's StatusDetails of a cancelled invocation is "Canceled".
+    moto_aws.ssm.set_default_outcome(InvocationOutcome("Cancelled"))
+    execution = await fleet.start()
+    await fleet.wait(execution["id"])
+
+    page = await viewer.get(f"{PAGES}/executions/{execution['id']}")
+
+    assert 'data-status="Cancelled"' in page.text
+    assert 'data-field="status_details"></span>' in page.text
+    assert ">Canceled<" not in page.text
+    assert 'data-details-spellings="Canceled=Cancelled"' in page.text
+
+
 async def test_a_successful_run_offers_no_rerun(make_fleet, operator):
     fleet = await make_fleet(us_east_1=1)
     execution = await fleet.start()

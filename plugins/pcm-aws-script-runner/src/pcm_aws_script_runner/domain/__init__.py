@@ -7,6 +7,7 @@ each set (terminal, error, rerun, ...) is defined once, here.
 from __future__ import annotations
 
 from pcm_aws_script_runner.domain.executions import (
+    DETAILS_SPELLINGS,
     ERROR_STATUSES,
     FINISHED,
     INSTANCE_STATUS_ORDER,
@@ -20,6 +21,7 @@ from pcm_aws_script_runner.domain.executions import (
     InstanceStatus,
     RerunKind,
     TargetKind,
+    details_beside,
 )
 from pcm_aws_script_runner.domain.inventory import (
     InstanceState,
@@ -29,6 +31,7 @@ from pcm_aws_script_runner.domain.inventory import (
 )
 
 __all__ = [
+    "DETAILS_SPELLINGS",
     "ERROR_STATUSES",
     "FINISHED",
     "INSTANCE_STATUS_ORDER",
@@ -46,4 +49,5 @@ __all__ = [
     "RerunKind",
     "SyncStatus",
     "TargetKind",
+    "details_beside",
 ]

@@ -105,3 +105,12 @@ UNSENT_BATCHES = frozenset({BatchStatus.PLANNED, BatchStatus.SENDING})
 RUNNING_BATCHES = frozenset({BatchStatus.SENT, BatchStatus.CANCELLED})
 #: Instance statuses in the order counters show them.
 INSTANCE_STATUS_ORDER = tuple(InstanceStatus)
+#: SSM's ``StatusDetails`` in another spelling of a status: a cancelled invocation's
+#: details are "Canceled". Pages show one spelling, the status's.
+DETAILS_SPELLINGS = {"Canceled": InstanceStatus.CANCELLED.value}
+
+
+def details_beside(status: str, details: str) -> str:
+    """What a page shows beside an instance's status: ``details``, unless they only repeat
+    the status (in SSM's spelling too)."""
+    return "" if DETAILS_SPELLINGS.get(details, details) == status else details

@@ -34,6 +34,23 @@
     return span;
   }
 
+  // SSM's spellings of a status in its details ("Canceled"), from the page
+  // (data-details-spellings="Canceled=Cancelled"): details that only repeat the status
+  // are not shown, in either spelling.
+  function spellings() {
+    var live = document.getElementById("execution-live");
+    var pairs = (live && live.getAttribute("data-details-spellings")) || "";
+    var known = {};
+    pairs.split(" ").forEach(function (pair) {
+      var parts = pair.split("=");
+      if (parts.length === 2) {
+        known[parts[0]] = parts[1];
+      }
+    });
+    return known;
+  }
+  var DETAILS_SPELLINGS = spellings();
+
   function setInstanceStatus(row, status, details) {
     row.setAttribute("data-status", status);
     var cell = field(row, "status");
@@ -41,7 +58,8 @@
       cell.replaceChildren(badge("ex-instance-status", status));
     }
     if (details !== undefined) {
-      setText(field(row, "status_details"), details === status ? "" : details);
+      var repeats = (DETAILS_SPELLINGS[details] || details) === status;
+      setText(field(row, "status_details"), repeats ? "" : details);
     }
   }
 

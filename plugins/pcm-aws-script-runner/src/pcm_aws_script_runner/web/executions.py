@@ -18,11 +18,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pcm_aws_common.patterns import is_account_id
 from pcm_aws_script_runner.dependencies import Config, Registry
 from pcm_aws_script_runner.domain import (
+    DETAILS_SPELLINGS,
     FINISHED,
     INSTANCE_STATUS_ORDER,
     RERUN_STATUSES,
     ExecutionStatus,
     RerunKind,
+    details_beside,
 )
 from pcm_aws_script_runner.ids import API_PREFIX, EXECUTE, READ
 from pcm_aws_script_runner.services import executions, scripts
@@ -260,6 +262,8 @@ async def execution_detail(
             "execute_permission": EXECUTE,
             "output_link": output_link,
             "rerun_statuses": sorted(RERUN_STATUSES),
+            "details_beside": details_beside,
+            "details_spellings": " ".join(f"{k}={v}" for k, v in DETAILS_SPELLINGS.items()),
         },
     )
 
