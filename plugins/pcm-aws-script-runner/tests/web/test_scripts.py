@@ -175,10 +175,30 @@ async def test_a_viewer_sees_an_earlier_version_and_the_diff(
 
     assert version.status_code == 200
     assert "This is an earlier version" in version.text
+    assert "Run this version" not in version.text  # running is the operator's
     assert diff.status_code == 200
     assert 'sr-diff__line--added">+true</span>' in diff.text
     assert 'sr-diff__line--removed">-systemctl restart nginx</span>' in diff.text
     assert_no_inline_code(diff.text)
+
+
+@sqlite_only
+async def test_a_version_page_offers_to_run_that_version(
+    pcm_auth_headers, pcm_running_app, pcm_admin_client, create_script
+):
+    created = await create_script()
+    await pcm_admin_client.patch(f"{API}/scripts/{created['id']}", json={"body": "true\n"})
+    headers = await pcm_auth_headers("operator")
+    transport = httpx.ASGITransport(app=pcm_running_app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=headers
+    ) as operator:
+        page = await operator.get(f"{PAGES}/scripts/{created['id']}/versions/1")
+        run = f"{PAGES}/executions/new?script_id={created['id']}&amp;version=1"
+        assert f'href="{run}" id="run-version">Run this version</a>' in page.text
+        form = await operator.get(run.replace("&amp;", "&"))
+        assert form.status_code == 200, form.text
+        assert re.search(r'<option value="1" selected>v1 ', form.text)
 
 
 @sqlite_only
