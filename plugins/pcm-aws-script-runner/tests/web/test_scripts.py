@@ -245,6 +245,16 @@ async def test_an_admin_gets_the_editor_with_a_parameter_table(browser, create_s
     assert_no_inline_code(page.text)
 
 
+@sqlite_only
+async def test_the_editor_says_how_parameters_reach_the_script(browser):
+    page = await browser.get(f"{PAGES}/scripts/new")
+
+    assert page.status_code == 200
+    assert "as an environment variable of its name" in page.text
+    assert "<code>$service</code> in shell" in page.text
+    assert "<code>$env:service</code> in PowerShell" in page.text
+
+
 async def test_an_admin_creates_a_script_through_the_form(browser, pcm_admin_client):
     response = await browser.post(f"{PAGES}/scripts/new", data=editor_form(browser.csrf))
 
