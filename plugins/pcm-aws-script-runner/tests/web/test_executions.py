@@ -314,6 +314,24 @@ async def test_cancel_asks_for_confirmation_before_it_acts(make_fleet, operator,
     assert ended.headers["location"] == url
 
 
+async def test_a_cancel_is_shown_by_the_page_state_not_by_a_flash_that_outlives_it(
+    make_fleet, operator, moto_aws
+):
+    fleet = await make_fleet(us_east_1=1)
+    moto_aws.ssm.set_default_outcome(InvocationOutcome("InProgress"))
+    execution = await fleet.start()
+    url = f"{PAGES}/executions/{execution['id']}"
+
+    cancelled = await operator.submit(f"{url}/cancel", {"confirm": "yes"})
+    shown = await operator.get(cancelled.headers["location"])
+
+    # "Cancelling" would still be on the page when the run had ended (the live page keeps
+    # it): the status badge, the disabled button and "Cancel requested" say it instead.
+    assert f"Cancelling execution #{execution['id']}" not in shown.text
+    assert "Cancel requested" in shown.text
+    await fleet.wait(execution["id"])
+
+
 async def test_rerun_asks_for_confirmation_naming_the_instances(make_fleet, operator, moto_aws):
     fleet = await make_fleet(us_east_1=3)
     bad = fleet.instances["us-east-1"][2]

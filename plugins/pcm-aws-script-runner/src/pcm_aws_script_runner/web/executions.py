@@ -343,8 +343,10 @@ async def cancel_execution(
         )
     except Conflict as exc:
         flash(request, str(exc), "warning")
-    else:  # the request's session commits before the redirect is sent
-        flash(request, f"Cancelling execution #{execution_id}.", "success")
+    # No flash when it is accepted: a "Cancelling" message would stay on the live page
+    # after the run ended. The page's status, its "Cancelling…" button and "Cancel
+    # requested" say it, and follow the run. (The request's session commits before the
+    # redirect is sent.)
     return RedirectResponse(here, status_code=303)
 
 
