@@ -5,6 +5,8 @@ Secrets are read from a hidden prompt or an environment variable, never from an 
 
 from __future__ import annotations
 
+from typing import TextIO
+
 import click
 
 from pcm_ops.cli.main import CliContext
@@ -15,6 +17,8 @@ SECRET_VARIABLES = {
     "client_secret": "PCM_SERVICENOW_CLIENT_SECRET",
     "api_key": "PCM_SERVICENOW_API_KEY",
 }
+#: The client certificate's key (PEM text) when ``--client-key FILE`` is not given.
+CLIENT_KEY_VARIABLE = "PCM_SERVICENOW_CLIENT_KEY"
 
 
 @click.group("servicenow")
@@ -59,6 +63,24 @@ def list_connections(obj: CliContext) -> None:
 @click.option("--username", default="", help="basic and oauth_password.")
 @click.option("--client-id", default="", help="oauth_client_credentials and oauth_password.")
 @click.option("--timeout", "timeout_seconds", type=float, default=10.0, show_default=True)
+@click.option(
+    "--ca-bundle",
+    type=click.File("r"),
+    default=None,
+    help="A PEM file of CA certificates to trust besides the system's.",
+)
+@click.option(
+    "--client-cert",
+    type=click.File("r"),
+    default=None,
+    help="A PEM file with a client certificate for mutual TLS (needs its key).",
+)
+@click.option(
+    "--client-key",
+    type=click.File("r"),
+    default=None,
+    help=f"The client certificate's unencrypted PEM key (or its text in {CLIENT_KEY_VARIABLE}).",
+)
 @click.pass_obj
 def add_connection(
     obj: CliContext,
@@ -68,9 +90,13 @@ def add_connection(
     username: str,
     client_id: str,
     timeout_seconds: float,
+    ca_bundle: TextIO | None,
+    client_cert: TextIO | None,
+    client_key: TextIO | None,
 ) -> None:
     """Add connection NAME, checked with a real call first. Secrets come from
-    PCM_SERVICENOW_PASSWORD / _CLIENT_SECRET / _API_KEY or a hidden prompt."""
+    PCM_SERVICENOW_PASSWORD / _CLIENT_SECRET / _API_KEY or a hidden prompt; a client
+    certificate's key from --client-key FILE or PCM_SERVICENOW_CLIENT_KEY."""
     import os
 
     from pcm_ops.audit import Actor
@@ -84,6 +110,20 @@ def add_connection(
         for field, variable in SECRET_VARIABLES.items()
         if field in needed
     }
+    tls: dict[str, str] = {}
+    if ca_bundle is not None:
+        tls["ca_bundle"] = ca_bundle.read()
+    if client_cert is not None:
+        tls["client_cert"] = client_cert.read()
+    if client_key is not None and client_cert is None:
+        raise click.UsageError("--client-key needs --client-cert")
+    if client_cert is not None:
+        key = client_key.read() if client_key is not None else os.environ.get(CLIENT_KEY_VARIABLE)
+        if not key:
+            raise click.UsageError(
+                f"--client-cert needs its key: --client-key FILE or {CLIENT_KEY_VARIABLE}"
+            )
+        tls["client_key"] = key
     try:
         data = ConnectionIn(
             name=name,
@@ -93,6 +133,7 @@ def add_connection(
             client_id=client_id,
             timeout_seconds=timeout_seconds,
             **secrets,
+            **tls,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from None

@@ -137,6 +137,15 @@ class ConnectionSettings:
         return tuple(value for value in values if value)
 
 
+class InvalidTLSMaterial(ValueError):
+    """A connection's CA bundle, client certificate or key cannot be loaded; ``field`` names
+    which (``ca_bundle`` or ``client_cert``). The text never holds the key."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class ServiceNowError(Exception):
     """A call to ServiceNow failed. The message names the connection and the call (such as
     ``GET change_request``) and says what ServiceNow answered.
@@ -343,8 +352,9 @@ class ServiceNowClient:
             try:
                 context.load_verify_locations(cadata=settings.ca_bundle)
             except (ssl.SSLError, ValueError) as error:
-                raise ValueError(
-                    f"connection {settings.name!r}: the CA bundle is not valid PEM ({error})"
+                raise InvalidTLSMaterial(
+                    f"connection {settings.name!r}: the CA bundle is not valid PEM ({error})",
+                    "ca_bundle",
                 ) from None
         if settings.client_cert and settings.client_key:
             # ssl reads a certificate and key only from files: write them to a private
@@ -360,11 +370,13 @@ class ServiceNowClient:
                     with os.fdopen(descriptor, "w") as file:
                         file.write(text)
                 try:
-                    context.load_cert_chain(cert_path, key_path)
+                    # A key that needs a password is refused (never OpenSSL's prompt).
+                    context.load_cert_chain(cert_path, key_path, password=_no_key_password)
                 except ssl.SSLError as error:
-                    raise ValueError(
+                    raise InvalidTLSMaterial(
                         f"connection {settings.name!r}: the client certificate or key is not "
-                        f"valid PEM ({error.reason})"
+                        f"valid PEM, or they do not belong together ({error.reason})",
+                        "client_cert",
                     ) from None
         return context
 
@@ -732,6 +744,12 @@ class ServiceNowClient:
             ) from None
         margin = min(TOKEN_RENEWAL_MARGIN_SECONDS, lifetime * TOKEN_RENEWAL_MARGIN_SHARE)
         return _Token(value, _clock() + max(0.0, lifetime - margin))
+
+
+def _no_key_password() -> bytes:
+    raise InvalidTLSMaterial(
+        "the client key is encrypted; give it unencrypted (it is stored encrypted)", "client_key"
+    )
 
 
 def _custom_tls(settings: ConnectionSettings) -> bool:

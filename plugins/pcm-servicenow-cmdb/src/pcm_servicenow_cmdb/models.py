@@ -1,4 +1,5 @@
-"""The plugin's tables (prefix ``snow_``); migration ``snow_0001`` creates them."""
+"""The plugin's tables (prefix ``snow_``); migration ``snow_0001`` creates them, ``snow_0002``
+adds a connection's client certificate."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ class SnowConnection(SQLModel, table=True):
     client_secret: str | None = Field(default=None, sa_type=EncryptedString)
     api_key: str | None = Field(default=None, sa_type=EncryptedString)
     ca_bundle: str | None = Field(default=None, max_length=100_000)
+    #: A client certificate for mutual TLS (PEM; not secret) and its key (secret).
+    client_cert: str | None = Field(default=None, max_length=100_000)
+    client_key: str | None = Field(default=None, sa_type=EncryptedString)
     timeout_seconds: float = Field(default=10.0)
     rate_limit_per_second: float | None = Field(default=None)
     last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -33,12 +33,24 @@ class ConnectionIn(BaseModel):
         max_length=100_000,
         description="PEM certificates to trust besides the system's.",
     )
+    client_cert: str | None = Field(
+        default=None,
+        max_length=100_000,
+        description="A client certificate for mutual TLS (PEM, with any intermediates); "
+        "needs client_key.",
+    )
+    client_key: str | None = Field(
+        default=None,
+        max_length=20_000,
+        description="The client certificate's private key (unencrypted PEM). Write-only.",
+    )
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     rate_limit_per_second: float | None = Field(default=None, gt=0, le=1000)
 
 
 class ConnectionUpdate(BaseModel):
-    """What may change; a secret left out keeps its value."""
+    """What may change; a secret left out keeps its value (``null`` removes the CA bundle;
+    ``client_cert`` and ``client_key`` both ``null`` remove the client certificate)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -50,6 +62,8 @@ class ConnectionUpdate(BaseModel):
     client_secret: str | None = Field(default=None, max_length=1000)
     api_key: str | None = Field(default=None, max_length=1000)
     ca_bundle: str | None = Field(default=None, max_length=100_000)
+    client_cert: str | None = Field(default=None, max_length=100_000)
+    client_key: str | None = Field(default=None, max_length=20_000)
     timeout_seconds: float | None = Field(default=None, gt=0, le=120)
     rate_limit_per_second: float | None = Field(default=None, gt=0, le=1000)
 
@@ -65,6 +79,8 @@ class ConnectionOut(BaseModel):
     has_client_secret: bool
     has_api_key: bool
     has_ca_bundle: bool
+    has_client_cert: bool
+    has_client_key: bool
     timeout_seconds: float
     rate_limit_per_second: float | None
     status: Literal["ok", "error", "unchecked"]

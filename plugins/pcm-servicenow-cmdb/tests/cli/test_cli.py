@@ -120,3 +120,44 @@ def test_connections_test_checks_and_check_stays_an_alias(pcm_ops, servicenow, m
     assert down.stderr.startswith("failed: ")
     assert "acme" in listed.stdout
     assert " error: " in listed.stdout
+
+
+def test_a_connection_with_a_client_certificate_from_files_and_the_environment(
+    pcm_ops, https_fake, pki, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PCM_SERVICENOW_PASSWORD", DEFAULT_PASSWORD)
+    (tmp_path / "ca.pem").write_text(pki["ca"][0])
+    (tmp_path / "client.pem").write_text(pki["client"][0])
+    (tmp_path / "client.key").write_text(pki["client"][1])
+    secret = pki["client"][1].splitlines()[1]
+    common = ("--url", https_fake.url, "--username", DEFAULT_USERNAME,
+              "--ca-bundle", str(tmp_path / "ca.pem"))  # fmt: skip
+
+    from_file = pcm_ops(
+        "servicenow", "connections", "add", "a", *common,
+        "--client-cert", str(tmp_path / "client.pem"),
+        "--client-key", str(tmp_path / "client.key"),
+    )  # fmt: skip
+    monkeypatch.setenv("PCM_SERVICENOW_CLIENT_KEY", pki["client"][1])
+    from_environment = pcm_ops(
+        "servicenow", "connections", "add", "b", *common,
+        "--client-cert", str(tmp_path / "client.pem"),
+    )  # fmt: skip
+    monkeypatch.delenv("PCM_SERVICENOW_CLIENT_KEY")
+    no_key = pcm_ops(
+        "servicenow", "connections", "add", "c", *common,
+        "--client-cert", str(tmp_path / "client.pem"),
+    )  # fmt: skip
+    no_certificate = pcm_ops("servicenow", "connections", "add", "d", *common)
+    tested = pcm_ops("servicenow", "connections", "test", "b")
+
+    assert from_file[0] == 0, from_file
+    assert from_file[1].startswith("added connection 1: a")
+    assert from_environment[0] == 0, from_environment
+    assert no_key[0] == 2
+    assert "--client-cert needs its key" in no_key[2]
+    assert no_certificate[0] == 1  # the server refuses a handshake without one
+    assert "Traceback" not in no_certificate[2]
+    assert tested[0] == 0, tested
+    outputs = from_file + from_environment + no_key + no_certificate + tested
+    assert secret not in "".join(str(part) for part in outputs)

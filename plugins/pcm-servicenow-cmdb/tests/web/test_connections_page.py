@@ -242,3 +242,65 @@ async def test_unauthenticated_browsers_are_refused(pcm_client, connected):
 
     assert page.status_code in (303, 401), page.status_code
     assert "acme" not in page.text
+
+
+async def test_a_client_certificate_is_added_kept_when_blank_and_removed(
+    browser, servicenow, https_fake, pki
+):
+    admin = await browser("admin")
+    cert, key = pki["client"][0], pki["client"][1]
+    secret = key.splitlines()[1]
+
+    added = await admin.post(
+        PAGE,
+        data={
+            **basic(servicenow, name="secure", base_url=https_fake.url),
+            "ca_bundle": pki["ca"][0],
+            "client_cert": cert,
+            "client_key": key,
+            "csrf_token": admin.csrf,
+        },
+    )
+    [row] = (await admin.get(API)).json()
+    form = await admin.get(f"{PAGE}/{row['id']}/edit")
+    kept = await admin.post(
+        f"{PAGE}/{row['id']}/edit",
+        data={**basic(servicenow, base_url=https_fake.url, password=""), "csrf_token": admin.csrf},
+    )
+    [after_keep] = (await admin.get(API)).json()
+    page = await admin.get(PAGE)
+
+    assert added.status_code == 303, added.text
+    assert (row["status"], row["has_client_cert"], row["has_client_key"]) == ("ok", True, True)
+    assert 'name="client_key"' in form.text
+    assert "A client certificate is stored; leave blank to keep it." in form.text
+    assert 'name="remove_client_cert"' in form.text
+    assert kept.status_code == 303, kept.text
+    assert (after_keep["status"], after_keep["has_client_key"]) == ("ok", True)
+    assert secret not in form.text + page.text + kept.text
+
+    # Moved to an instance that needs no client certificate, it can be removed.
+    removed = await admin.post(
+        f"{PAGE}/{row['id']}/edit",
+        data={**basic(servicenow), "remove_client_cert": "on", "csrf_token": admin.csrf},
+    )
+    [after_remove] = (await admin.get(API)).json()
+
+    assert removed.status_code == 303, removed.text
+    assert (after_remove["has_client_cert"], after_remove["has_client_key"]) == (False, False)
+
+
+async def test_a_client_certificate_without_its_key_is_a_problem_of_the_key(
+    browser, servicenow, pki
+):
+    admin = await browser("admin")
+
+    refused = await admin.post(
+        PAGE,
+        data={**basic(servicenow), "client_cert": pki["client"][0], "csrf_token": admin.csrf},
+    )
+
+    assert refused.status_code == 422
+    assert 'id="client_key-problem"' in refused.text
+    assert "is needed with a client certificate" in refused.text
+    assert (await admin.get(API)).json() == []

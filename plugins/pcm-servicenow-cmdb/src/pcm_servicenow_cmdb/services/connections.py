@@ -9,6 +9,7 @@ a ServiceNow that cannot be reached an ``UpstreamError`` (502).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ NEEDED: dict[str, tuple[str, ...]] = {
     "oauth_password": ("client_id", "client_secret", "username", "password"),
     "api_key": ("api_key",),
 }
+_PEM_KEY = re.compile(r"-----BEGIN (?:RSA |EC |DSA )?PRIVATE KEY-----")
 #: A check of a connection: makes one authenticated call, returns what it proved.
 Checker = Callable[["ConnectionSettings"], Awaitable[str]]
 
@@ -52,6 +54,8 @@ def settings_of(row: SnowConnection) -> ConnectionSettings:
         client_secret=row.client_secret or "",
         api_key=row.api_key or "",
         ca_bundle=row.ca_bundle,
+        client_cert=row.client_cert or None,
+        client_key=row.client_key or None,
         timeout_seconds=row.timeout_seconds,
         rate_limit_per_second=row.rate_limit_per_second,
     )
@@ -78,6 +82,8 @@ def out(row: SnowConnection) -> ConnectionOut:
         has_client_secret=bool(row.client_secret),
         has_api_key=bool(row.api_key),
         has_ca_bundle=bool(row.ca_bundle),
+        has_client_cert=bool(row.client_cert),
+        has_client_key=bool(row.client_key),
         timeout_seconds=row.timeout_seconds,
         rate_limit_per_second=row.rate_limit_per_second,
         status=status,
@@ -109,7 +115,32 @@ def _problems(row: SnowConnection) -> list[tuple[str, str]]:
             problems.append((field, f"is needed for {row.auth_kind} authentication"))
     if row.ca_bundle and "-----BEGIN CERTIFICATE-----" not in row.ca_bundle:
         problems.append(("ca_bundle", "must be PEM certificates (-----BEGIN CERTIFICATE-----)"))
+    problems.extend(_client_certificate_problems(row.client_cert, row.client_key))
     return problems
+
+
+def _client_certificate_problems(cert: str | None, key: str | None) -> list[tuple[str, str]]:
+    """A client certificate comes with its key, both PEM, the key unencrypted."""
+    problems: list[tuple[str, str]] = []
+    if cert and "-----BEGIN CERTIFICATE-----" not in cert:
+        problems.append(("client_cert", "must be a PEM certificate (-----BEGIN CERTIFICATE-----)"))
+    if key:
+        if "-----BEGIN ENCRYPTED PRIVATE KEY-----" in key or "Proc-Type: 4,ENCRYPTED" in key:
+            problems.append(("client_key", "must be unencrypted (it is stored encrypted)"))
+        elif not _PEM_KEY.search(key):
+            problems.append(
+                ("client_key", "must be a PEM private key (-----BEGIN PRIVATE KEY-----)")
+            )
+    if cert and not key:
+        problems.append(("client_key", "is needed with a client certificate"))
+    elif key and not cert:
+        problems.append(("client_cert", "is needed with a client key"))
+    return problems
+
+
+def _pem(text: str | None) -> str | None:
+    """A PEM text as given, ``None`` when blank."""
+    return text if text and text.strip() else None
 
 
 def _loopback(host: str) -> bool:
@@ -127,7 +158,11 @@ async def _verify(row: SnowConnection, checker: Checker) -> str:
     :raises InvalidInput: ServiceNow refused the credentials (names the credential field).
     :raises UpstreamError: ServiceNow could not be reached or answered an error.
     """
-    from pcm_servicenow_cmdb.client import ServiceNowAuthError, ServiceNowError
+    from pcm_servicenow_cmdb.client import (
+        InvalidTLSMaterial,
+        ServiceNowAuthError,
+        ServiceNowError,
+    )
 
     now = utcnow()
     row.last_checked_at = now
@@ -141,6 +176,9 @@ async def _verify(row: SnowConnection, checker: Checker) -> str:
             else ("client_secret" if row.auth_kind == "oauth_client_credentials" else "password")
         )
         raise InvalidInput([(field, f"ServiceNow refused these credentials: {exc}")]) from None
+    except InvalidTLSMaterial as exc:
+        row.last_error = str(exc)[:2000]
+        raise InvalidInput([(exc.field, str(exc))]) from None
     except ServiceNowError as exc:
         row.last_error = str(exc)[:2000]
         raise UpstreamError(f"connection {row.name!r}: {exc}") from None
@@ -162,6 +200,8 @@ async def create_connection(
         client_secret=data.client_secret or None,
         api_key=data.api_key or None,
         ca_bundle=data.ca_bundle or None,
+        client_cert=_pem(data.client_cert),
+        client_key=_pem(data.client_key),
         timeout_seconds=data.timeout_seconds,
         rate_limit_per_second=data.rate_limit_per_second,
         created_by=actor.name,
@@ -187,12 +227,15 @@ async def update_connection(
     *,
     checker: Checker = check_with_client,
 ) -> SnowConnection:
-    """Change a connection (a secret left out keeps its value) and check it again."""
+    """Change a connection (a secret left out keeps its value; the client certificate and
+    key too) and check it again."""
     row = await get_connection(session, connection_id)
     changes = data.model_dump(exclude_unset=True)
     for field, value in changes.items():
         if field in ("password", "client_secret", "api_key", "ca_bundle"):
             value = value or None
+        elif field in ("client_cert", "client_key"):
+            value = _pem(value)
         elif isinstance(value, str):
             value = value.strip().rstrip("/") if field == "base_url" else value.strip()
         setattr(row, field, value)

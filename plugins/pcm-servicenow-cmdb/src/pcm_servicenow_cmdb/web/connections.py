@@ -39,7 +39,7 @@ AUTH_KINDS = {
     "oauth_password": "OAuth password grant",
     "api_key": "API key (x-sn-apikey)",
 }
-SECRETS = ("password", "client_secret", "api_key")
+SECRETS = ("password", "client_secret", "api_key", "client_key")
 _TEXT = ("name", "base_url", "auth_kind", "username", "client_id")
 
 
@@ -56,6 +56,8 @@ class ConnectionForm:
     rate_limit_per_second: str = ""
     ca_bundle: str = ""
     remove_ca_bundle: bool = False
+    client_cert: str = ""
+    remove_client_cert: bool = False
     secrets: dict[str, str] = field(default_factory=dict)
     problems: list[tuple[str, str]] = field(default_factory=list)
 
@@ -76,6 +78,8 @@ class ConnectionForm:
             rate_limit_per_second=text("rate_limit_per_second"),
             ca_bundle=text("ca_bundle"),
             remove_ca_bundle=text("remove_ca_bundle") == "on",
+            client_cert=text("client_cert"),
+            remove_client_cert=text("remove_client_cert") == "on",
             secrets=secrets,
         )
 
@@ -104,6 +108,7 @@ class ConnectionForm:
                 **{key: getattr(self, key) for key in _TEXT},
                 **self.secrets,
                 ca_bundle=self.ca_bundle or None,
+                client_cert=self.client_cert or None,
                 **self._numbers(),
             )
         except ValidationError as exc:
@@ -112,13 +117,18 @@ class ConnectionForm:
 
     def update(self) -> ConnectionUpdate | None:
         """The changes to a connection (a secret left blank keeps its value; the CA bundle
-        too, unless removed), or ``None`` with :attr:`problems` set."""
+        and the client certificate too, unless removed), or ``None`` with :attr:`problems`
+        set."""
         values: dict[str, Any] = {key: getattr(self, key) for key in _TEXT if key != "name"}
         values.update({key: value for key, value in self.secrets.items() if value})
         if self.remove_ca_bundle:
             values["ca_bundle"] = None
         elif self.ca_bundle:
             values["ca_bundle"] = self.ca_bundle
+        if self.remove_client_cert:
+            values["client_cert"] = values["client_key"] = None
+        elif self.client_cert:
+            values["client_cert"] = self.client_cert
         values.update(self._numbers())
         try:
             return ConnectionUpdate(**values)
