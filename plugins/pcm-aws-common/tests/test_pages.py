@@ -87,6 +87,8 @@ async def test_an_account_is_added_through_the_form(api, pcm_app):
         checked = await client.post(
             PAGES + "/accounts/222222222222/check", data={"csrf_token": csrf}
         )
+        # Post/redirect/get: the address bar shows the account page, which reloads.
+        after_check = await client.get(checked.headers.get("location", "/nowhere"))
     finally:
         await client.aclose()
 
@@ -102,8 +104,12 @@ async def test_an_account_is_added_through_the_form(api, pcm_app):
     assert without_csrf.status_code == 403
     assert bad.status_code == 422
     assert "is not a region of partition aws (Commercial)" in bad.text
-    assert "Reached as" in checked.text
-    assert "assumed-role/PcmOpsAccess" in checked.text
+    assert (checked.status_code, checked.headers["location"]) == (
+        303,
+        "/tools/aws/common/accounts/222222222222",
+    )
+    assert "Reached account 222222222222 as" in after_check.text
+    assert "assumed-role/PcmOpsAccess" in after_check.text
 
 
 async def test_keys_entered_in_the_form_are_validated_and_never_shown_again(api, pcm_app):

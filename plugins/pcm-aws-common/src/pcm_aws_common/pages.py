@@ -368,7 +368,6 @@ async def _account_page(
     principal: Principal,
     account_id: str,
     problems: Problems | None = None,
-    check: Any = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     try:
@@ -384,7 +383,6 @@ async def _account_page(
             "source_names": await accounts.source_names(session, [row]),
             "can_manage": principal.can(MANAGE_ACCOUNTS),
             "problems": problems or [],
-            "check": check,
             **await _choices(session, principal),
         },
         status_code=status_code,
@@ -425,16 +423,27 @@ async def change_account(
     return _redirect(f"/accounts/{row.account_id}")
 
 
-@router.post("/accounts/{account_id}/check", response_class=HTMLResponse)
+@router.post("/accounts/{account_id}/check")
 async def check_account(
     account_id: str,
     request: Request,
     session: DbSession,
     aws: AwsClientsDep,
     principal: Annotated[Principal, require(READ)],
-) -> HTMLResponse:
+) -> RedirectResponse:
+    # Post/redirect/get: the result comes back as a flash on the account page, whose
+    # address reloads (this one answers only POST).
+    try:
+        await accounts.get_account(session, account_id)
+    except AwsCommonError as exc:
+        flash(request, str(exc), "error")
+        return _redirect("/accounts")
     result = await accounts.check_access(aws, account_id, principal.username)
-    return await _account_page(request, session, principal, account_id, check=result)
+    if result.ok:
+        flash(request, f"Reached account {account_id} as {result.identity_arn}.", "success")
+    else:
+        flash(request, f"Cannot reach account {account_id}: {result.detail}", "error")
+    return _redirect(f"/accounts/{account_id}")
 
 
 @router.post("/accounts/{account_id}/delete")
