@@ -282,6 +282,9 @@ async def test_rerun_refuses_an_unknown_kind_naming_the_allowed_ones(make_fleet,
     assert every.status_code == 201, every.text
     assert every.json()["execution"]["rerun_kind"] == "clone"
     assert every.json()["execution"]["target_count"] == 2
+    # Both run to their end before the test's app stops.
+    await fleet.wait(failed.json()["execution"]["id"])
+    await fleet.wait(every.json()["execution"]["id"])
 
 
 async def test_history_filters_and_exports(make_fleet, moto_aws):
