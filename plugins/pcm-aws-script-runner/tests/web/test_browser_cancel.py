@@ -1,0 +1,74 @@
+"""In a real browser: cancelling a running execution goes through its confirmation page, and
+the live page then follows the run to its end, with one spelling of Cancelled and no
+message left saying it is still cancelling.
+
+The setup is test_browser.py's: Debian's Chromium driven by Playwright against the served
+application (skipped without Chromium), with the real Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pcm_aws_common.testing import InvocationOutcome
+from pcm_ops.testing.fixtures import CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.browser, pytest.mark.pcm_plugins("aws-common", "aws-script-runner")]
+
+PAGES = "/tools/aws/script-runner"
+
+
+async def test_cancel_is_confirmed_then_followed_live_to_cancelled(
+    make_fleet, moto_aws, pcm_migrated_database, pcm_live_server, pcm_chromium
+):
+    async_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
+    from pcm_ops.security.users import create_user
+
+    fleet = await make_fleet(us_east_1=2)
+    moto_aws.ssm.set_default_outcome(InvocationOutcome("InProgress"))
+    execution = await fleet.start()
+    url = f"{pcm_live_server}{PAGES}/executions/{execution['id']}"
+    async with pcm_migrated_database.session() as session:
+        await create_user(session, "pat", "a long enough password", "operator")
+
+    problems: list[str] = []
+    async with async_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
+        )
+        try:
+            page = await browser.new_page()
+            page.on(
+                "console",
+                lambda message: problems.append(message.text) if message.type == "error" else None,
+            )
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            expect = async_api.expect
+
+            await page.goto(f"{pcm_live_server}/login")
+            await page.get_by_label("User name").fill("pat")
+            await page.get_by_label("Password").fill("a long enough password")
+            await page.get_by_role("button", name="Log in").click()
+            await page.wait_for_url(f"{pcm_live_server}/")
+
+            await page.goto(url)
+            await page.get_by_role("button", name="Cancel…").click()
+            await page.wait_for_url(f"{url}/cancel*")
+            await expect(page.get_by_role("heading", level=1)).to_have_text(
+                f"Cancel execution #{execution['id']}?"
+            )
+            await page.get_by_role("button", name=f"Cancel execution #{execution['id']}").click()
+            await page.wait_for_url(url)
+
+            cancelled = page.locator('tr[data-instance][data-status="Cancelled"]')
+            await expect(cancelled).to_have_count(2, timeout=30_000)
+            await expect(page.locator("#execution-status")).to_have_text(
+                "cancelled", timeout=15_000
+            )
+            await expect(page.locator('[data-field="status_details"]')).to_have_text(["", ""])
+            await expect(page.get_by_text("Canceled", exact=True)).to_have_count(0)
+            await expect(page.locator(".flash")).to_have_count(0)
+        finally:
+            await browser.close()
+
+    assert problems == []
