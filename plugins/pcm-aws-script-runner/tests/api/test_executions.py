@@ -258,6 +258,10 @@ async def test_rerun_takes_only_the_failed_instances_and_clone_takes_all(make_fl
     moto_aws.ssm.set_default_outcome(InvocationOutcome("InProgress"))
     too_early = await fleet.post(f"/executions/{running['id']}/rerun")
     assert too_early.status_code == 409
+    # Leave no run going when the app stops (a workflow cut off mid-poll at shutdown).
+    for execution_id in (second["id"], clone.json()["execution"]["id"], running["id"]):
+        await fleet.post(f"/executions/{execution_id}/cancel")
+        await fleet.wait(execution_id)
 
 
 @SQLITE_ONLY
