@@ -3,9 +3,13 @@ large fleet, against a hand-written boto3 script on the same fake AWS.
 
     python bench/fanout_bench.py [--runs 3] [--baseline-runs 3] [--quick]
         [--accounts 5] [--regions 4] [--per-region 100] [--latency 0.05] [--delayed 1.0]
+        [--instances 10000 --account-regions 100]
 
 The fleet: ``--accounts`` x ``--regions`` account-regions with ``--per-region`` SSM-online
-instances each (default 5 x 4 x 100 = 2,000 instances in 20 account-regions), in the
+instances each (default 5 x 4 x 100 = 2,000 instances in 20 account-regions); or give
+``--instances`` (up to 50,000) and ``--account-regions`` (up to 200): the account-regions
+are ``--regions`` regions (4 by default) of as many accounts as that takes, with the
+instances spread evenly over them. The fleet lives in the
 extended moto server (:class:`pcm_aws_common.testing.MotoAws`) with ``--latency`` seconds
 (50 ms) injected into every AWS call. moto runs in a child process, so that its work does not
 compete with PCM-Ops' for this process's interpreter lock (as real AWS would not).
@@ -24,6 +28,11 @@ What is measured, each ``--runs`` times (medians reported):
   same keys) and each of its regions, one after the other: ``SendCommand`` in chunks of 50,
   wait the same poll interval as PCM-Ops, then one ``GetCommandInvocation`` per instance,
   again (after the poll interval) for those still running, until all have ended.
+* **App CPU and memory** per PCM-Ops run: the CPU seconds (user + system) of the process
+  that runs the application (this one; moto runs in its own) from the POST to the end, per
+  instance too, and the peak resident set size of that process during the run (Linux:
+  the high-water mark is reset before each run through ``/proc/self/clear_refs``; where
+  that is not possible the process's lifetime peak is reported, marked ``lifetime``).
 * A **delayed** variant (``--delayed`` seconds, PCM-Ops only): every invocation reports
   ``InProgress`` for that long after SendCommand, as a real script takes time: the cost of
   polling while results are not there yet.
@@ -64,14 +73,18 @@ COMMON = "/api/tools/aws/common"
 QUEUE_POLL_SECONDS = 0.25
 
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "sa-east-1")
+#: The largest fleet and the most account-regions ``--instances``/``--account-regions`` take.
+MAX_INSTANCES = 50_000
+MAX_ACCOUNT_REGIONS = 200
 MANAGEMENT_ACCOUNT = "100000000000"
 #: SSM's limits: instance ids per SendCommand, results per ListCommandInvocations page.
 SSM_LIMIT = 50
 SCRIPT = 'echo "hello from $(hostname)"\n'
 FINISHED = ("succeeded", "failed", "cancelled")
 RUNNING = frozenset({"Pending", "InProgress", "Delayed", "Cancelling"})
-#: Seconds one execution may take before the benchmark gives up (a run takes about 10).
-RUN_TIME_LIMIT = 120
+#: Seconds one execution may take before the benchmark gives up (a run of 2,000 takes a
+#: few; 50,000 a minute or more).
+RUN_TIME_LIMIT = 600
 
 
 # -------------------------------------------------------------------------------------------
@@ -298,21 +311,57 @@ async def _register(client: Any, app: Any, aws: FakeAws, admin: dict[str, str]) 
             },
         )
         assert registered.status_code == 201, registered.text
+    from sqlalchemy import insert
+
+    rows = [
+        {
+            "account_id": account_id,
+            "region": region,
+            "instance_id": instance_id,
+            "name": f"bench-{region}-{number:03d}",
+            "state": "running",
+            "platform": "Linux",
+            "ssm_managed": True,
+            "ping_status": "Online",
+            "tags": {},
+        }
+        for account_id, region, ids in aws.account_regions()
+        for number, instance_id in enumerate(ids)
+    ]
     async with app.state.database.session() as session:
-        for account_id, region, ids in aws.account_regions():
-            for number, instance_id in enumerate(ids):
-                session.add(
-                    AwsSrInstance(
-                        account_id=account_id,
-                        region=region,
-                        instance_id=instance_id,
-                        name=f"bench-{region}-{number:03d}",
-                        state="running",
-                        platform="Linux",
-                        ssm_managed=True,
-                        ping_status="Online",
-                    )
-                )
+        connection = await session.connection()
+        for start in range(0, len(rows), 5000):  # the fleet: setup, not measured
+            await connection.execute(insert(AwsSrInstance), rows[start : start + 5000])
+
+
+def _reset_peak_rss() -> bool:
+    """Reset this process's peak resident set size (Linux 4.0+); ``False`` if not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident set size since the last reset (else its lifetime's)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process (every thread of it)."""
+    times = os.times()
+    return times.user + times.system
 
 
 def _timestamp(text: str | None) -> float:
@@ -332,6 +381,9 @@ async def pcm_ops_run(server: Server, aws: FakeAws) -> dict[str, Any]:
         "max_concurrency": "100%",
     }
     before = aws.requests()
+    peak_is_per_run = _reset_peak_rss()
+    rss_before = _peak_rss_mib()
+    cpu = _cpu_seconds()
     clock = time.time()  # the server's timestamps are on this clock
     started = time.perf_counter()
     response = await client.post(f"{API}/executions", headers=server.operator, json=body)
@@ -348,12 +400,19 @@ async def pcm_ops_run(server: Server, aws: FakeAws) -> dict[str, Any]:
             raise RuntimeError(f"execution {execution_id} is still {detail['status']}")
         await asyncio.sleep(0.02)
     wall = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu
+    peak = _peak_rss_mib()
     calls = _difference(aws.requests(), before)
     assert detail["status"] == "succeeded", detail
     assert detail["counts"] == {"Success": len(ids)}, detail["counts"]
     job = (await client.get(f"/api/jobs/{job_id}", headers=server.admin)).json()
     return {
         "wall": wall,
+        "cpu": cpu,
+        "cpu_per_instance_ms": cpu / len(ids) * 1000,
+        "peak_rss_mib": peak,
+        "peak_rss_per_run": peak_is_per_run,
+        "rss_before_mib": rss_before,
         "calls": calls,
         "phases": _phases(job["steps"], clock, posted - started, wall),
     }
@@ -545,6 +604,13 @@ def summarize(
                     "spread": _spread(runs, "wall"),
                     "calls": calls,
                     "first_run_calls": variants["first"][0]["calls"],
+                    "first_run_wall": variants["first"][0]["wall"],
+                    "cpu": _median(runs, "cpu"),
+                    "cpu_per_instance_ms": _median(runs, "cpu_per_instance_ms"),
+                    "peak_rss_mib": _median(runs, "peak_rss_mib"),
+                    "peak_rss_max_mib": max(run["peak_rss_mib"] for run in runs),
+                    "peak_rss_per_run": all(run["peak_rss_per_run"] for run in runs),
+                    "rss_before_mib": _median(runs, "rss_before_mib"),
                     "ssm_calls": ssm,
                     "calls_over_minimum": ssm / minimum,
                     "wall_over_sequential_minimum": _over(wall, sequential),
@@ -618,6 +684,24 @@ def report(figures: dict[str, Any], delayed: float) -> None:
             f"{ratio(_over(base['wall'], figures['critical_path']))} | 1.00x | 1.00x |"
         )
     print()
+    print("The application's process during a run (medians; moto's process not included):")
+    print()
+    print(
+        "| run | backend | app CPU | CPU per instance | peak RSS (max of runs) | "
+        "RSS at the start | CPU / wall |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for row in figures["pcm_ops"]:
+        name = "PCM-Ops" if row["variant"] == "instant" else f"PCM-Ops, {delayed:g} s scripts"
+        peak = f"{row['peak_rss_mib']:.0f} MiB ({row['peak_rss_max_mib']:.0f})"
+        if not row["peak_rss_per_run"]:
+            peak += " lifetime"
+        print(
+            f"| {name} | {row['backend']} | {row['cpu']:.2f} s | "
+            f"{row['cpu_per_instance_ms']:.3f} ms | {peak} | {row['rss_before_mib']:.0f} MiB | "
+            f"{row['cpu'] / row['wall']:.2f} |"
+        )
+    print()
     print("AWS calls by operation (medians):")
     for row in figures["pcm_ops"]:
         print(f"- PCM-Ops {row['variant']} ({row['backend']}): {_calls_text(row['calls'])}")
@@ -627,7 +711,7 @@ def report(figures: dict[str, Any], delayed: float) -> None:
         if row["variant"] == "instant":
             print(
                 f"- PCM-Ops first run on a new server ({row['backend']}, not in the medians): "
-                f"{_calls_text(row['first_run_calls'])}"
+                f"{_calls_text(row['first_run_calls'])}; wall {row['first_run_wall']:.2f} s"
             )
     print()
     print("Where PCM-Ops' wall time went (medians, seconds; from the job's steps):")
@@ -640,6 +724,31 @@ def report(figures: dict[str, Any], delayed: float) -> None:
             f"poll waits {phase['waiting']:.2f}, {phase['polls']:g} polls {phase['polling']:.2f}, "
             f"finish {phase['finish']:.2f}, seen by the client {phase['seen']:.2f}"
         )
+
+
+def _load() -> str:
+    """The machine's 1, 5 and 15 minute load averages (it is shared: quote them)."""
+    try:
+        return " / ".join(f"{n:.2f}" for n in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def _fleet_shape(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--instances`` and ``--account-regions`` as accounts x regions x per region."""
+    pairs = args.account_regions or 20
+    instances = args.instances or pairs * args.per_region
+    if not 1 <= instances <= MAX_INSTANCES:
+        parser.error(f"--instances: from 1 to {MAX_INSTANCES:,}")
+    if not 1 <= pairs <= MAX_ACCOUNT_REGIONS:
+        parser.error(f"--account-regions: from 1 to {MAX_ACCOUNT_REGIONS}")
+    regions = min(args.regions, pairs)
+    if pairs % regions or instances % pairs:
+        parser.error(
+            f"--account-regions ({pairs}) must be a multiple of --regions ({regions}), and "
+            f"--instances ({instances}) of --account-regions"
+        )
+    args.accounts, args.regions, args.per_region = pairs // regions, regions, instances // pairs
 
 
 def main() -> None:
@@ -655,6 +764,18 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=5)
     parser.add_argument("--regions", type=int, default=4, choices=range(1, len(REGIONS) + 1))
     parser.add_argument("--per-region", type=int, default=100)
+    parser.add_argument(
+        "--instances",
+        type=int,
+        help=f"the fleet's size (up to {MAX_INSTANCES:,}), spread evenly over "
+        "--account-regions; overrides --accounts and --per-region",
+    )
+    parser.add_argument(
+        "--account-regions",
+        type=int,
+        help=f"with --instances: how many account-regions (up to {MAX_ACCOUNT_REGIONS}), "
+        "--regions regions of as many accounts as that takes (default 20)",
+    )
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per AWS call")
     parser.add_argument(
         "--delayed", type=float, default=1.0, help="seconds a delayed invocation takes; 0: skip"
@@ -686,6 +807,8 @@ def main() -> None:
     if args.quick:
         args.accounts, args.regions, args.per_region, args.runs = 2, 2, 60, 1
         args.baseline_runs = min(args.baseline_runs, 1)
+    elif args.instances is not None or args.account_regions is not None:
+        _fleet_shape(parser, args)
     baseline_runs = args.baseline_runs
     global QUEUE_POLL_SECONDS
     QUEUE_POLL_SECONDS = args.queue_poll
@@ -702,7 +825,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs; {args.runs} runs (baseline {baseline_runs}); "
         f"{args.accounts} accounts x {args.regions} regions x {args.per_region} instances, "
         f"{args.latency * 1000:g} ms per AWS call, poll interval {args.poll:g} s, "
-        f"queue poll {args.queue_poll:g} s",
+        f"queue poll {args.queue_poll:g} s; load average {_load()}",
         flush=True,
     )
     if not _postgres_url():
@@ -724,7 +847,10 @@ def main() -> None:
     figures = summarize(aws, args.latency, pcm, baseline)
     figures["raw"] = {"pcm_ops": pcm, "baseline": baseline}
     report(figures, args.delayed)
-    print(f"\n(the whole benchmark took {time.perf_counter() - started:.0f} s)")
+    print(
+        f"\n(the whole benchmark took {time.perf_counter() - started:.0f} s; load average at "
+        f"the end {_load()})"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))
 
