@@ -63,19 +63,26 @@ def aws_sr_target_sources() -> Sequence[TargetSource] | Awaitable[Sequence[Targe
     :class:`~pcm_aws_script_runner.hooktypes.ResolvedTarget`, resolution fails with a
     message naming the source and the plugin (and the exception's message); when it takes
     longer than the ``target_resolution_timeout_seconds`` setting, it fails the same way.
-    Instances it returns twice are kept once.
+    Instances it returns twice are kept once. Beside its targets, ``resolve`` may return
+    :class:`~pcm_aws_script_runner.hooktypes.UnresolvedTarget` items (``label``,
+    ``reason``): what the reference names that is not an instance the run can use (a CI
+    with no EC2 instance behind it). They are not targets; the preview lists each with its
+    reason (``unresolved`` in ``POST /executions/preview``, and the run form), so the
+    operator sees what a run leaves out and why.
 
     :return: a sequence of :class:`~pcm_aws_script_runner.hooktypes.TargetSource`
         (possibly empty), an awaitable of one, or ``None`` (no sources).
 
     Example::
 
-        from pcm_aws_script_runner.hooktypes import ResolvedTarget, TargetSource
+        from pcm_aws_script_runner.hooktypes import (
+            ResolvedTarget, TargetSource, UnresolvedTarget)
 
         async def resolve_change(reference, principal, context):
             # context (optional): the plugin's PluginContext: config, settings, session()
             cis = await servicenow.configuration_items_of(context.config, reference)
             return [ResolvedTarget(ci.instance_id, ci.account_id, ci.region, ci.name)
+                    if ci.instance_id else UnresolvedTarget(ci.name, "it names no instance")
                     for ci in cis]
 
         @hookimpl(optionalhook=True)

@@ -25,6 +25,7 @@ __all__ = [
     "ResolvedTarget",
     "TargetResolver",
     "TargetSource",
+    "UnresolvedTarget",
 ]
 
 
@@ -44,6 +45,26 @@ class ResolvedTarget:
     account_id: str
     region: str
     label: str = ""
+
+
+@dataclass(frozen=True)
+class UnresolvedTarget:
+    """Something a reference names that is not an instance the script can run on.
+
+    A resolver may return these beside its :class:`ResolvedTarget` objects (a change's
+    configuration item that maps to no EC2 instance, say): they are not targets, but the
+    preview (page and ``POST /executions/preview``'s ``unresolved``) lists each with its
+    reason, and a started execution keeps them in its target specification, so an operator
+    sees what a run leaves out and why.
+
+    Attributes:
+        label: what the operator knows it by (a CI name, a host name).
+        reason: why it is not a target, as a sentence for the operator (``"no instance in
+            the inventory has IP address 10.0.9.9"``).
+    """
+
+    label: str
+    reason: str
 
 
 #: ``async def resolve(reference: str, principal: Principal | None) -> Sequence[ResolvedTarget]``;

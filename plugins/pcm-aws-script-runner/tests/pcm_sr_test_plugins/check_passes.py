@@ -1,6 +1,11 @@
 """A pre-execution check that lets every run through, and a target source of static fleets."""
 
-from pcm_aws_script_runner.hooktypes import CheckResult, ResolvedTarget, TargetSource
+from pcm_aws_script_runner.hooktypes import (
+    CheckResult,
+    ResolvedTarget,
+    TargetSource,
+    UnresolvedTarget,
+)
 from pcm_ops import hookimpl
 from pcm_ops.plugin import PluginMetadata
 
@@ -16,6 +21,10 @@ FLEETS = {
     ],
     "gov": [ResolvedTarget("mi-0123456789abcdef0", "444455556666", "us-gov-west-1")],
     "broken": [ResolvedTarget("server-7", "111122223333", "eu-west-1")],
+    "partly": [
+        UnresolvedTarget(" printer-3 ", "it is not an EC2 instance"),
+        ResolvedTarget("i-0123456789abcdef0", "111122223333", "eu-west-1", "web-1"),
+    ],
 }
 
 

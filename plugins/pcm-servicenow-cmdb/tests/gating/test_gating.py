@@ -158,3 +158,46 @@ async def test_the_target_source_turns_a_change_into_its_instances(pcm_admin_cli
     ]
     assert unknown.status_code == 422
     assert "no change 'CHG0000001'" in unknown.json()["detail"][0]["msg"]
+
+
+async def test_the_preview_lists_the_cis_a_change_run_leaves_out_with_why(
+    pcm_admin_client, fake, aws_sr_fleet
+):
+    fleet = await aws_sr_fleet(eu_west_1=1)
+    [instance_id] = fleet.instances["eu-west-1"]
+    account = fake.add("cmdb_ci_cloud_service_account", name="fleet", account_id=fleet.account_id)
+    region = fake.add("cmdb_ci_aws_datacenter", name="eu-west-1", region="eu-west-1")
+    fake.relate(region, account)
+    change = fake.add(
+        "change_request",
+        type="standard",
+        state="-1",
+        start_date=at(-timedelta(hours=1)),
+        end_date=at(timedelta(hours=1)),
+    )
+    number = fake.get(change)["number"]
+    vm = fake.add("cmdb_ci_vm_instance", name="web-a", object_id=instance_id)
+    fake.relate(vm, region)
+    fake.add("task_ci", task=change, ci_item=vm)
+    nowhere = fake.add("cmdb_ci_linux_server", name="nowhere", ip_address="10.4.1.99")
+    fake.add("task_ci", task=change, ci_item=nowhere)
+    script = await pcm_admin_client.post(
+        f"{RUNNER}/scripts", json={"name": "uptime", "language": "shell", "body": "uptime\n"}
+    )
+    assert script.status_code == 201, script.text
+
+    preview = await pcm_admin_client.post(
+        f"{RUNNER}/executions/preview",
+        json={
+            "script_id": script.json()["id"],
+            "targets": {"source": {"name": "servicenow-change", "reference": number}},
+            "change_reference": number,
+        },
+    )
+
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert (body["instances"], body["skipped"]) == (1, 0)
+    assert body["unresolved"] == [
+        {"label": "nowhere", "reason": "no instance in the inventory has IP address 10.4.1.99"}
+    ]

@@ -31,6 +31,7 @@ from pcm_aws_script_runner.api.schemas.executions import (
     StartedOut,
     TargetOut,
     TargetPage,
+    UnresolvedOut,
     execution_out,
     execution_summary,
     target_out,
@@ -131,6 +132,7 @@ async def preview(
             )
             for t in plan.skipped
         ],
+        unresolved=[UnresolvedOut(**item) for item in plan.target_spec.get("unresolved", ())],
         max_concurrency=plan.max_concurrency,
         max_errors=plan.max_errors,
         concurrency=plan.concurrency,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pcm_aws_script_runner.hooktypes import ResolvedTarget
+from pcm_aws_script_runner.hooktypes import ResolvedTarget, UnresolvedTarget
 from pcm_aws_script_runner.services.errors import InvalidInput, NotFound, TargetResolutionError
-from pcm_aws_script_runner.services.executions.sources import resolve_targets, target_sources
+from pcm_aws_script_runner.services.executions.sources import (
+    resolve_reference,
+    resolve_targets,
+    target_sources,
+)
 
 pytestmark = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
 
@@ -47,6 +51,19 @@ async def test_a_reference_resolves_to_instances_each_listed_once(make_pcm_regis
         ResolvedTarget("i-0123456789abcdef0", "111122223333", "eu-west-1", "web-1"),
         ResolvedTarget("i-0123456789abcdef1", "111122223333", "eu-west-1", "web-2"),
     ]
+
+
+async def test_what_a_reference_names_but_cannot_resolve_is_kept_apart_with_why(
+    make_pcm_registry, hook_plugins
+):
+    registry = make_pcm_registry("aws-script-runner", *hook_plugins("check_passes"))
+
+    resolution = await resolve_reference(registry, "static-fleet", "partly", None)
+    targets = await resolve_targets(registry, "static-fleet", "partly", None)
+
+    assert resolution.unresolved == [UnresolvedTarget("printer-3", "it is not an EC2 instance")]
+    assert [t.instance_id for t in resolution.targets] == ["i-0123456789abcdef0"]
+    assert targets == resolution.targets
 
 
 async def test_managed_instances_and_govcloud_regions_are_accepted(make_pcm_registry, hook_plugins):

@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 from pcm_servicenow_cmdb.services import changes, cmdb, connections
 
 if TYPE_CHECKING:
-    from pcm_aws_script_runner.hooktypes import CheckResult, ExecutionRequest, ResolvedTarget
+    from pcm_aws_script_runner.hooktypes import (
+        CheckResult,
+        ExecutionRequest,
+        ResolvedTarget,
+        UnresolvedTarget,
+    )
     from pcm_ops.context import PluginContext
 
 logger = logging.getLogger("pcm_servicenow_cmdb.gating")
@@ -54,14 +59,17 @@ def _unmapped(mappings: Sequence[cmdb.CIMapping]) -> str:
 
 async def resolve_change(
     reference: str, principal: Any, context: PluginContext
-) -> Sequence[ResolvedTarget]:
+) -> Sequence[ResolvedTarget | UnresolvedTarget]:
     """The EC2 instances a change affects: its CIs mapped to instances (by instance id, IP
     address or host name, see :func:`~pcm_servicenow_cmdb.services.cmdb.map_cis`).
+
+    The CIs that map to no instance come back as ``UnresolvedTarget`` items (name and
+    why), which the script runner's preview lists beside the targets.
 
     :raises LookupError: no such change, or none of its CIs maps to an instance (the
         message lists each CI with why it does not map).
     """
-    from pcm_aws_script_runner.hooktypes import ResolvedTarget
+    from pcm_aws_script_runner.hooktypes import ResolvedTarget, UnresolvedTarget
     from pcm_ops.errors import NotFoundError
 
     config = context.config
@@ -85,11 +93,14 @@ async def resolve_change(
             len(mappings),
             _unmapped(mappings),
         )
-    return [
+    targets: list[ResolvedTarget | UnresolvedTarget] = [
         ResolvedTarget(m.instance.instance_id, m.instance.account_id, m.instance.region, m.ci.name)
         for m in mapped
         if m.instance is not None
     ]
+    # The CIs left out, so that the preview lists each with why (not only the log).
+    targets.extend(UnresolvedTarget(m.ci.name, m.note) for m in mappings if not m.mapped)
+    return targets
 
 
 def _gated_accounts(request: ExecutionRequest, accounts: Sequence[str]) -> list[str]:

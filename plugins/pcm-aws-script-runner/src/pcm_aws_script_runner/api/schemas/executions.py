@@ -234,6 +234,14 @@ class SkippedOut(BaseModel):
     reason: str
 
 
+class UnresolvedOut(BaseModel):
+    """Something a target source's reference names that is not a target (a change's CI
+    that maps to no instance), with why."""
+
+    label: str
+    reason: str
+
+
 class PreviewOut(BaseModel):
     script_id: int
     script_name: str
@@ -244,6 +252,11 @@ class PreviewOut(BaseModel):
     skipped: int
     account_regions: list[AccountRegionOut]
     skipped_instances: list[SkippedOut]
+    unresolved: list[UnresolvedOut] = Field(
+        default_factory=list,
+        description="What a target source's reference names that is not an instance the run "
+        "can use (not counted in `skipped`), each with its reason.",
+    )
     max_concurrency: str
     max_errors: str
     concurrency: int = Field(description="Max concurrency as a number of instances.")

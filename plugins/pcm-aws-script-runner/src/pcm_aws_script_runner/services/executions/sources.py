@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pcm_aws_common.patterns import is_account_id, is_instance_id, is_region
-from pcm_aws_script_runner.hooktypes import ResolvedTarget, TargetSource
+from pcm_aws_script_runner.hooktypes import ResolvedTarget, TargetSource, UnresolvedTarget
 from pcm_aws_script_runner.services.errors import InvalidInput, NotFound, TargetResolutionError
 
 if TYPE_CHECKING:
@@ -20,13 +20,29 @@ if TYPE_CHECKING:
     from pcm_ops.registry import PluginRegistry
     from pcm_ops.security.principal import Principal
 
-__all__ = ["RegisteredSource", "resolve_targets", "target_sources"]
+__all__ = [
+    "RegisteredSource",
+    "Resolution",
+    "resolve_reference",
+    "resolve_targets",
+    "target_sources",
+]
 
 logger = logging.getLogger("pcm_aws_script_runner.targets")
 
 HOOK = "aws_sr_target_sources"
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 MAX_REFERENCE_CHARS = 200
+#: At most this many unresolved items are kept (with their reasons) per reference.
+MAX_UNRESOLVED = 200
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a reference resolved to: the instances, and what it names that is not one."""
+
+    targets: list[ResolvedTarget]
+    unresolved: list[UnresolvedTarget]
 
 
 @dataclass(frozen=True)
@@ -98,7 +114,8 @@ async def target_sources(registry: PluginRegistry) -> list[RegisteredSource]:
 def _check_target(item: object, where: str) -> ResolvedTarget:
     if not isinstance(item, ResolvedTarget):
         raise TargetResolutionError(
-            f"{where} returned {item!r}; a resolver returns ResolvedTarget objects"
+            f"{where} returned {item!r}; a resolver returns ResolvedTarget (and "
+            "UnresolvedTarget) objects"
         )
     if not is_instance_id(item.instance_id):
         raise TargetResolutionError(
@@ -127,6 +144,14 @@ def _wants_context(resolve: Any) -> bool:
     return "context" in parameters
 
 
+def _check_unresolved(item: UnresolvedTarget, where: str) -> UnresolvedTarget:
+    if not isinstance(item.label, str) or not isinstance(item.reason, str):
+        raise TargetResolutionError(
+            f"{where} returned {item!r}; an UnresolvedTarget has a text label and reason"
+        )
+    return UnresolvedTarget(item.label.strip()[:200], item.reason.strip()[:500])
+
+
 async def resolve_targets(
     registry: PluginRegistry,
     source_name: str,
@@ -136,12 +161,30 @@ async def resolve_targets(
     time_limit: float = 60.0,
     contexts: ContextFactory | None = None,
 ) -> list[ResolvedTarget]:
+    """The instances of :func:`resolve_reference` (what it could not resolve is dropped)."""
+    resolution = await resolve_reference(
+        registry, source_name, reference, principal, time_limit=time_limit, contexts=contexts
+    )
+    return resolution.targets
+
+
+async def resolve_reference(
+    registry: PluginRegistry,
+    source_name: str,
+    reference: str,
+    principal: Principal | None,
+    *,
+    time_limit: float = 60.0,
+    contexts: ContextFactory | None = None,
+) -> Resolution:
     """Turn ``reference`` into instances with the target source named ``source_name``.
 
     A resolver that takes a ``context`` argument gets the supplying plugin's context from
     ``contexts`` (``None`` without it).
 
-    :return: the instances, each once, in the order the source gave them.
+    :return: the instances, each once, in the order the source gave them, and the
+        :class:`~pcm_aws_script_runner.hooktypes.UnresolvedTarget` items it returned
+        beside them (at most :data:`MAX_UNRESOLVED`).
     :raises NotFound: no loaded plugin supplies that source.
     :raises InvalidInput: the reference is empty or too long, or the source raised a
         ``LookupError`` (it does not know the reference; its message is kept): field
@@ -185,8 +228,13 @@ async def resolve_targets(
             "ResolvedTarget"
         )
     targets: dict[str, ResolvedTarget] = {}
+    unresolved: list[UnresolvedTarget] = []
     for item in returned:
+        if isinstance(item, UnresolvedTarget):
+            if len(unresolved) < MAX_UNRESOLVED:
+                unresolved.append(_check_unresolved(item, where))
+            continue
         target = _check_target(item, where)
         key = f"{target.account_id}/{target.region}/{target.instance_id}"
         targets.setdefault(key, target)
-    return list(targets.values())
+    return Resolution(list(targets.values()), unresolved)

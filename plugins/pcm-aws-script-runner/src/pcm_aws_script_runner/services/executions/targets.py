@@ -21,7 +21,7 @@ from pcm_aws_script_runner.domain import PingStatus, TargetKind
 from pcm_aws_script_runner.hooktypes import ResolvedTarget
 from pcm_aws_script_runner.models import AwsSrInstance, AwsSrSavedFilter
 from pcm_aws_script_runner.services.errors import InvalidInput
-from pcm_aws_script_runner.services.executions.sources import resolve_targets
+from pcm_aws_script_runner.services.executions.sources import resolve_reference
 from pcm_aws_script_runner.services.inventory import (
     InventoryFilter,
     instances_by_ids,
@@ -200,7 +200,7 @@ async def _source(request: TargetRequest, kind: TargetKind, value: Any) -> Resol
     if request.registry is None:
         raise InvalidInput([(where, "target sources are not available here")])
     try:
-        resolved = await resolve_targets(
+        resolution = await resolve_reference(
             request.registry,
             value["name"],
             value.get("reference", ""),
@@ -211,8 +211,16 @@ async def _source(request: TargetRequest, kind: TargetKind, value: Any) -> Resol
     except InvalidInput as exc:  # the reference's problems, named within the request
         problems = [(f"{where}.{field}", message) for field, message in exc.problems]
         raise InvalidInput(problems) from None
-    spec = {"kind": kind.value, "source": value["name"], "reference": value.get("reference", "")}
-    return await _known(request, resolved, where), spec
+    spec: dict[str, Any] = {
+        "kind": kind.value,
+        "source": value["name"],
+        "reference": value.get("reference", ""),
+    }
+    if resolution.unresolved:  # what the reference names that the run leaves out, and why
+        spec["unresolved"] = [
+            {"label": item.label, "reason": item.reason} for item in resolution.unresolved
+        ]
+    return await _known(request, resolution.targets, where), spec
 
 
 _RESOLVERS: dict[TargetKind, Callable[[TargetRequest, TargetKind, Any], Awaitable[Resolved]]] = {
