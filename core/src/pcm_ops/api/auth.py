@@ -96,6 +96,69 @@ def _token_out(token: Any, raw: str | None = None) -> dict[str, Any]:
     return body
 
 
+async def issue_token(
+    session: Any,
+    request: Request,
+    principal: Principal,
+    name: str,
+    scopes: list[str] | None,
+    expires_in_days: int | None,
+) -> Any:
+    """Issue a token for the signed-in user and audit it; ``scopes=None`` gives every
+    permission the user holds (as ``pcm-ops tokens create`` does). Raises
+    :class:`~pcm_ops.security.tokens.TokenError` naming the field it refuses. The API and
+    the tokens page both call it."""
+    from pcm_ops.security.models import User
+    from pcm_ops.security.tokens import create_token
+
+    user = await session.get(User, principal.user_id)
+    assert user is not None
+    issued = await create_token(
+        session,
+        user,
+        name,
+        sorted(principal.permissions) if scopes is None else scopes,
+        principal.permissions,
+        expires_in_days,
+    )
+    await audit.record(
+        session,
+        request,
+        "core.token.create",
+        object_type="token",
+        object_id=str(issued.token.id),
+        details={"name": issued.token.name, "scopes": issued.token.scopes},
+    )
+    return issued
+
+
+async def own_token(session: Any, principal: Principal, token_id: int) -> Any:
+    """The token ``token_id`` if it is the user's (any user's for an admin), else ``None``."""
+    from pcm_ops.security.models import ApiToken
+
+    token = await session.get(ApiToken, token_id)
+    if token is None:
+        return None
+    if token.user_id != principal.user_id and not principal.can("core:users.manage"):
+        return None
+    return token
+
+
+async def withdraw_token(session: Any, request: Request, token: Any) -> None:
+    """Revoke ``token`` (nothing changes if it already is) and audit it."""
+    from pcm_ops.security.tokens import revoke_token
+
+    await revoke_token(session, token)
+    await audit.record(
+        session,
+        request,
+        "core.token.revoke",
+        object_type="token",
+        object_id=str(token.id),
+        details={"name": token.name},
+    )
+
+
 def _cookie_is_secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
@@ -229,30 +292,14 @@ async def create_my_token(
     session: DbSession,
     principal: Annotated[Principal, require("core:tokens.manage")],
 ) -> Any:
-    from pcm_ops.security.models import User
-    from pcm_ops.security.tokens import TokenError, create_token
+    from pcm_ops.security.tokens import TokenError
 
-    user = await session.get(User, principal.user_id)
-    assert user is not None
     try:
-        issued = await create_token(
-            session,
-            user,
-            body.name,
-            sorted(principal.permissions) if body.scopes is None else body.scopes,
-            principal.permissions,
-            body.expires_in_days,
+        issued = await issue_token(
+            session, request, principal, body.name, body.scopes, body.expires_in_days
         )
     except TokenError as exc:
-        raise field_error(exc.field, str(exc).split(": ", 1)[1]) from None
-    await audit.record(
-        session,
-        request,
-        "core.token.create",
-        object_type="token",
-        object_id=str(issued.token.id),
-        details={"name": body.name, "scopes": issued.token.scopes},
-    )
+        raise field_error(exc.field, exc.problem) from None
     return _token_out(issued.token, issued.raw)
 
 
@@ -263,22 +310,10 @@ async def revoke_my_token(
     session: DbSession,
     principal: Annotated[Principal, require("core:tokens.manage")],
 ) -> None:
-    from pcm_ops.security.models import ApiToken
-    from pcm_ops.security.tokens import revoke_token
-
-    token = await session.get(ApiToken, token_id)
-    is_admin = principal.can("core:users.manage")
-    if token is None or (token.user_id != principal.user_id and not is_admin):
+    token = await own_token(session, principal, token_id)
+    if token is None:
         raise HTTPException(status_code=404, detail=f"token {token_id} not found")
-    await revoke_token(session, token)
-    await audit.record(
-        session,
-        request,
-        "core.token.revoke",
-        object_type="token",
-        object_id=str(token_id),
-        details={"name": token.name},
-    )
+    await withdraw_token(session, request, token)
 
 
 def _user_out(user: Any) -> dict[str, Any]:

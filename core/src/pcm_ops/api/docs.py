@@ -7,6 +7,7 @@ under the Content-Security-Policy.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from html import escape
 from typing import Annotated, Any
 
@@ -32,13 +33,23 @@ _PAGE = """<!doctype html>
 async def openapi_document(
     request: Request, _: Annotated[Principal, require(AUTHENTICATED)]
 ) -> Any:
-    return JSONResponse(with_security(request.app.openapi()))
+    from pcm_ops.security.auth import ALWAYS_PUBLIC
+
+    public = ALWAYS_PUBLIC | set(request.app.state.settings.public_paths)
+    return JSONResponse(with_security(request.app.openapi(), public))
 
 
-def with_security(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` declaring how every operation is authenticated: an API token
+#: The schemes an operation accepts: either an API token or a browser session.
+SECURITY: list[dict[str, list[str]]] = [{"apiToken": []}, {"session": []}]
+
+
+def with_security(
+    document: dict[str, Any], public_paths: Collection[str] = ("/api/auth/login",)
+) -> dict[str, Any]:
+    """``document`` declaring how its operations are authenticated: an API token
     (``Authorization: Bearer pcm_...``, what Swagger UI's *Authorize* asks for) or the
-    browser session's cookie. Core's own sign-in routes stay open."""
+    browser session's cookie, as the document's default and on every protected operation;
+    the operations of ``public_paths`` (sign-in, health) say they need nothing."""
     from pcm_ops.security.sessions import COOKIE_NAME
 
     components = document.setdefault("components", {})
@@ -52,11 +63,11 @@ def with_security(document: dict[str, Any]) -> dict[str, Any]:
             "session": {"type": "apiKey", "in": "cookie", "name": COOKIE_NAME},
         }
     )
-    document["security"] = [{"apiToken": []}, {"session": []}]
-    login = document.get("paths", {}).get("/api/auth/login", {})
-    for operation in login.values():
-        if isinstance(operation, dict):
-            operation["security"] = []
+    document["security"] = SECURITY
+    for path, item in document.get("paths", {}).items():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                operation["security"] = [] if path in public_paths else SECURITY
     return document
 
 

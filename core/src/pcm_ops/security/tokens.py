@@ -25,6 +25,7 @@ class TokenError(PcmOpsError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.problem = message
         super().__init__(f"{field}: {message}")
 
 

@@ -33,7 +33,8 @@ def setup_web(app: FastAPI, settings: Settings, registry: PluginRegistry) -> Non
     """Add the web UI to ``app``: called by :func:`pcm_ops.app.create_app` once the API
     routers are mounted.
 
-    Mounts core's static files at ``/static`` and core's pages (``/``, ``/plugins``); calls
+    Mounts core's static files at ``/static`` and core's pages (``/``, ``/plugins``,
+    ``/tokens``, ``/login``); calls
     every plugin's ``pcm_ops_web_pages`` hook and mounts its page routers under
     ``/tools/<provider>/<tool>`` and its static folder at ``/tools/<provider>/<tool>/static``;
     builds the one Jinja2 environment (core's templates and each plugin's under
@@ -46,12 +47,14 @@ def setup_web(app: FastAPI, settings: Settings, registry: PluginRegistry) -> Non
     """
     from pcm_ops.web.login import router as login_pages
     from pcm_ops.web.pages import router as core_pages
+    from pcm_ops.web.tokens import router as token_pages
 
     app.include_router(core_pages)
     app.include_router(login_pages)
+    app.include_router(token_pages)
     app.mount("/static", StaticFiles(directory=CORE_STATIC), name="static")
     table = RouteTable.of(app)
-    for pages in (core_pages, login_pages):
+    for pages in (core_pages, login_pages, token_pages):
         for route in pages.routes:
             for method in getattr(route, "methods", None) or ("GET",):
                 table.owners.setdefault((method, getattr(route, "path", "")), "core")
