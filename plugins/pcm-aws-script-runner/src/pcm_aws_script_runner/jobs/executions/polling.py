@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 from dbos import DBOS
@@ -32,6 +33,20 @@ from pcm_ops.jobs import publish_async
 __all__ = ["poll"]
 
 logger = logging.getLogger("pcm_aws_script_runner.executions")
+
+#: The target's columns that a poll writes (the keys of :func:`poll_batch`'s results).
+RESULT_FIELDS = (
+    "status",
+    "status_details",
+    "exit_code",
+    "stdout",
+    "stderr",
+    "stdout_truncated",
+    "stderr_truncated",
+    "output_url",
+    "started_at",
+    "ended_at",
+)
 
 
 @DBOS.step(name="aws-script-runner.poll_results", retries_allowed=True, max_attempts=5)
@@ -75,7 +90,7 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
                 )
                 results = {}
             changed, summary["batches"][str(number)] = await _write_results(
-                session, execution_id, number, results
+                session, execution_id, batch, results
             )
             if changed:
                 changed_rows[number] = changed
@@ -85,6 +100,11 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
     stream = execution_stream(execution_id)
     for number, rows in sorted(changed_rows.items()):
         await publish_async(stream, "instances", {"batch": number, "instances": rows})
+    for key, batch_summary in summary["batches"].items():
+        if batch_summary["finished"]:  # the page shows each batch's status
+            await publish_async(
+                stream, "batch", {"number": int(key), "status": BatchStatus.FINISHED}
+            )
     if changed_rows:
         await publish_async(
             stream,
@@ -100,10 +120,17 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
 async def _sent_batches(
     session: Any, execution_id: int, numbers: list[int]
 ) -> list[dict[str, Any]]:
-    """The batches ``numbers`` that have a command id, as :func:`poll_batch` takes them."""
+    """The batches ``numbers`` that have a command id, as :func:`poll_batch` takes them
+    (columns, not ORM objects)."""
     rows = (
         await session.exec(
-            select(AwsSrExecutionBatch).where(
+            select(
+                AwsSrExecutionBatch.number,
+                AwsSrExecutionBatch.account_id,
+                AwsSrExecutionBatch.region,
+                AwsSrExecutionBatch.command_id,
+                AwsSrExecutionBatch.instance_ids,
+            ).where(
                 AwsSrExecutionBatch.execution_id == execution_id,
                 col(AwsSrExecutionBatch.number).in_(numbers),
             )
@@ -111,47 +138,76 @@ async def _sent_batches(
     ).all()
     return [
         {
-            "number": batch.number,
-            "account_id": batch.account_id,
-            "region": batch.region,
-            "command_id": batch.command_id,
+            "number": number,
+            "account_id": account_id,
+            "region": region,
+            "command_id": command_id,
+            "instance_ids": instance_ids,
         }
-        for batch in rows
-        if batch.command_id
+        for number, account_id, region, command_id, instance_ids in rows
+        if command_id
     ]
 
 
 async def _write_results(
-    session: Any, execution_id: int, number: int, results: dict[str, dict[str, Any]]
+    session: Any, execution_id: int, batch: dict[str, Any], results: dict[str, dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Write one batch's changed results; mark it finished once every instance has ended.
 
+    The batch's targets are read as plain rows by the unique (execution, instance) index
+    (no ORM object per target, no scan of the execution's other batches), and the changed
+    ones are written with one executemany UPDATE by primary key.
+
     :return: the event rows of the instances that changed, and the batch's summary.
     """
+    number = batch["number"]
     now = utcnow()
-    targets = (
+    target = AwsSrExecutionTarget
+    columns = [col(getattr(target, name)) for name in RESULT_FIELDS]
+    rows = (
         await session.exec(
-            select(AwsSrExecutionTarget).where(
-                AwsSrExecutionTarget.execution_id == execution_id,
-                AwsSrExecutionTarget.batch_number == number,
+            select(
+                col(target.id),
+                col(target.instance_id),
+                col(target.account_id),
+                col(target.region),
+                col(target.name),
+                *columns,
+            ).where(
+                col(target.execution_id) == execution_id,
+                col(target.instance_id).in_(batch["instance_ids"]),
             )
         )
     ).all()
-    changed = []
-    for target in targets:
-        result = results.get(target.instance_id)
-        if result is None or target.status in TERMINAL_STATUSES:
-            continue
-        if all(getattr(target, key) == value for key, value in result.items()):
-            continue
-        for key, value in result.items():
-            setattr(target, key, value)
-        target.updated_at = now
-        session.add(target)
-        changed.append(event_row(target))
-    ended = sum(t.status in TERMINAL_STATUSES for t in targets)
-    errors = sum(t.status in ERROR_STATUSES for t in targets)
-    finished = ended == len(targets)
+    changed: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    ended = errors = 0
+    for row in rows:
+        current = dict(zip(RESULT_FIELDS, row[5:], strict=True))
+        result = results.get(row[1])
+        if (
+            result is not None
+            and current["status"] not in TERMINAL_STATUSES
+            and any(current[key] != value for key, value in result.items())
+        ):
+            current.update(result)
+            updates.append({"id": row[0], **result, "updated_at": now})
+            changed.append(
+                event_row(  # the row's columns by name, as the model's attributes
+                    SimpleNamespace(
+                        instance_id=row[1],
+                        account_id=row[2],
+                        region=row[3],
+                        name=row[4],
+                        **current,
+                    )
+                )
+            )
+        ended += current["status"] in TERMINAL_STATUSES
+        errors += current["status"] in ERROR_STATUSES
+    if updates:
+        await session.exec(update(target), params=updates)
+    finished = ended == len(rows)
     if finished:
         await session.exec(
             update(AwsSrExecutionBatch)

@@ -147,7 +147,9 @@ async def _record_outcome(
             update(AwsSrExecutionTarget)
             .where(
                 col(AwsSrExecutionTarget.execution_id) == execution_id,
-                col(AwsSrExecutionTarget.batch_number) == number,
+                # By the unique (execution, instance) index: batch_number has none, and
+                # filtering on it read every target of the execution for each batch.
+                col(AwsSrExecutionTarget.instance_id).in_(batch.instance_ids),
             )
             .values(status=new_status, status_details=details, updated_at=now)
         )
