@@ -118,6 +118,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         from pcm_ops.db.migrations import migrate_on_start
 
         await anyio.to_thread.run_sync(migrate_on_start, settings, registry)
+    import anyio.to_thread
+
+    from pcm_ops.security.secrets import verify_key
+
+    # Refuses to start with a key that cannot decrypt the secrets already stored.
+    await anyio.to_thread.run_sync(verify_key, settings, registry)
     if settings.demo:
         from pcm_ops.security.demo import announce, reset_demo_admin
 

@@ -60,7 +60,7 @@ def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T
     from pcm_ops.db.engine import Database
     from pcm_ops.security import secrets
 
-    secrets.configure(settings.data_dir)
+    secrets.verify_key(settings)  # configures the keys; refuses a key the database rejects
 
     async def main() -> T:
         database = Database(settings)

@@ -33,9 +33,14 @@ def run_worker(
 
     :raises pcm_ops.jobs.JobsError: the engine cannot start (unknown queue, executor id
         in use, database not migrated, ...).
+    :raises pcm_ops.security.secrets.KeyMismatchError: the secret key cannot decrypt the
+        secrets already stored.
     """
     from pcm_ops.jobs.engine import JobEngine
+    from pcm_ops.security.secrets import verify_key
 
+    # Refuses to start with a key that cannot decrypt the secrets already stored.
+    verify_key(settings, registry)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:

@@ -1,11 +1,12 @@
-"""Core's security tables: users, API tokens, browser sessions, audit events, login failures."""
+"""Core's security tables: users, API tokens, browser sessions, audit events, login failures,
+and the secret key's check value."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from pcm_ops.db.types import UTCDateTime, utcnow
@@ -80,3 +81,22 @@ class LoginFailure(SQLModel, table=True):
     username: str = Field(max_length=150, index=True)
     client_address: str = Field(max_length=64, index=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class SecretKeyCheck(SQLModel, table=True):
+    """The key check value: proof of which key encrypts this database's secrets.
+
+    One row (``id`` 1), written by the first process that starts on a database and
+    re-encrypted by ``pcm-ops secrets rotate``. A process whose keys cannot decrypt
+    ``check_value`` refuses to start (:func:`pcm_ops.security.secrets.verify_key`).
+    """
+
+    __tablename__ = "pcm_secret_key_check"
+
+    id: int = Field(primary_key=True)
+    #: A known text encrypted with the installation's key (Fernet token, ``fernet:`` prefix).
+    check_value: str = Field(sa_type=Text)
+    #: :func:`pcm_ops.security.secrets.key_fingerprint` of the key that encrypted it: names
+    #: the key in error messages without revealing it.
+    key_fingerprint: str = Field(max_length=16)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
