@@ -799,6 +799,7 @@ class AwsClients:
         from aiobotocore.config import AioConfig
 
         from pcm_aws_common import __version__
+        from pcm_aws_common.services.tls import SharedTlsSession
 
         # Without retries, a call is made once: botocore never sends it again by itself.
         attempts = self.config.max_attempts if retries else 1
@@ -808,6 +809,8 @@ class AwsClients:
             connect_timeout=self.config.connect_timeout,
             read_timeout=self.config.read_timeout,
             user_agent_extra=f"pcm-aws-common/{__version__}",
+            # One TLS context (and CA bundle load) per process, not one per client.
+            http_session_cls=SharedTlsSession,
         )
 
     async def _pooled_client(
