@@ -71,9 +71,11 @@ class UnresolvedTarget:
 #: ``principal`` is who asks, or ``None`` outside a request (the CLI). A resolver that also
 #: takes a third argument named ``context`` gets the supplying plugin's
 #: :class:`~pcm_ops.context.PluginContext` (its config, settings, a database session).
+#: Beside the targets it may return :class:`UnresolvedTarget` items.
+ResolverResult = Sequence[ResolvedTarget] | Sequence[ResolvedTarget | UnresolvedTarget]
 TargetResolver = (
-    Callable[[str, "Principal | None"], Awaitable[Sequence[ResolvedTarget]]]
-    | Callable[[str, "Principal | None", "PluginContext"], Awaitable[Sequence[ResolvedTarget]]]
+    Callable[[str, "Principal | None"], Awaitable[ResolverResult]]
+    | Callable[[str, "Principal | None", "PluginContext"], Awaitable[ResolverResult]]
 )
 
 

@@ -28,7 +28,7 @@ def servicenow() -> None:
 
 @servicenow.group()
 def connections() -> None:
-    """Add, list and test ServiceNow connections."""
+    """Add, list, change, test and remove ServiceNow connections."""
 
 
 @connections.command("list")
@@ -110,20 +110,7 @@ def add_connection(
         for field, variable in SECRET_VARIABLES.items()
         if field in needed
     }
-    tls: dict[str, str] = {}
-    if ca_bundle is not None:
-        tls["ca_bundle"] = ca_bundle.read()
-    if client_cert is not None:
-        tls["client_cert"] = client_cert.read()
-    if client_key is not None and client_cert is None:
-        raise click.UsageError("--client-key needs --client-cert")
-    if client_cert is not None:
-        key = client_key.read() if client_key is not None else os.environ.get(CLIENT_KEY_VARIABLE)
-        if not key:
-            raise click.UsageError(
-                f"--client-cert needs its key: --client-key FILE or {CLIENT_KEY_VARIABLE}"
-            )
-        tls["client_key"] = key
+    tls = _tls_files(ca_bundle, client_cert, client_key)
     try:
         data = ConnectionIn(
             name=name,
@@ -143,6 +130,149 @@ def add_connection(
 
     row = run_in_session(obj.settings(), work)
     click.echo(f"added connection {row.id}: {row.name} ({row.base_url}), checked: ok")
+
+
+def _tls_files(
+    ca_bundle: TextIO | None, client_cert: TextIO | None, client_key: TextIO | None
+) -> dict[str, str]:
+    """The PEM texts of the TLS options given (a client certificate with its key, from
+    ``--client-key FILE`` or the environment)."""
+    import os
+
+    tls: dict[str, str] = {}
+    if ca_bundle is not None:
+        tls["ca_bundle"] = ca_bundle.read()
+    if client_cert is not None:
+        tls["client_cert"] = client_cert.read()
+    if client_key is not None and client_cert is None:
+        raise click.UsageError("--client-key needs --client-cert")
+    if client_cert is not None:
+        key = client_key.read() if client_key is not None else os.environ.get(CLIENT_KEY_VARIABLE)
+        if not key:
+            raise click.UsageError(
+                f"--client-cert needs its key: --client-key FILE or {CLIENT_KEY_VARIABLE}"
+            )
+        tls["client_key"] = key
+    return tls
+
+
+@connections.command("update")
+@click.argument("name")
+@click.option("--url", "base_url", default=None, help="A new instance address.")
+@click.option(
+    "--auth",
+    "auth_kind",
+    type=click.Choice(["basic", "oauth_client_credentials", "oauth_password", "api_key"]),
+    default=None,
+    help="A new way to authenticate (give its secrets too).",
+)
+@click.option("--username", default=None)
+@click.option("--client-id", default=None)
+@click.option("--timeout", "timeout_seconds", type=float, default=None)
+@click.option(
+    "--secrets",
+    "new_secrets",
+    is_flag=True,
+    help="Set the authentication's secrets again: from PCM_SERVICENOW_PASSWORD / "
+    "_CLIENT_SECRET / _API_KEY or a hidden prompt (without it, they are kept).",
+)
+@click.option("--ca-bundle", type=click.File("r"), default=None, help="A new CA bundle (PEM).")
+@click.option("--no-ca-bundle", is_flag=True, help="Trust the system's CAs only.")
+@click.option("--client-cert", type=click.File("r"), default=None, help="A new client cert.")
+@click.option(
+    "--client-key",
+    type=click.File("r"),
+    default=None,
+    help=f"The new client certificate's key (or its text in {CLIENT_KEY_VARIABLE}).",
+)
+@click.option("--no-client-cert", is_flag=True, help="Stop presenting a client certificate.")
+@click.pass_obj
+def update_connection(
+    obj: CliContext,
+    name: str,
+    base_url: str | None,
+    auth_kind: str | None,
+    username: str | None,
+    client_id: str | None,
+    timeout_seconds: float | None,
+    new_secrets: bool,
+    ca_bundle: TextIO | None,
+    no_ca_bundle: bool,
+    client_cert: TextIO | None,
+    client_key: TextIO | None,
+    no_client_cert: bool,
+) -> None:
+    """Change connection NAME; what is not given is kept (secrets too). The connection is
+    checked with a real call before the change is saved."""
+    import os
+
+    from pcm_ops.audit import Actor
+    from pcm_servicenow_cmdb.schemas import ConnectionUpdate
+    from pcm_servicenow_cmdb.services import connections as service
+
+    if ca_bundle is not None and no_ca_bundle:
+        raise click.UsageError("give --ca-bundle or --no-ca-bundle, not both")
+    if client_cert is not None and no_client_cert:
+        raise click.UsageError("give --client-cert or --no-client-cert, not both")
+    given: dict[str, object] = {
+        field: value
+        for field, value in {
+            "base_url": base_url,
+            "auth_kind": auth_kind,
+            "username": username,
+            "client_id": client_id,
+            "timeout_seconds": timeout_seconds,
+        }.items()
+        if value is not None
+    }
+    given.update(_tls_files(ca_bundle, client_cert, client_key))
+    if no_ca_bundle:
+        given["ca_bundle"] = None
+    if no_client_cert:
+        given["client_cert"] = given["client_key"] = None
+
+    def work_for(kind: str | None):  # type: ignore[no-untyped-def]
+        async def work(session):  # type: ignore[no-untyped-def]
+            row = await service.find_connection(session, name)
+            if new_secrets:
+                for field in service.NEEDED[kind or row.auth_kind]:
+                    if field in SECRET_VARIABLES:
+                        given[field] = os.environ.get(SECRET_VARIABLES[field]) or click.prompt(
+                            field.replace("_", " ").capitalize(), hide_input=True
+                        )
+            try:
+                data = ConnectionUpdate(**given)
+            except ValueError as exc:
+                raise click.ClickException(str(exc).splitlines()[0]) from None
+            return await service.update_connection(session, row.id or 0, data, Actor.cli())
+
+        return work
+
+    if not given and not new_secrets:
+        raise click.UsageError("nothing to change: give at least one option (see --help)")
+    row = run_in_session(obj.settings(), work_for(auth_kind))
+    click.echo(f"updated connection {row.id}: {row.name} ({row.base_url}), checked: ok")
+
+
+@connections.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def remove_connection(obj: CliContext, name: str, yes: bool) -> None:
+    """Remove connection NAME (its secrets are deleted with it)."""
+    from pcm_ops.audit import Actor
+    from pcm_servicenow_cmdb.services import connections as service
+
+    if not yes:
+        click.confirm(f"Remove the ServiceNow connection {name!r}?", abort=True)
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        row = await service.find_connection(session, name)
+        await service.delete_connection(session, row.id or 0, Actor.cli())
+        return row
+
+    row = run_in_session(obj.settings(), work)
+    click.echo(f"removed connection {row.id}: {row.name}")
 
 
 @connections.command("test")

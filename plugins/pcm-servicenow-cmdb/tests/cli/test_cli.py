@@ -161,3 +161,60 @@ def test_a_connection_with_a_client_certificate_from_files_and_the_environment(
     assert tested[0] == 0, tested
     outputs = from_file + from_environment + no_key + no_certificate + tested
     assert secret not in "".join(str(part) for part in outputs)
+
+
+def test_connections_update_changes_what_is_given_keeps_the_rest_and_checks_first(
+    pcm_ops, servicenow, monkeypatch
+):
+    monkeypatch.setenv("PCM_SERVICENOW_PASSWORD", DEFAULT_PASSWORD)
+    pcm_ops(
+        "servicenow", "connections", "add", "acme", "--url", servicenow.url,
+        "--username", DEFAULT_USERNAME,
+    )  # fmt: skip
+
+    nothing = pcm_ops("servicenow", "connections", "update", "acme")
+    timeout = pcm_ops("servicenow", "connections", "update", "acme", "--timeout", "20")
+    monkeypatch.setenv("PCM_SERVICENOW_PASSWORD", "wrong")
+    kept = pcm_ops("servicenow", "connections", "update", "acme", "--timeout", "30")
+    refused = pcm_ops("servicenow", "connections", "update", "acme", "--secrets")
+    bad = pcm_ops("servicenow", "connections", "update", "acme", "--url", "ftp://acme")
+    unknown = pcm_ops("servicenow", "connections", "update", "nobody", "--timeout", "5")
+
+    assert nothing.exit_code == 2
+    assert "nothing to change" in nothing.stderr
+    assert timeout.exit_code == 0, timeout
+    assert timeout.stdout.startswith("updated connection 1: acme")
+    assert kept.exit_code == 0, kept  # the stored password was kept, not the variable's
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: password: ServiceNow refused these credentials")
+    assert bad.exit_code == 1
+    assert "base_url" in bad.stderr
+    assert unknown.exit_code == 1
+    assert "nobody" in unknown.stderr
+    assert "wrong" not in refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr + bad.stderr + unknown.stderr
+    with_timeout = pcm_ops("servicenow", "connections", "test", "acme")
+    assert with_timeout.exit_code == 0, with_timeout  # the refused changes were not saved
+
+
+def test_connections_remove_asks_first_unless_told_yes(pcm_ops, servicenow, monkeypatch):
+    import io
+
+    monkeypatch.setenv("PCM_SERVICENOW_PASSWORD", DEFAULT_PASSWORD)
+    pcm_ops(
+        "servicenow", "connections", "add", "acme", "--url", servicenow.url,
+        "--username", DEFAULT_USERNAME,
+    )  # fmt: skip
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    kept = pcm_ops("servicenow", "connections", "remove", "acme")
+    still = pcm_ops("servicenow", "connections", "list")
+    removed = pcm_ops("servicenow", "connections", "remove", "acme", "--yes")
+    gone = pcm_ops("servicenow", "connections", "list")
+
+    assert kept.exit_code != 0
+    assert "Aborted" in kept.stderr
+    assert "acme" in still.stdout
+    assert removed.exit_code == 0, removed
+    assert removed.stdout.startswith("removed connection 1: acme")
+    assert gone.stdout.startswith("No ServiceNow connections.")
