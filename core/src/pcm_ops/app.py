@@ -104,6 +104,19 @@ def create_app(settings: Settings, registry: PluginRegistry | None = None) -> Fa
     app.state.metrics = Metrics(registry)
     app.include_router(metrics_router)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+
+    from pcm_ops.dispatch import install_prefix_dispatch
+
+    # A request is matched against its plugin's routes only (and core's), not every route.
+    install_prefix_dispatch(
+        app,
+        [
+            prefix
+            for record in registry.records
+            if record.metadata is not None
+            for prefix in (record.metadata.api_prefix, record.metadata.page_prefix)
+        ],
+    )
     return app
 
 

@@ -59,25 +59,73 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_PluginStates(plugin_registry))
-        self.templates: list[tuple[Any, str, tuple[str, ...]]] | None = None
+        self.templates = _RouteTemplates()
 
 
-def _route_template(metrics: Metrics, scope: Scope) -> str:
-    """The template of the route that served ``scope`` (``/api/x/{id}``), or ``unmatched``."""
-    if metrics.templates is None:
-        from starlette.routing import compile_path
+class _RouteTemplates:
+    """The template each route is served at (``/api/tools/aws/x/{id}``), looked up from the
+    route the router chose, which it leaves in the scope: ``scope["route"]`` for FastAPI
+    routes, ``scope["endpoint"]`` for others (a mount's application). A route included
+    under several prefixes has several templates; only then is the path matched, against
+    those few. Built on first use and again when routes are added."""
+
+    def __init__(self) -> None:
+        self.signature: tuple[int, int] | None = None
+        self.by_id: dict[int, list[tuple[Any, str, tuple[str, ...]]]] = {}
+
+    def build(self, app: Any) -> None:
+        from starlette.routing import Mount, compile_path
 
         from pcm_ops.routes import effective_routes
 
-        metrics.templates = [
-            (compile_path(route.path)[0], route.path, route.methods)
-            for route in effective_routes(scope["app"].routes)
-        ]
-    path = scope["path"]
-    for pattern, template, methods in metrics.templates:
-        if pattern.match(path) and (scope["method"] in methods or "*" in methods):
-            return template
-    return "unmatched"
+        by_id: dict[int, list[tuple[Any, str, tuple[str, ...]]]] = {}
+        for route in effective_routes(app.routes):
+            original = getattr(route.route, "original_route", route.route)
+            template = route.path
+            if isinstance(original, Mount):
+                template = template.rstrip("/") + "/{path}"
+            entry = (compile_path(template)[0], template, route.methods)
+            keys = {id(original), id(route.route)}
+            endpoint = getattr(original, "app", None) if isinstance(original, Mount) else None
+            if endpoint is not None:
+                keys.add(id(endpoint))
+            elif getattr(original, "endpoint", None) is not None and not hasattr(
+                original, "dependant"
+            ):
+                keys.add(id(original.endpoint))  # a plain Starlette route
+            for key in keys:
+                by_id.setdefault(key, []).append(entry)
+        self.by_id = by_id
+        self.signature = (id(app.routes), len(app.routes))
+
+    def of(self, scope: Scope) -> str:
+        """The template of the route that served ``scope``, or ``unmatched``."""
+        app = scope["app"]
+        if self.signature != (id(app.routes), len(app.routes)):
+            self.build(app)
+        chosen = scope.get("route")
+        if chosen is None:
+            chosen = scope.get("endpoint")
+        if chosen is None:
+            return "unmatched"
+        entries = self.by_id.get(id(chosen))
+        if not entries:
+            return "unmatched"
+        method = scope["method"]
+        if len(entries) == 1:
+            _, template, methods = entries[0]
+            return template if method in methods or "*" in methods else "unmatched"
+        path = scope["path"]
+        for pattern, template, methods in entries:
+            if pattern.match(path) and (method in methods or "*" in methods):
+                return template
+        return "unmatched"
+
+
+def _route_template(metrics: Metrics, scope: Scope) -> str:
+    """The template of the route that served ``scope`` (``/api/x/{id}``), or ``unmatched``
+    (no route: a 404 or a redirect; or a 405, the route not serving that method)."""
+    return metrics.templates.of(scope)
 
 
 class MetricsMiddleware:
@@ -93,21 +141,25 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = {"code": 500}
+        status = 500
+        route: str | None = None
 
         async def record_status(message: Message) -> None:
+            nonlocal status, route
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                self.metrics.duration.labels(
-                    scope["method"], _route_template(self.metrics, scope)
-                ).observe(time.perf_counter() - started)
+                status = message["status"]
+                route = _route_template(self.metrics, scope)
+                self.metrics.duration.labels(scope["method"], route).observe(
+                    time.perf_counter() - started
+                )
             await send(message)
 
         try:
             await self.app(scope, receive, record_status)
         finally:
-            route = _route_template(self.metrics, scope)
-            self.metrics.requests.labels(scope["method"], route, str(status["code"])).inc()
+            if route is None:
+                route = _route_template(self.metrics, scope)
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
 
 
 async def _metrics_access(request: Request) -> None:
