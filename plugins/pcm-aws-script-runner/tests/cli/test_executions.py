@@ -5,6 +5,8 @@ enqueues."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import os
 import subprocess
@@ -71,7 +73,7 @@ async def test_the_whole_flow_through_the_cli(make_fleet, moto_aws, pcm_settings
     fleet = await make_fleet(us_east_1=3, eu_west_1=2)
     await fleet.script("hello")
     bad = fleet.instances["eu-west-1"][0]
-    moto_aws.ssm.set_default_outcome(InvocationOutcome("Failed", error="nope"), instance_id=bad)
+    moto_aws.ssm.set_default_outcome(InvocationOutcome("Failed", error="=nope"), instance_id=bad)
     targets = ",".join(fleet.all_ids())
 
     preview = await cli(
@@ -107,9 +109,13 @@ async def test_the_whole_flow_through_the_cli(make_fleet, moto_aws, pcm_settings
     assert f"{result['id']:>6}  failed" in listed.stdout
     shown = await cli(pcm_settings, moto_aws, "show", str(result["id"]), "--output")
     assert f"{bad} {fleet.account_id} eu-west-1" in shown.stdout
-    assert "! nope" in shown.stdout
+    assert "! =nope" in shown.stdout
     exported = await cli(pcm_settings, moto_aws, "export", str(result["id"]), "--format", "json")
     assert {row["status"] for row in json.loads(exported.stdout)} == {"Success", "Failed"}
+    as_csv = await cli(pcm_settings, moto_aws, "export", str(result["id"]))
+    [failed] = [row for row in csv.DictReader(io.StringIO(as_csv.stdout)) if row["stderr"]]
+    assert failed["stderr"].startswith("'=nope")  # text for a spreadsheet, not a formula
+    assert "=nope" in json.dumps(json.loads(exported.stdout))  # JSON keeps the value as it is
 
     moto_aws.ssm.set_default_outcome(InvocationOutcome("Success"), instance_id=bad)
     rerun = await cli(pcm_settings, moto_aws, "rerun", str(result["id"]), "--wait")

@@ -9,7 +9,6 @@ follows it until it ends.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from typing import Any
@@ -160,6 +159,6 @@ def export(obj: CliContext, execution_id: int, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(target_fields()))
-    writer.writeheader()
-    writer.writerows(rows)
+    from pcm_aws_script_runner.services.exports import write_csv
+
+    write_csv(sys.stdout, list(target_fields()), rows)
