@@ -57,6 +57,11 @@ async def begin(execution_id: int) -> dict[str, Any]:
             execution.status = ExecutionStatus.RUNNING
             execution.started_at = utcnow()
             session.add(execution)
+        # What the page shows of it (a run cancelled while queued is cancelling already).
+        shown = {
+            "status": str(execution.status),
+            "started_at": execution.started_at.isoformat() if execution.started_at else None,
+        }
         plan = {
             "finished": execution.status in FINISHED,
             "cancel": execution.cancel_requested_at is not None,
@@ -76,9 +81,7 @@ async def begin(execution_id: int) -> dict[str, Any]:
                 for batch in batches
             ],
         }
-    await publish_async(
-        execution_stream(execution_id), "execution", {"status": ExecutionStatus.RUNNING}
-    )
+    await publish_async(execution_stream(execution_id), "execution", shown)
     return plan
 
 
@@ -175,11 +178,16 @@ async def finish(execution_id: int, reason: str) -> dict[str, Any]:
     else:
         status = ExecutionStatus.SUCCEEDED.value
     result = {"status": status, "reason": reason, "counts": counts}
-    await publish_async(execution_stream(execution_id), "execution", result)
+    finished_at = utcnow()  # the event says when, as the row will
+    await publish_async(
+        execution_stream(execution_id),
+        "execution",
+        {**result, "finished_at": finished_at.isoformat()},
+    )
     async with rt.database.session() as session:
         await session.exec(
             update(AwsSrExecution)
             .where(col(AwsSrExecution.id) == execution_id)
-            .values(status=status, status_reason=reason[:500], finished_at=utcnow())
+            .values(status=status, status_reason=reason[:500], finished_at=finished_at)
         )
     return result

@@ -150,6 +150,8 @@ def event_row(target: AwsSrExecutionTarget) -> dict[str, Any]:
         "stdout": target.stdout[-EVENT_OUTPUT_CHARS:],
         "stderr": target.stderr[-EVENT_OUTPUT_CHARS:],
         "stdout_truncated": target.stdout_truncated,
+        "stderr_truncated": target.stderr_truncated,
         "output_url": target.output_url,
+        "started_at": target.started_at.isoformat() if target.started_at else None,
         "ended_at": target.ended_at.isoformat() if target.ended_at else None,
     }

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from pcm_aws_script_runner.domain import UNSENT_BATCHES, BatchStatus, InstanceStatus
 from pcm_aws_script_runner.ids import execution_stream
 from pcm_aws_script_runner.jobs.executions.commands import find_sent, render_command, send_arguments
-from pcm_aws_script_runner.jobs.executions.records import batch_row
+from pcm_aws_script_runner.jobs.executions.records import batch_row, update_counts
 from pcm_aws_script_runner.jobs.runtime import runtime
 from pcm_aws_script_runner.models import (
     AwsSrExecution,
@@ -59,13 +59,14 @@ async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
         rt, snapshot, send_arguments(snapshot, command, stamp), stamp, resumed=resumed
     )
     _log_outcome(execution_id, number, command_id, error, adopted)
-    status = await _record_outcome(rt, execution_id, number, command_id, error)
+    status, shown = await _record_outcome(rt, execution_id, number, command_id, error)
     data = {
         "number": number,
         "status": status,
         "command_id": command_id,
         "error": error,
         "adopted": adopted,
+        **shown,
     }
     await publish_async(execution_stream(execution_id), "batch", data)
     return {
@@ -129,9 +130,10 @@ def _log_outcome(
 
 async def _record_outcome(
     rt: Any, execution_id: int, number: int, command_id: str | None, error: str
-) -> str:
+) -> tuple[str, dict[str, Any]]:
     """Mark the batch sent (its instances ``Sent``) or failed (``Undeliverable``); return
-    its status as plain text (step outputs are pickled: no class of this package)."""
+    its status as plain text (step outputs are pickled: no class of this package) and
+    what the page shows of it: when it was sent, and the execution's new counts."""
     now = utcnow()
     async with rt.database.session() as session:
         batch = await batch_row(session, execution_id, number)
@@ -153,7 +155,10 @@ async def _record_outcome(
             )
             .values(status=new_status, status_details=details, updated_at=now)
         )
-    return str(BatchStatus.SENT if command_id is not None else BatchStatus.FAILED)
+        counts = await update_counts(session, execution_id)
+    sent_at = now.isoformat() if command_id is not None else None
+    status = BatchStatus.SENT if command_id is not None else BatchStatus.FAILED
+    return str(status), {"sent_at": sent_at, "counts": counts}
 
 
 async def _send_once(
