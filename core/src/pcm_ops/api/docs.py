@@ -22,7 +22,8 @@ router = APIRouter(include_in_schema=False)
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>PCM-Ops API</title>
-<link rel="stylesheet" href="/static/vendor/swagger-ui.css"></head>
+<link rel="stylesheet" href="/static/vendor/swagger-ui.css">
+<link rel="stylesheet" href="/static/css/api-docs.css"></head>
 <body><div id="swagger-ui" data-openapi-url="/openapi.json" data-csrf-token="{csrf}"></div>
 <script src="/static/vendor/swagger-ui-bundle.js"></script>
 <script src="/static/js/api-docs.js"></script></body></html>

@@ -5,6 +5,8 @@ The pytest fixtures live in :mod:`pcm_ops.testing.fixtures`, which pytest loads 
 request them by name. This package also offers :func:`app_client`, :func:`serve` and
 :func:`issue_api_token`, for a test that builds an application of its own.
 
+:mod:`pcm_ops.testing.accessibility` checks a page in a browser test with axe-core.
+
 Nothing heavy is imported at the top of this package: pytest imports it in every
 environment where core is installed.
 """
