@@ -269,8 +269,11 @@ async def test_problems_are_shown_next_to_their_fields_keeping_what_was_typed(ma
     )
 
     assert (wrong_type.status_code, wrong_options.status_code) == (422, 422)
-    assert "Nothing was started:" in wrong_type.text
-    assert 'id="error-parameters.count-1">must be an integer, not text</p>' in wrong_type.text
+    assert "Nothing was started. 1 problem to correct" in wrong_type.text
+    assert (
+        'id="error-parameters.count-1">“three” is not a whole number: type digits only, '
+        "like 3 or -12</p>"
+    ) in wrong_type.text
     assert 'id="p_count" name="p_count" value="three"' in wrong_type.text
     text = wrong_options.text
     assert 'id="error-max_concurrency-1">' in text

@@ -33,6 +33,7 @@ from pcm_aws_script_runner.services.executions import (
     ExecutionDraft,
     Plan,
 )
+from pcm_aws_script_runner.services.input_problems import in_words
 from pcm_aws_script_runner.web.common import BASE, form_text, form_values, page
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import parse_id
@@ -47,6 +48,14 @@ API = API_PREFIX
 
 #: The prefix of the fleet page's "every instance matching" filter parameters (``f_region``).
 FILTER_PREFIX = "f_"
+#: Sent by the Fleet page's "Run a script on the selected instances": with no
+#: ``instance_id`` beside it, nothing was selected.
+FLEET_SELECTION = "fleet_selection"
+NO_SELECTION = (
+    "no instance was selected on the Fleet page: select at least one instance there, "
+    "or type instance ids here"
+)
+NO_TARGETS = "give at least one instance id, or choose the instances on the Fleet page"
 _WHOLE_NUMBER = re.compile(r"^[+-]?\d{1,19}$")
 _PARAMETER_FIELD = "p_"
 
@@ -155,10 +164,12 @@ async def _fixed_targets(
             flt = inventory.filter_from_query(prefixed, prefix=FILTER_PREFIX)
         except InvalidInput as exc:
             problems.extend(
-                ("targets.filter", f"{where}: {message}") for where, message in exc.problems
+                ("targets.filter", f"{where}: {in_words(message)}")
+                for where, message in exc.problems
             )
             hidden = [(key, value) for key, values in prefixed.items() for value in values]
-            return FixedTargets({"filter": {}}, hidden, "an inventory filter that is not valid")
+            # No targets: an empty filter would mean every instance of the inventory.
+            return FixedTargets({}, hidden, "an inventory filter that is not valid")
         fields = flt.model_dump(mode="json", exclude_defaults=True)
         hidden = inventory.filter_to_query(flt, prefix=FILTER_PREFIX)
         return FixedTargets({"filter": fields}, hidden, describe_targets({"filter": fields}))
@@ -191,6 +202,8 @@ class RunForm:
     clone_of: int | None = None
     fixed: FixedTargets | None = None
     problems: list[tuple[str, str]] = field(default_factory=list)
+    #: The chosen version's parameter declarations (to say what a typed value should be).
+    specs: list[dict[str, Any]] = field(default_factory=list)
 
     OPTIONS = (
         "max_concurrency",
@@ -279,16 +292,51 @@ class RunForm:
         return [item for item in re.split(r"[\s,;]+", self.instance_ids) if item]
 
     def errors_for(self, name: str) -> list[str]:
-        """The messages about a field of the form (the services name the API's fields)."""
+        """The messages about a field of the form (the services name the API's fields);
+        ``parameters`` is about them all (``parameters.<name>`` is next to its field)."""
         wanted = {
             "version": ("script_version",),
             "instance_ids": ("targets",),
         }.get(name, (name,))
+        if name == "parameters":
+            return [message for where, message in self.problems if where == name]
         return [
             message
             for where, message in self.problems
             if any(where == w or where.startswith((f"{w}.", f"{w}[")) for w in wanted)
         ]
+
+    def field_id(self, where: str) -> str:
+        """The id of the form's element a problem is about (the summary links to it)."""
+        if where.startswith("parameters."):
+            return _PARAMETER_FIELD + where.split(".", 1)[1]
+        if where.startswith("targets"):
+            return "run-targets" if self.fixed is not None else "instance_ids"
+        if where == "parameters":
+            return "run-parameters"
+        return {"script_version": "version"}.get(where, where)
+
+    def explain(self, problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The services' problems as an operator of this form reads them: about the text
+        typed into a field rather than the JSON types of the API."""
+        types = {spec["name"]: spec.get("type", "string") for spec in self.specs}
+        explained = []
+        for where, message in problems:
+            if where.startswith("parameters."):
+                name = where.split(".", 1)[1]
+                text = self.values.get(name, "")
+                if types.get(name) == "integer" and text and not _WHOLE_NUMBER.match(text):
+                    message = f"“{text}” is not a whole number: type digits only, like 3 or -12"
+            elif where == "targets" and self.fixed is None and not self.instance_ids_list():
+                message = NO_TARGETS
+            elif where.startswith("targets") and self.fixed is None:
+                # The API's way out; the form has only instance ids.
+                message = message.replace(
+                    ", or give targets.instances with their account and region",
+                    " (Fleet page, Sync now)",
+                )
+            explained.append((where, in_words(message)))
+        return explained
 
     def label(self, where: str) -> str:
         """A problem's field as the form names it."""
@@ -391,11 +439,15 @@ async def new_execution(request: Request, session: DbSession, config: Config) ->
         version = await scripts.get_version(session, clone.script_id, clone.script_version or 1)
         form.prefill(clone, {s["name"] for s in version.parameters if s.get("secret")})
     form.fixed = await _fixed_targets(session, data, clone, form.problems)
+    status = 200
+    if form.fixed is None and FLEET_SELECTION in data:
+        form.problems.append(("targets", NO_SELECTION))
+        status = 422
     if form.script_id is None and "script_id" not in data:
         # The first script of the list is what the select shows: fill its parameters.
         first = await scripts.list_scripts(session, limit=1)
         form.script_id = first[0].id if first else None
-    return await _run_page(request, session, config, form)
+    return await _run_page(request, session, config, form, status=status)
 
 
 def _is_htmx(request: Request) -> bool:
@@ -421,19 +473,23 @@ async def submit_execution(
     form = RunForm.of(data)
     clone = await _clone_source(session, form)
     form.fixed = await _fixed_targets(session, data, clone, form.problems)
-    specs: list[dict[str, Any]] = []
+    # Problems with the targets carried from the Fleet page: nothing may start, but the
+    # services still check the rest, so that the operator sees every problem at once.
+    carried = list(form.problems)
     if form.script_id is not None:
         try:
             script = await scripts.get_script(session, form.script_id)
             number = form.version or script.current_version
-            specs = list((await scripts.get_version(session, script.id or 0, number)).parameters)
+            form.specs = list(
+                (await scripts.get_version(session, script.id or 0, number)).parameters
+            )
         except NotFound:
-            specs = []
-    draft = form.draft(specs, clone)
+            form.specs = []
+    draft = form.draft(form.specs, clone)
     actor = Actor.from_principal(principal, request)
     action = form_text(data, "action")
     try:
-        if action == "run":
+        if action == "run" and not carried:
             execution = await executions.start_execution(
                 session,
                 draft,
@@ -456,7 +512,10 @@ async def submit_execution(
             contexts=PluginContext.request_factory(request),
         )
     except InvalidInput as exc:
-        form.problems = exc.problems
+        # With carried problems the draft has no targets; the services' word on that is
+        # not news.
+        found = [p for p in exc.problems if not (carried and p[0] == "targets")]
+        form.problems = carried + form.explain(found)
         return await _run_page(request, session, config, form, status=422, submitted=True)
     except Blocked as exc:
         return await _run_page(
@@ -464,6 +523,8 @@ async def submit_execution(
         )
     except ScriptRunnerError as exc:
         # A target source that failed or that no plugin supplies.
-        form.problems = [("targets", str(exc))]
+        form.problems = [*carried, ("targets", str(exc))]
+        return await _run_page(request, session, config, form, status=422, submitted=True)
+    if carried:
         return await _run_page(request, session, config, form, status=422, submitted=True)
     return await _run_page(request, session, config, form, plan=plan, submitted=True)

@@ -133,18 +133,27 @@ async def plan_execution(
     :raises TargetResolutionError: a target source failed.
     """
     script, version = await _version_of(session, draft.script_id, draft.script_version)
-    values = validate_run_parameters(version, draft.parameters or {})
+    # Every problem at once (parameters, options and targets), not one group per attempt.
     problems: list[tuple[str, str]] = []
+    try:
+        values = validate_run_parameters(version, draft.parameters or {})
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+        values = {}
     options = validate_options(draft, config, problems)
-    kind, value = target_kind(draft.targets)
+    principal = actor.principal if actor is not None else None
+    try:
+        kind, value = target_kind(draft.targets)
+        targets, spec = await plan_targets(
+            TargetRequest(session, config, registry, principal, contexts), kind, value
+        )
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+    else:
+        if not targets:
+            problems.append((f"targets.{kind}", "resolves to no instance"))
     if problems:
         raise InvalidInput(problems)
-    principal = actor.principal if actor is not None else None
-    targets, spec = await plan_targets(
-        TargetRequest(session, config, registry, principal, contexts), kind, value
-    )
-    if not targets:
-        raise InvalidInput([(f"targets.{kind}", "resolves to no instance")])
     secret_names = {spec_["name"] for spec_ in version.parameters if spec_.get("secret")}
     plan = Plan(
         script=script,
