@@ -79,7 +79,8 @@ async def test_the_execution_page_follows_the_run_live(
                 row = page.locator(f'tr[data-instance="{instance_id}"]')
                 await expect(row.locator(".ex-instance-status")).to_have_text("Success")
                 await expect(row.locator('[data-field="exit_code"]')).to_have_text("0")
-                await expect(row.locator('[data-field="stdout"]')).to_contain_text(
+                output = page.locator(f'tr[data-output-for="{instance_id}"]')
+                await expect(output.locator('[data-field="stdout"]')).to_contain_text(
                     "hello from the browser test"
                 )
             await expect(page.locator("#execution-status")).to_have_text(

@@ -206,6 +206,62 @@ async def test_the_execution_page_shows_its_instances_results_and_output(
     assert_no_inline_code(text)
 
 
+async def test_an_instances_output_is_a_row_as_wide_as_the_table_with_copy_buttons(
+    make_fleet, viewer, moto_aws, assert_no_inline_code
+):
+    fleet = await make_fleet(us_east_1=2)
+    fine, failing = fleet.instances["us-east-1"]
+    moto_aws.ssm.set_default_outcome(
+        InvocationOutcome("Success", output="all good"), instance_id=fine
+    )
+    moto_aws.ssm.set_default_outcome(
+        InvocationOutcome("Failed", output="half done", error="disk full", exit_code=3),
+        instance_id=failing,
+    )
+    execution = await fleet.start()
+    await fleet.wait(execution["id"])
+
+    page = await viewer.get(f"{PAGES}/executions/{execution['id']}")
+
+    text = page.text
+    assert '<th scope="col">Output</th>' not in text  # no narrow column any more
+    for instance_id in (fine, failing):
+        row = text.index(f'<tr data-instance="{instance_id}"')
+        output = text.index(f'<tr class="ex-output-row" data-output-for="{instance_id}">')
+        assert row < output
+        assert text.index('<td colspan="6">', output) < text.index("</tr>", output)
+    # A failure's output is unfolded (its reason is in it); a success's stays folded.
+    assert '<details class="ex-output" data-field="output" open>' in text
+    assert text.count('<details class="ex-output" data-field="output"') == 2
+    assert f'aria-label="Copy the standard error of {failing}" hidden>Copy</button>' in text
+    assert f'aria-label="Copy the standard output of {fine}" hidden>Copy</button>' in text
+    assert ">disk full</pre>" in text
+    # The Copy buttons work on a finished page too (the live script is not loaded there).
+    assert "execution-output.js" in text
+    assert "execution-live.js" not in text
+    assert_no_inline_code(text)
+
+
+async def test_every_field_the_live_page_follows_is_marked_for_it(make_fleet, viewer, moto_aws):
+    fleet = await make_fleet(us_east_1=1)
+    moto_aws.ssm.set_default_outcome(InvocationOutcome("InProgress"))
+    execution = await fleet.start()
+    await fleet.wait(execution["id"], statuses={"running"})
+
+    page = await viewer.get(f"{PAGES}/executions/{execution['id']}")
+
+    text = page.text
+    assert '<dt>Started</dt><dd id="execution-started">' in text
+    assert '<dt>Finished</dt><dd id="execution-finished">' in text
+    assert '<td data-field="sent_at">' in text
+    assert '<td data-field="started_at">' in text
+    assert '<td data-field="ended_at">' in text
+    assert 'data-order="Pending Sent InProgress Delayed Success Failed' in text
+    assert 'data-open-statuses="Failed Terminated TimedOut Undeliverable"' in text
+    await fleet.post(f"/executions/{execution['id']}/cancel")
+    await fleet.wait(execution["id"])
+
+
 async def test_a_running_execution_is_live_and_an_operator_may_cancel_it(
     make_fleet, operator, viewer, moto_aws
 ):

@@ -19,6 +19,7 @@ from pcm_aws_common.patterns import is_account_id
 from pcm_aws_script_runner.dependencies import Config, Registry
 from pcm_aws_script_runner.domain import (
     DETAILS_SPELLINGS,
+    ERROR_STATUSES,
     FINISHED,
     INSTANCE_STATUS_ORDER,
     RERUN_STATUSES,
@@ -262,6 +263,8 @@ async def execution_detail(
             "execute_permission": EXECUTE,
             "output_link": output_link,
             "rerun_statuses": sorted(RERUN_STATUSES),
+            # An instance that failed shows its output unfolded: the reason is in it.
+            "open_statuses": sorted(ERROR_STATUSES),
             "details_beside": details_beside,
             "details_spellings": " ".join(f"{k}={v}" for k, v in DETAILS_SPELLINGS.items()),
         },
