@@ -102,8 +102,9 @@ _FORM_SOURCE = """{{ form_problems(problems) }}
   <button class="button" type="submit">Save</button>
 </form>"""
 
-_TABLE_SOURCE = """<div class="table-wrap">
+_TABLE_SOURCE = """<div class="table-wrap" tabindex="0" role="region" aria-label="Items">
   <table class="table">
+    <caption class="visually-hidden">Items</caption>
     <thead><tr><th scope="col">Name</th><th scope="col">State</th></tr></thead>
     <tbody>{% for row in rows %}<tr><td>{{ row.name }}</td>
       <td>{{ state_badge(row.state) }}</td></tr>{% endfor %}</tbody>
