@@ -49,10 +49,12 @@ class ScriptRunnerSettings(BaseModel):
     )
     # -- executions ---------------------------------------------------------------------
     max_targets: int = Field(
-        default=10_000,
+        default=50_000,
         ge=1,
         le=100_000,
-        description="The most instances one execution may target.",
+        description="The most instances one execution may target. An execution's memory "
+        "and work per poll do not grow with it (results are read and written a batch of 50 "
+        "at a time); its start writes every target in one transaction.",
     )
     default_max_concurrency: str = Field(
         default="50",

@@ -20,6 +20,7 @@ from pcm_aws_common.patterns import ACCOUNT_ID_PATTERN
 from pcm_aws_script_runner.api.errors import RESPONSES
 from pcm_aws_script_runner.api.schemas.executions import (
     AccountRegionOut,
+    BatchPage,
     CheckOut,
     ExecutionIn,
     ExecutionOut,
@@ -32,6 +33,7 @@ from pcm_aws_script_runner.api.schemas.executions import (
     TargetOut,
     TargetPage,
     UnresolvedOut,
+    batch_out,
     execution_out,
     execution_summary,
     target_out,
@@ -43,12 +45,9 @@ from pcm_aws_script_runner.domain import (
     RerunKind,
 )
 from pcm_aws_script_runner.ids import EXECUTE, READ, execution_stream
-from pcm_aws_script_runner.models import (
-    AwsSrExecution,
-    AwsSrExecutionBatch,
-)
+from pcm_aws_script_runner.models import AwsSrExecution
 from pcm_aws_script_runner.services import executions
-from pcm_aws_script_runner.services.errors import Blocked
+from pcm_aws_script_runner.services.errors import Blocked, InvalidInput
 from pcm_aws_script_runner.services.executions import ExecutionDraft, ExecutionQuery
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import Id, Int32, Offset, PathId
@@ -71,10 +70,20 @@ EXECUTION_RESPONSES: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/executions", responses=EXECUTION_RESPONSES)
 
 
-def _detail(
-    request: Request, execution: AwsSrExecution, batches: list[AwsSrExecutionBatch]
-) -> ExecutionOut:
-    return execution_out(execution, batches, events_url(request, execution.id or 0))
+async def _detail(request: Request, session: Any, execution: AwsSrExecution) -> ExecutionOut:
+    """The execution's detail: the same size at 10 or 50,000 instances (batch counts; the
+    batches and instances are paged through their own routes)."""
+    execution_id = execution.id or 0
+    urls = {
+        name: str(request.url_for(route, execution_id=execution_id).path)
+        for name, route in (
+            ("batches_url", "execution_batches"),
+            ("targets_url", "execution_targets"),
+            ("events_url", "execution_events"),
+        )
+    }
+    counts = await executions.batch_counts(session, execution_id)
+    return execution_out(execution, counts, urls)
 
 
 def events_url(request: Request, execution_id: int) -> str:
@@ -169,8 +178,7 @@ async def _start(
         # record, which raising through it would roll back. The answer is core's 409.
         return await handle_service_error(request, refused)
     job_id = await executions.launch(session, execution)
-    batches = await executions.batches_of(session, execution.id or 0)
-    return StartedOut(execution=_detail(request, execution, batches), job_id=job_id)
+    return StartedOut(execution=await _detail(request, session, execution), job_id=job_id)
 
 
 @router.post(
@@ -320,18 +328,55 @@ async def export_history(
 @router.get(
     "/{execution_id}",
     response_model=ExecutionOut,
-    summary="One execution: options, status, counts and batches",
+    summary="One execution: options, status, counts (its batches and instances are paged)",
     dependencies=[require(READ)],
 )
 async def get_one(execution_id: ExecutionId, request: Request, session: DbSession) -> Any:
     execution = await executions.get_execution(session, execution_id)
-    return _detail(request, execution, await executions.batches_of(session, execution_id))
+    return await _detail(request, session, execution)
+
+
+@router.get(
+    "/{execution_id}/batches",
+    response_model=BatchPage,
+    name="execution_batches",
+    summary="The SendCommand batches, in number order (keyset paging: `after`)",
+    dependencies=[require(READ)],
+)
+async def batches(
+    execution_id: ExecutionId,
+    session: DbSession,
+    after: Annotated[
+        Int32 | None, Query(ge=0, description="The `next_after` of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Any:
+    await executions.get_execution(session, execution_id)
+    rows = await executions.batches_of(session, execution_id, after=after, limit=limit + 1)
+    page = rows[:limit]
+    return BatchPage(
+        items=[batch_out(row) for row in page],
+        next_after=page[-1].number if len(rows) > limit else None,
+    )
+
+
+def _target_key(after: str | None) -> executions.TargetKey | None:
+    """``after`` as ``account_id:region:instance_id``; a 422 naming it otherwise."""
+    if after is None:
+        return None
+    parts = after.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise InvalidInput(
+            [("after", "must be the next_after of a previous page (account:region:instance)")]
+        )
+    return (parts[0], parts[1], parts[2])
 
 
 @router.get(
     "/{execution_id}/targets",
     response_model=TargetPage,
-    summary="Per-instance results: status, exit code, output, times",
+    name="execution_targets",
+    summary="Per-instance results: status, exit code, output, times (keyset paging: `after`)",
     dependencies=[require(READ)],
 )
 async def targets(
@@ -339,15 +384,25 @@ async def targets(
     session: DbSession,
     status: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Offset = 0,
+    after: Annotated[
+        str | None,
+        Query(max_length=80, description="The `next_after` of the previous page."),
+    ] = None,
+    offset: Annotated[
+        Offset, Query(description="Deprecated: the database counts through every row before.")
+    ] = 0,
 ) -> Any:
+    key = _target_key(after)
     await executions.get_execution(session, execution_id)
     rows = await executions.targets_of(
-        session, execution_id, status=status, limit=limit + 1, offset=offset
+        session, execution_id, status=status, limit=limit + 1, offset=offset, after=key
     )
+    page = rows[:limit]
+    more = len(rows) > limit
     return TargetPage(
-        items=[target_out(row) for row in rows[:limit]],
-        next_offset=offset + limit if len(rows) > limit else None,
+        items=[target_out(row) for row in page],
+        next_after=":".join(executions.target_key(page[-1])) if more else None,
+        next_offset=offset + limit if more and key is None else None,
     )
 
 

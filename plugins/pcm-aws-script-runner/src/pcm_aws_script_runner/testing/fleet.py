@@ -106,7 +106,8 @@ class Fleet:
     async def wait(
         self, execution_id: int, statuses: Collection[str] = FINISHED, limit: float = 60.0
     ) -> dict[str, Any]:
-        """Wait until the execution's status is one of ``statuses``; its detail.
+        """Wait until the execution's status is one of ``statuses``; its detail, with its
+        batches (from their paged route) under ``"batches"``.
 
         :raises AssertionError: still not there after ``limit`` seconds.
         """
@@ -116,16 +117,30 @@ class Fleet:
             assert response.status_code == 200, response.text
             body = dict(response.json())
             if body["status"] in statuses:
-                return body
+                return {**body, "batches": await self.batches(execution_id)}
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"execution {execution_id} is still {body['status']}: {body}")
             await asyncio.sleep(0.05)
 
     async def targets(self, execution_id: int) -> list[dict[str, Any]]:
-        """The execution's per-instance results."""
-        response = await self.get(f"/executions/{execution_id}/targets", params={"limit": 1000})
-        assert response.status_code == 200, response.text
-        return list(response.json()["items"])
+        """The execution's per-instance results, every page."""
+        return await self._every_page(f"/executions/{execution_id}/targets")
+
+    async def batches(self, execution_id: int) -> list[dict[str, Any]]:
+        """The execution's ``SendCommand`` batches, every page."""
+        return await self._every_page(f"/executions/{execution_id}/batches")
+
+    async def _every_page(self, path: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 1000}
+        while True:
+            response = await self.get(path, params=params)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            items.extend(page["items"])
+            if page["next_after"] is None:
+                return items
+            params["after"] = page["next_after"]
 
 
 async def add_inventory_instances(

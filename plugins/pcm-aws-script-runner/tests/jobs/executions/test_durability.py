@@ -146,8 +146,7 @@ async def test_a_send_interrupted_before_it_was_recorded_is_found_by_its_comment
 
     fleet = await make_fleet(us_east_1=5, us_west_2=5)
     execution = await fleet.start()  # no worker yet: it waits on its queue
-    detail = (await fleet.get(f"/executions/{execution['id']}")).json()
-    batch = detail["batches"][0]
+    batch = (await fleet.batches(execution["id"]))[0]
     targets = [
         t["instance_id"]
         for t in await fleet.targets(execution["id"])
@@ -186,8 +185,11 @@ async def _sent(fleet, execution_id: int, count: int) -> dict[str, Any]:
     import asyncio
 
     for _ in range(1200):
-        body = (await fleet.get(f"/executions/{execution_id}")).json()
+        body = {
+            **(await fleet.get(f"/executions/{execution_id}")).json(),
+            "batches": await fleet.batches(execution_id),
+        }
         if sum(b["status"] == "sent" for b in body["batches"]) >= count:
-            return dict(body)
+            return body
         await asyncio.sleep(0.05)
     raise AssertionError(f"no batch was sent: {body}")

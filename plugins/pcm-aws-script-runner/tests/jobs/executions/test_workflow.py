@@ -93,9 +93,12 @@ async def _wait_for_sent(fleet, execution_id: int, count: int) -> dict[str, Any]
     import asyncio
 
     for _ in range(600):
-        body = (await fleet.get(f"/executions/{execution_id}")).json()
+        body = {
+            **(await fleet.get(f"/executions/{execution_id}")).json(),
+            "batches": await fleet.batches(execution_id),
+        }
         if sum(b["status"] == "sent" for b in body["batches"]) >= count:
-            return dict(body)
+            return body
         await asyncio.sleep(0.05)
     raise AssertionError(f"no batch was sent: {body}")
 

@@ -301,7 +301,11 @@ class ExecutionOut(ExecutionSummary):
     language: str
     document_name: str
     parameters: dict[str, Any] = Field(description="Secret values are masked.")
-    target_spec: dict[str, Any]
+    target_spec: dict[str, Any] = Field(
+        description="How the targets were chosen, as given; a list of more than 20 "
+        "instances is cut to its first 20, with its length as `<name>_count` "
+        "(`instance_ids_count`)."
+    )
     max_concurrency: str
     max_errors: str
     delivery_timeout_seconds: int
@@ -311,7 +315,13 @@ class ExecutionOut(ExecutionSummary):
     cloudwatch_log_group: str | None
     job_id: str | None
     cancel_requested_by: str | None
-    batches: list[BatchOut]
+    batch_counts: dict[str, int] = Field(
+        description="How many SendCommand batches are in each status. The batches "
+        "themselves are paged at `batches_url`, the instances at `targets_url`: this "
+        "detail stays the same size however many instances the execution has."
+    )
+    batches_url: str
+    targets_url: str
     events_url: str
 
 
@@ -342,7 +352,19 @@ class ExecutionPage(BaseModel):
 
 class TargetPage(BaseModel):
     items: list[TargetOut]
-    next_offset: int | None
+    next_after: str | None = Field(
+        description="Give it as `after` for the next page; `null` on the last page."
+    )
+    next_offset: int | None = Field(
+        description="Deprecated (`offset` paging): prefer `next_after`."
+    )
+
+
+class BatchPage(BaseModel):
+    items: list[BatchOut]
+    next_after: int | None = Field(
+        description="Give it as `after` for the next page; `null` on the last page."
+    )
 
 
 class RerunIn(BaseModel):
@@ -366,29 +388,46 @@ def execution_summary(execution: AwsSrExecution) -> dict[str, Any]:
 
 
 def execution_out(
-    execution: AwsSrExecution, batches: list[AwsSrExecutionBatch], events_url: str
+    execution: AwsSrExecution, batch_counts: dict[str, int], urls: dict[str, str]
 ) -> ExecutionOut:
+    """The detail of ``execution``; ``urls``: its ``batches_url``, ``targets_url`` and
+    ``events_url``."""
     values = {
         name: getattr(execution, name)
         for name in ExecutionOut.model_fields
-        if name not in ("batches", "events_url")
+        if name != "batch_counts" and not name.endswith("_url")
     }
-    return ExecutionOut(
-        **values,
-        batches=[
-            BatchOut(
-                number=b.number,
-                account_id=b.account_id,
-                region=b.region,
-                instances=len(b.instance_ids),
-                status=b.status,
-                command_id=b.command_id,
-                sent_at=b.sent_at,
-                error=b.error,
-            )
-            for b in batches
-        ],
-        events_url=events_url,
+    values["target_spec"] = shown_target_spec(execution.target_spec)
+    return ExecutionOut(**values, batch_counts=batch_counts, **urls)
+
+
+#: The most items of a list in ``target_spec`` that the detail shows (the instances
+#: themselves are paged at ``targets_url``).
+SPEC_LIST_ITEMS = 20
+
+
+def shown_target_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with each list longer than :data:`SPEC_LIST_ITEMS` (``instance_ids``,
+    ``instances``) cut to that many and its length given as ``<name>_count``: the detail
+    stays the same size however many instances were asked for."""
+    shown = dict(spec)
+    for name, value in spec.items():
+        if isinstance(value, list) and len(value) > SPEC_LIST_ITEMS:
+            shown[name] = value[:SPEC_LIST_ITEMS]
+            shown[f"{name}_count"] = len(value)
+    return shown
+
+
+def batch_out(batch: AwsSrExecutionBatch) -> BatchOut:
+    return BatchOut(
+        number=batch.number,
+        account_id=batch.account_id,
+        region=batch.region,
+        instances=len(batch.instance_ids),
+        status=batch.status,
+        command_id=batch.command_id,
+        sent_at=batch.sent_at,
+        error=batch.error,
     )
 
 

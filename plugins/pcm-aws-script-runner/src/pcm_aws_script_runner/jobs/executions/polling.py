@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from dbos import DBOS
 from sqlalchemy import update
@@ -124,7 +124,7 @@ async def _sent_batches(
     (columns, not ORM objects)."""
     rows = (
         await session.exec(
-            select(
+            select(  # type: ignore[call-overload]  # sqlmodel types up to four columns
                 AwsSrExecutionBatch.number,
                 AwsSrExecutionBatch.account_id,
                 AwsSrExecutionBatch.region,
@@ -166,7 +166,7 @@ async def _write_results(
     columns = [col(getattr(target, name)) for name in RESULT_FIELDS]
     rows = (
         await session.exec(
-            select(
+            select(  # type: ignore[call-overload]  # sqlmodel types up to four columns
                 col(target.id),
                 col(target.instance_id),
                 col(target.account_id),
@@ -194,7 +194,7 @@ async def _write_results(
             updates.append({"id": row[0], **result, "updated_at": now})
             changed.append(
                 event_row(  # the row's columns by name, as the model's attributes
-                    SimpleNamespace(
+                    cast(Any, SimpleNamespace)(
                         instance_id=row[1],
                         account_id=row[2],
                         region=row[3],

@@ -36,9 +36,12 @@ from pcm_aws_script_runner.services.executions.options import (
 from pcm_aws_script_runner.services.executions.planning import BATCH_SIZE, Plan, plan_execution
 from pcm_aws_script_runner.services.executions.queries import (
     ExecutionQuery,
+    TargetKey,
+    batch_counts,
     batches_of,
     get_execution,
     list_executions,
+    target_key,
     targets_of,
 )
 from pcm_aws_script_runner.services.executions.starting import (
@@ -57,7 +60,9 @@ __all__ = [
     "ExecutionQuery",
     "Plan",
     "PlannedTarget",
+    "TargetKey",
     "absolute_limit",
+    "batch_counts",
     "batches_of",
     "clone_draft",
     "comment_stamp",
@@ -69,5 +74,6 @@ __all__ = [
     "request_cancel",
     "rerun_draft",
     "start_execution",
+    "target_key",
     "targets_of",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func
+from sqlalchemy import func, tuple_
 from sqlmodel import col, select
 
 from pcm_aws_script_runner.models import (
@@ -20,7 +20,20 @@ from pcm_aws_script_runner.services.errors import NotFound
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-__all__ = ["ExecutionQuery", "batches_of", "get_execution", "list_executions", "targets_of"]
+__all__ = [
+    "ExecutionQuery",
+    "TargetKey",
+    "batch_counts",
+    "batches_of",
+    "get_execution",
+    "list_executions",
+    "target_key",
+    "targets_of",
+]
+
+#: Where a page of an execution's instances ends: ``(account id, region, instance id)``,
+#: the order they are listed in (keyset pagination: the next page starts after it).
+TargetKey = tuple[str, str, str]
 
 
 async def get_execution(session: AsyncSession, execution_id: int) -> AwsSrExecution:
@@ -79,13 +92,28 @@ async def targets_of(
     status: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    after: TargetKey | None = None,
 ) -> list[AwsSrExecutionTarget]:
-    """An execution's instances, by account, region and instance id."""
+    """An execution's instances, by account, region and instance id.
+
+    :param after: keyset pagination: only the instances after this key (the
+        :func:`target_key` of the last row of the previous page). Prefer it to ``offset``,
+        which the database has to count through.
+    """
     statement = select(AwsSrExecutionTarget).where(
         AwsSrExecutionTarget.execution_id == execution_id
     )
     if status:
         statement = statement.where(AwsSrExecutionTarget.status == status)
+    if after is not None:
+        statement = statement.where(
+            tuple_(
+                col(AwsSrExecutionTarget.account_id),
+                col(AwsSrExecutionTarget.region),
+                col(AwsSrExecutionTarget.instance_id),
+            )
+            > tuple_(*after)
+        )
     statement = statement.order_by(
         col(AwsSrExecutionTarget.account_id),
         col(AwsSrExecutionTarget.region),
@@ -96,11 +124,38 @@ async def targets_of(
     return list((await session.exec(statement)).all())
 
 
-async def batches_of(session: AsyncSession, execution_id: int) -> list[AwsSrExecutionBatch]:
-    """An execution's ``SendCommand`` batches, in number order."""
-    statement = (
-        select(AwsSrExecutionBatch)
-        .where(AwsSrExecutionBatch.execution_id == execution_id)
-        .order_by(col(AwsSrExecutionBatch.number))
-    )
+def target_key(target: AwsSrExecutionTarget) -> TargetKey:
+    """The key of ``target`` in the order :func:`targets_of` lists them."""
+    return (target.account_id, target.region, target.instance_id)
+
+
+async def batches_of(
+    session: AsyncSession,
+    execution_id: int,
+    *,
+    after: int | None = None,
+    limit: int | None = None,
+) -> list[AwsSrExecutionBatch]:
+    """An execution's ``SendCommand`` batches, in number order.
+
+    :param after: keyset pagination: only the batches numbered higher.
+    """
+    statement = select(AwsSrExecutionBatch).where(AwsSrExecutionBatch.execution_id == execution_id)
+    if after is not None:
+        statement = statement.where(col(AwsSrExecutionBatch.number) > after)
+    statement = statement.order_by(col(AwsSrExecutionBatch.number))
+    if limit is not None:
+        statement = statement.limit(limit)
     return list((await session.exec(statement)).all())
+
+
+async def batch_counts(session: AsyncSession, execution_id: int) -> dict[str, int]:
+    """How many of an execution's batches are in each status."""
+    rows = (
+        await session.exec(
+            select(AwsSrExecutionBatch.status, func.count())
+            .where(AwsSrExecutionBatch.execution_id == execution_id)
+            .group_by(AwsSrExecutionBatch.status)
+        )
+    ).all()
+    return {str(status): int(n) for status, n in rows}
