@@ -159,3 +159,101 @@ async def test_the_current_filter_can_be_saved_and_applied(browser: Any) -> None
         "state": ["running"],
         "tag": ["env=prod"],
     }
+
+
+# -- issue 14, item 10: the filters say what they read, and what is wrong next to it -------
+
+
+def tag_boxes(page: str) -> list[str]:
+    return re.findall(r'<input class="form__input" type="text" name="tag" value="([^"]*)"', page)
+
+
+@sqlite_only
+async def test_the_tag_filters_always_offer_an_empty_box(admin: httpx.AsyncClient) -> None:
+    unfiltered = await admin.get(PAGE)
+    filtered = await admin.get(PAGE, params={"tag": "env=prod"})
+
+    assert tag_boxes(unfiltered.text) == [""]
+    assert tag_boxes(filtered.text) == ["env=prod", ""]
+    assert "One tag per box" in unfiltered.text
+
+
+@sqlite_only
+async def test_comma_separated_tags_in_one_box_are_read_as_several(
+    admin: httpx.AsyncClient, pcm_migrated_database: Any
+) -> None:
+    from pcm_aws_script_runner.services.inventory.sync_writes import (
+        InstanceRecord,
+        save_account_region,
+    )
+
+    async with pcm_migrated_database.session() as session:
+        await save_account_region(
+            session,
+            A,
+            "eu-west-1",
+            [
+                InstanceRecord("i-0ccc", name="worker-1", tags={"Team": "data", "Role": "worker"}),
+                InstanceRecord("i-0ddd", name="api-1", tags={"Team": "data", "Role": "api"}),
+            ],
+        )
+
+    page = await admin.get(PAGE, params={"tag": "Team=data, Role=worker"})
+
+    assert page.status_code == 200
+    assert page.text.count('class="sr-instance"') == 1
+    assert 'name="instance_id" value="i-0ccc"' in page.text
+    assert tag_boxes(page.text) == ["Team=data", "Role=worker", ""]
+    assert "Read as separate tags: “Team=data, Role=worker”." in page.text
+    [link] = re.findall(r'href="([^"]*)" id="run-matching"', page.text)
+    query = parse_qs(urlsplit(link.replace("&amp;", "&")).query)
+    assert query == {"f_tag": ["Team=data", "Role=worker"]}
+
+
+@sqlite_only
+async def test_a_bad_filter_is_shown_next_to_its_field_keeping_what_was_typed(
+    admin: httpx.AsyncClient,
+) -> None:
+    response = await admin.get(
+        PAGE, params={"region": "nowhere", "tag": "k" * 129, "q": "web", "limit": "lots"}
+    )
+
+    text = response.text
+    assert response.status_code == 422
+    assert 'id="error-region-1">&#39;nowhere&#39; is not an AWS region name' in text
+    assert 'aria-invalid="true" aria-describedby="error-region-1"' in text
+    assert (
+        'id="error-tag-1">a tag filter is &#39;key=value&#39; or &#39;key&#39;; '
+        "the key is too long: at most 128 characters</p>"
+    ) in text
+    assert 'id="error-limit-1">“lots” is not a whole number from 1 to 500</p>' in text
+    assert '<li><a href="#fleet-region">region</a>' in text
+    assert '<li><a href="#fleet-tags">tag</a>' in text
+    assert '<li><a href="#fleet-limit">limit</a>' in text
+    assert "String should" not in text
+    assert 'value="web"' in text
+    assert tag_boxes(text) == ["k" * 129, ""]
+    assert 'class="sr-instance"' not in text
+
+
+@sqlite_only
+async def test_the_selection_form_says_how_many_are_selected_and_tells_the_run_form(
+    admin: httpx.AsyncClient,
+) -> None:
+    page = await admin.get(PAGE)
+
+    text = page.text
+    form = text[text.index('<form id="run-selected"') :]
+    form = form[: form.index("</form>")]
+    assert '<input type="hidden" name="fleet_selection" value="1">' in form
+    assert 'id="selected-count" aria-live="polite"' in form
+    assert 'aria-describedby="selected-count"' in form
+
+
+@sqlite_only
+async def test_the_region_list_shows_every_region(admin: httpx.AsyncClient) -> None:
+    page = await admin.get(PAGE)
+
+    [size] = re.findall(r'id="fleet-region" name="region" multiple size="(\d+)"', page.text)
+    regions = re.findall(r'<option value="([a-z]+-[a-z-]+-\d)"', page.text)
+    assert int(size) == len(set(regions)) >= 2

@@ -26,9 +26,10 @@ from pcm_aws_script_runner.dependencies import Config
 from pcm_aws_script_runner.ids import EXECUTE, PAGE_PREFIX, PLUGIN_ID, READ
 from pcm_aws_script_runner.services import inventory
 from pcm_aws_script_runner.services.errors import Conflict, InvalidInput
+from pcm_aws_script_runner.services.input_problems import in_words
 from pcm_aws_script_runner.services.inventory import InventoryFilter
 from pcm_ops.api.deps import DbSession
-from pcm_ops.api.params import Offset, PathId
+from pcm_ops.api.params import INT32_MAX, PathId
 from pcm_ops.audit import Actor
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash, render
@@ -39,6 +40,23 @@ BASE = PAGE_PREFIX
 FLEET = f"{BASE}/inventory"
 RUN_FORM = f"{BASE}/executions/new"
 PAGE_SIZES = (25, 50, 100, 200, 500)
+DEFAULT_PAGE_SIZE = 50
+#: The id of the filter form's element each query parameter is typed in (problems link
+#: to it and are shown next to it).
+FILTER_FIELDS = {
+    "q": "fleet-q",
+    "account_id": "fleet-account",
+    "region": "fleet-region",
+    "state": "fleet-state",
+    "platform": "fleet-platform",
+    "ping_status": "fleet-ping-status",
+    "tag": "fleet-tags",
+    "limit": "fleet-limit",
+    "offset": "fleet-count",
+    "sort": "fleet-count",
+}
+#: At most this many lines in the account and region lists; more scroll.
+MAX_LIST_LINES = 8
 #: The table's columns: (sort key, heading).
 COLUMNS = (
     ("name", "Name"),
@@ -60,6 +78,36 @@ def _multi(request: Request) -> dict[str, list[str]]:
     return params
 
 
+def split_tags(values: list[str]) -> tuple[list[str], list[str]]:
+    """The tag filters typed in the tag boxes, one per box, except that a box holding
+    ``Team=data, Role=worker`` (comma-separated ``key=value`` pairs) is read as one tag
+    each. A comma in a box without ``=`` in every part stays part of the tag.
+
+    :return: the tags, and the boxes that were split (to say so on the page).
+    """
+    tags: list[str] = []
+    split: list[str] = []
+    for value in values:
+        parts = [part.strip() for part in value.split(",")]
+        if len(parts) > 1 and all("=" in part and part.partition("=")[0] for part in parts):
+            tags += parts
+            split.append(value)
+        else:
+            tags.append(value)
+    return tags, split
+
+
+def _whole_number(
+    text: str, name: str, problems: list[tuple[str, str]], *, low: int, high: int
+) -> int | None:
+    value = text.strip()
+    number = int(value) if value.isdigit() and len(value) <= 10 else None
+    if number is None or not low <= number <= high:
+        problems.append((name, f"“{text}” is not a whole number from {low} to {high:,}"))
+        return None
+    return number
+
+
 async def _registry_accounts(request: Request) -> list[Any]:
     aws = getattr(request.app.state, "aws_clients", None)
     return list(await aws.list_accounts()) if aws is not None else []
@@ -72,10 +120,11 @@ async def fleet(
     config: Config,
     sort: str = "name",
     order: str = "asc",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Offset = 0,
+    limit_text: Annotated[str, Query(alias="limit")] = str(DEFAULT_PAGE_SIZE),
+    offset_text: Annotated[str, Query(alias="offset")] = "0",
 ) -> Any:
     params = _multi(request)
+    params["tag"], split = split_tags(params.get("tag", []))
     problems: list[tuple[str, str]] = []
     flt = InventoryFilter()
     rows: list[Any] = []
@@ -83,7 +132,10 @@ async def fleet(
     try:
         flt = inventory.filter_from_query(params)
     except InvalidInput as exc:
-        problems = exc.problems
+        problems = [(where, in_words(message)) for where, message in exc.problems]
+    limit = _whole_number(limit_text, "limit", problems, low=1, high=max(PAGE_SIZES))
+    offset = _whole_number(offset_text, "offset", problems, low=0, high=INT32_MAX)
+    limit, offset = limit or DEFAULT_PAGE_SIZE, offset or 0
     if sort not in inventory.SORTS:
         problems.append(("sort", f"{sort!r} is not a column to sort by"))
         sort = "name"
@@ -107,6 +159,11 @@ async def fleet(
 
     filter_query_prefixed = inventory.filter_to_query(flt, prefix="f_")
     saved = await inventory.list_saved_filters(session)
+    field_errors: dict[str, list[str]] = {}
+    for where, message in problems:
+        field_errors.setdefault(where, []).append(message)
+    account_choices = sorted({s.account_id for s in status.account_regions})
+    region_choices = sorted({s.region for s in status.account_regions})
     return render(
         request,
         f"{PLUGIN_ID}/inventory.html",
@@ -117,6 +174,14 @@ async def fleet(
             "execute_permission": EXECUTE,
             "flt": flt,
             "problems": problems,
+            "field_errors": field_errors,
+            "filter_fields": FILTER_FIELDS,
+            "split_tags": split,
+            # What was typed stays in the boxes, also when it is wrong.
+            "tag_boxes": [t for t in params["tag"] if t.strip()]
+            if problems
+            else [t.text() for t in flt.tags],
+            "typed_search": (params.get("q") or [""])[-1] if problems else flt.search,
             "params": params,
             "rows": rows,
             "total": total,
@@ -130,8 +195,11 @@ async def fleet(
             "status": status,
             "schedule": config.inventory_sync_schedule,
             "account_names": names,
-            "account_choices": sorted({s.account_id for s in status.account_regions}),
-            "region_choices": sorted({s.region for s in status.account_regions}),
+            "account_choices": account_choices,
+            "region_choices": region_choices,
+            # Lists show every choice up to MAX_LIST_LINES: none is hidden below the fold.
+            "account_lines": max(2, min(len(account_choices), MAX_LIST_LINES)),
+            "region_lines": max(2, min(len(region_choices), MAX_LIST_LINES)),
             "states": inventory.STATES,
             "platforms": inventory.PLATFORMS,
             "ping_statuses": inventory.PING_STATUSES,
@@ -177,6 +245,7 @@ async def save_filter(
     for key, value in form.multi_items():
         if isinstance(value, str):
             values.setdefault(key, []).append(value)
+    values["tag"], _ = split_tags(values.get("tag", []))
     kept = [(k, v) for k, vs in values.items() if k in inventory.QUERY_PARAMETERS for v in vs]
     back = f"{FLEET}?{urlencode(kept)}"
     name = (values.get("name") or [""])[-1]
