@@ -68,7 +68,7 @@ async def execute(execution_id: int) -> dict[str, Any]:
     cancel = plan["cancel"]
     cancel_polls = 0
     reason = ""
-    interval = plan["poll"]
+    schedule = PollSchedule(plan["poll"], plan["max_poll"])
     while True:
         planned = [n for n in order if state[n] in UNSENT_BATCHES]
         running = [n for n in order if state[n] in RUNNING_BATCHES]
@@ -91,10 +91,15 @@ async def execute(execution_id: int) -> dict[str, Any]:
             if not [n for n in order if state[n] in UNSENT_BATCHES]:
                 break
             continue
-        await DBOS.sleep_async(interval)
-        summary = await poll(execution_id, running)
+        schedule.track(running)
+        wait = plan["poll"] if cancel else schedule.wait()
+        if wait > 0:
+            await DBOS.sleep_async(wait)
+        due = running if cancel else schedule.due(wait, running)
+        summary = await poll(execution_id, due)
         for key, info in summary["batches"].items():
             n = int(key)
+            schedule.polled(n, progressed=info["ended"] > ended.get(n, 0))
             ended[n], errors[n] = info["ended"], info["errors"]
             if info["finished"]:
                 state[n] = BatchStatus.FINISHED
@@ -109,11 +114,76 @@ async def execute(execution_id: int) -> dict[str, Any]:
                     "stopped waiting"
                 )
                 break
-        # Poll again soon when results are coming in, less often while nothing changes.
-        interval = plan["poll"] if summary["changed"] else min(interval * 1.5, plan["max_poll"])
     result = await finish(execution_id, reason)
     await announce_event(execution_id, "finished")
     return result
+
+
+class PollSchedule:
+    """When each running batch is listed again (``ListCommandInvocations``).
+
+    A batch none of whose instances has ended yet is *silent*. Of the silent batches sent
+    together, only the first is listed soon (after ``poll`` seconds, then twice as long
+    each time it is still silent, up to ``max_poll``): a probe of how long the script
+    takes. The others wait ``max_poll`` before their first list, unless a batch sent with
+    or before them shows results first: then they are listed at once. A batch whose
+    results are coming in is listed again after ``poll``; one that has stopped changing
+    waits twice as long each time, up to ``max_poll``. So a script that runs a second costs
+    one probe's few lists, then one list per batch, instead of a list of every running
+    batch every ``poll`` seconds.
+
+    Time here is the sum of the waits (a logical clock): the workflow must not read the
+    real one, so that a replay after a crash decides the same way.
+    """
+
+    def __init__(self, poll: float, max_poll: float) -> None:
+        self.poll, self.max_poll = poll, max(poll, max_poll)
+        self.clock = 0.0
+        self.cohorts = 0
+        self.next_at: dict[int, float] = {}
+        self.backoff: dict[int, float] = {}
+        self.cohort: dict[int, int] = {}
+        self.silent: set[int] = set()
+
+    def track(self, running: list[int]) -> None:
+        """Schedule the running batches not seen before (just sent, or running when the
+        workflow resumed): one probe per group sent together; forget those that ended."""
+        still = set(running)
+        for gone in [n for n in self.next_at if n not in still]:
+            del self.next_at[gone]
+        self.silent &= still
+        new = [n for n in running if n not in self.next_at]
+        if not new:
+            return
+        self.cohorts += 1
+        for index, n in enumerate(new):
+            first = self.poll if index == 0 else self.max_poll
+            self.next_at[n], self.backoff[n] = self.clock + first, first
+            self.cohort[n] = self.cohorts
+            self.silent.add(n)
+
+    def wait(self) -> float:
+        """Seconds until the next batch is due (0: one is due now)."""
+        return max(min(self.next_at.values()) - self.clock, 0.0) if self.next_at else 0.0
+
+    def due(self, waited: float, running: list[int]) -> list[int]:
+        """After waiting ``waited`` seconds: the running batches to list now."""
+        self.clock += waited
+        return [n for n in running if self.next_at[n] <= self.clock + 1e-9]
+
+    def polled(self, number: int, *, progressed: bool) -> None:
+        """Batch ``number`` was listed; ``progressed``: more of its instances ended."""
+        if progressed:
+            self.backoff[number] = self.poll
+            if number in self.silent:
+                # Results are there: batches sent with it or before are likely done too.
+                for other in self.silent:
+                    if self.cohort[other] <= self.cohort[number]:
+                        self.next_at[other] = min(self.next_at[other], self.clock)
+                self.silent = {n for n in self.silent if self.cohort[n] > self.cohort[number]}
+        else:
+            self.backoff[number] = min(self.backoff[number] * 2, self.max_poll)
+        self.next_at[number] = self.clock + self.backoff[number]
 
 
 # Helpers of the workflow: they call steps in a fixed order and decide only from what

@@ -1,0 +1,59 @@
+"""How often a running batch is listed: a probe per group of batches sent together, the
+rest listed once results show up (SSM calls near the minimum when scripts take time)."""
+
+from __future__ import annotations
+
+from pcm_aws_script_runner.jobs.executions.workflow import PollSchedule
+
+
+def _run(batches: int, script_seconds: float, *, poll: float = 0.1, max_poll: float = 1.0):
+    """Batches sent together whose instances all end ``script_seconds`` after sending:
+    how many lists it takes until every batch is seen finished, and when that is."""
+    schedule = PollSchedule(poll, max_poll)
+    running = list(range(1, batches + 1))
+    lists = 0
+    while running:
+        schedule.track(running)
+        due = schedule.due(schedule.wait(), running)
+        for n in due:
+            lists += 1
+            done = schedule.clock >= script_seconds
+            schedule.polled(n, progressed=done)
+            if done:
+                running.remove(n)
+    return lists, schedule.clock
+
+
+def test_batches_whose_script_takes_a_second_are_listed_near_once_each():
+    lists, seen = _run(40, 1.0)
+
+    # 40 SendCommand + lists <= 1.10 x the minimum of 80 calls.
+    assert 40 + lists <= 88, lists
+    assert seen <= 1.0 + 1.0  # seen finished within max_poll of the end
+
+
+def test_batches_that_end_at_once_are_listed_once_each():
+    lists, seen = _run(40, 0.0)
+
+    assert lists == 40
+    assert seen <= 0.1 + 1e-9
+
+
+def test_a_long_script_costs_lists_at_most_every_max_poll():
+    lists, _ = _run(10, 30.0, poll=2.0, max_poll=5.0)
+
+    # The probe: 2, 4, then every 5 s; the others every 5 s: about 10 x 30 / 5 lists,
+    # not 10 x 30 / 2.
+    assert lists <= 10 * (30 / 5 + 1) + 3, lists
+
+
+def test_a_batch_with_results_coming_in_is_listed_again_after_the_poll_interval():
+    schedule = PollSchedule(0.1, 1.0)
+    schedule.track([1, 2])
+    assert schedule.due(schedule.wait(), [1, 2]) == [1]  # the probe first
+    schedule.polled(1, progressed=True)  # results: batch 2, sent with it, is due now
+
+    assert schedule.wait() == 0.0
+    assert schedule.due(0.0, [1, 2]) == [2]
+    schedule.polled(2, progressed=True)
+    assert schedule.wait() == 0.1
