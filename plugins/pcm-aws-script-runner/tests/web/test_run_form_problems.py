@@ -58,8 +58,11 @@ async def test_every_problem_is_reported_at_once_in_words_next_to_its_field(make
             "not in the inventory: i-0123456789abcdef0; sync the inventory (Fleet page, Sync now)"
         ],
     }
-    # The summary at the top counts them and links to each field.
+    # The summary at the top counts them, links to each field, and takes the focus.
     assert "Nothing was started. 5 problems to correct" in text
+    assert '<div class="form-error" role="alert" id="run-problems" tabindex="-1" autofocus>' in (
+        text
+    )
     for anchor in (
         "p_count",
         "max_concurrency",
