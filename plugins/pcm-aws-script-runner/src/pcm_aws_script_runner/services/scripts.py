@@ -78,12 +78,16 @@ async def list_scripts(
     include_archived: bool = False,
     limit: int = 100,
     offset: int = 0,
+    after: str | None = None,
 ) -> list[AwsSrScript]:
-    """Scripts by name (case-insensitive order).
+    """Scripts by name (case-insensitive order), a page at a time in the database.
 
     :param search: text the name or description contains (case-insensitive).
     :param tag: a tag the script carries.
     :param include_archived: list archived scripts too.
+    :param after: keyset pagination: only scripts whose name (case-folded, the
+        ``name_key`` of the last script of the previous page) sorts after it. Prefer it to
+        ``offset``, which the database counts through.
     """
     statement = select(AwsSrScript).order_by(col(AwsSrScript.name_key))
     if not include_archived:
@@ -94,13 +98,37 @@ async def list_scripts(
             col(AwsSrScript.name).icontains(text, autoescape=True)
             | col(AwsSrScript.description).icontains(text, autoescape=True)
         )
-    rows = list((await session.exec(statement)).all())
-    if tag:
-        wanted = tag.strip().lower()
-        # Tags are a JSON list; a library holds hundreds of scripts, not millions, so
-        # filtering here keeps the query the same on SQLite and PostgreSQL.
-        rows = [row for row in rows if wanted in row.tags]
-    return rows[offset : offset + limit]
+    if not tag:
+        if after is not None:
+            statement = statement.where(col(AwsSrScript.name_key) > after)
+        return list((await session.exec(statement.offset(offset).limit(limit))).all())
+    # Tags are a JSON list, matched here so that the query is the same on SQLite and
+    # PostgreSQL; the rows are read a page at a time by key, never all at once.
+    wanted = tag.strip().lower()
+    found: list[AwsSrScript] = []
+    skip = offset
+    while len(found) < limit:
+        page_statement = statement
+        if after is not None:
+            page_statement = page_statement.where(col(AwsSrScript.name_key) > after)
+        page = list((await session.exec(page_statement.limit(SCRIPTS_PAGE))).all())
+        for row in page:
+            if wanted not in row.tags:
+                continue
+            if skip:
+                skip -= 1
+                continue
+            found.append(row)
+            if len(found) == limit:
+                break
+        if len(page) < SCRIPTS_PAGE:
+            break
+        after = page[-1].name_key
+    return found
+
+
+#: Scripts read per query while filtering by tag.
+SCRIPTS_PAGE = 200
 
 
 async def all_tags(session: AsyncSession, *, include_archived: bool = False) -> list[str]:
