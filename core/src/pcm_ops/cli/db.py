@@ -1,4 +1,4 @@
-"""``pcm-ops db``: migrate, inspect and seed the database.
+"""``pcm-ops db``: migrate, inspect, seed, back up and restore the database.
 
 The commands that change the database take the migration lock, so that they never run at
 the same time as each other or as a server started with ``--migrate``.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 @click.group()
 def db() -> None:
-    """Migrate, inspect and seed the database."""
+    """Migrate, inspect, seed, back up and restore the database."""
 
 
 @db.command()
@@ -141,6 +142,53 @@ def revision(obj: CliContext, owner: str, message: str, empty: bool) -> None:
     settings, registry = obj.settings(), obj.registry()
     path = migrations.revision(settings, registry, owner, message, autogenerate=not empty)
     click.echo(f"Wrote {path}")
+
+
+@db.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE (and FILE.jobs) if they exist.")
+@click.pass_obj
+def backup(obj: CliContext, file: Path, force: bool) -> None:
+    """Copy the SQLite database to FILE while the server runs (and the jobs database to
+    FILE.jobs). PostgreSQL: use pg_dump (docs/operations.md). The secret key is not in FILE:
+    back it up too."""
+    from pcm_ops.db.backup import KEY_REMINDER
+    from pcm_ops.db.backup import backup as run_backup
+
+    report = run_backup(obj.settings(), file, force=force)
+    click.echo(f"Backed up the database to {report.database} ({report.size:,} bytes).")
+    if report.jobs is not None:
+        click.echo(f"Backed up the jobs database to {report.jobs}.")
+    click.echo(f"Migration revisions: {', '.join(report.revisions) or 'none'}.")
+    click.echo(KEY_REMINDER)
+
+
+@db.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a database that is not empty (every process using it must be stopped).",
+)
+@click.pass_obj
+def restore(obj: CliContext, file: Path, force: bool) -> None:
+    """Restore a backup made by 'pcm-ops db backup' (and FILE.jobs beside it) into this
+    data directory: a new one, or one whose processes are stopped. Run it with the secret
+    key of the installation that made the backup."""
+    from pcm_ops.db.backup import KEY_REMINDER
+    from pcm_ops.db.backup import restore as run_restore
+    from pcm_ops.db.lock import migration_lock
+
+    settings, registry = obj.settings(), obj.registry()
+    with migration_lock(settings):
+        report = run_restore(settings, registry, file, force=force)
+    click.echo(f"Restored {file} into {report.database}.")
+    if report.jobs is not None:
+        click.echo(f"Restored the jobs database into {report.jobs}.")
+    click.echo("The secret key decrypts the restored secrets.")
+    for owner, pending in report.pending.items():
+        click.echo(f"{owner}: {len(pending)} migration(s) pending; run 'pcm-ops db upgrade'.")
+    click.echo(KEY_REMINDER)
 
 
 def _echo_changes(before: list[BranchStatus], after: list[BranchStatus]) -> None:
