@@ -9,6 +9,9 @@ run. The commands: ``pcm-ops --help``, ``pcm-ops <group> --help`` for a plugin's
 group (``--group``; default: the first plugin group ``pcm-ops --help`` lists), and
 ``pcm-ops version``.
 
+Besides the wall time, the CPU time (user + system) of each process is reported: on a
+machine shared with other work it varies less than the wall time.
+
 Run it with the environment's bytecode compiled, as an installed wheel has it
 (``python -m compileall -q <site-packages>``): with ``PYTHONDONTWRITEBYTECODE=1`` and no
 ``.pyc`` files every run compiles every module again.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -26,13 +30,21 @@ import time
 from pathlib import Path
 
 
-def _time(command: list[str], runs: int) -> list[float]:
-    samples = []
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _time(command: list[str], runs: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of ``runs`` fresh processes running ``command``."""
+    walls, cpus = [], []
     for _ in range(runs):
+        cpu_before = _children_cpu()
         started = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        samples.append(time.perf_counter() - started)
-    return samples
+        walls.append(time.perf_counter() - started)
+        cpus.append(_children_cpu() - cpu_before)
+    return walls, cpus
 
 
 def main() -> None:
@@ -64,13 +76,14 @@ def main() -> None:
     if group:
         commands[f"pcm-ops {group} --help"] = [*pcm_ops, group, "--help"]
     results = {name: _time(command, args.runs) for name, command in commands.items()}
-    base = statistics.median(next(iter(results.values())))
-    print(f"start-up, wall time of a fresh process, median of {args.runs} runs (spread min-max)")
-    for name, samples in results.items():
-        median = statistics.median(samples)
+    base_wall, base_cpu = (statistics.median(samples) for samples in next(iter(results.values())))
+    print(f"start-up of a fresh process, median of {args.runs} runs (spread min-max)")
+    for name, (walls, cpus) in results.items():
+        wall, cpu = statistics.median(walls), statistics.median(cpus)
         print(
-            f"  {name:40} {median * 1000:7.1f} ms ({min(samples) * 1000:.1f}-"
-            f"{max(samples) * 1000:.1f})  ratio vs import click: {median / base:.2f}x"
+            f"  {name:40} wall {wall * 1000:7.1f} ms ({min(walls) * 1000:.1f}-"
+            f"{max(walls) * 1000:.1f}) {wall / base_wall:.2f}x   "
+            f"cpu {cpu * 1000:6.1f} ms {cpu / base_cpu:.2f}x  (ratios vs import click)"
         )
 
 

@@ -51,9 +51,12 @@ def subprocess_environment(tmp_path: Path, **variables: str) -> dict[str, str]:
     return {**environment, "PCM_DATA_DIR": str(tmp_path / "data"), **variables}
 
 
-def install_fixture_plugins_for_subprocesses(tmp_path: Path, *modules: str) -> str:
+def install_fixture_plugins_for_subprocesses(
+    tmp_path: Path, *modules: str, cli: dict[str, str] | None = None
+) -> str:
     """A PYTHONPATH on which fixture plugin modules are importable and registered as
-    entry points (through a ``.dist-info`` folder), for a child Python process."""
+    entry points (through a ``.dist-info`` folder), for a child Python process; ``cli``
+    adds ``pcm_ops.cli`` entry points (plugin id → ``module:attribute``)."""
     site = tmp_path / "site"
     dist_info = site / "pcm_ops_test_fixtures-0.dist-info"
     dist_info.mkdir(parents=True)
@@ -61,8 +64,27 @@ def install_fixture_plugins_for_subprocesses(tmp_path: Path, *modules: str) -> s
         "Metadata-Version: 2.1\nName: pcm-ops-test-fixtures\nVersion: 0\n"
     )
     lines = [f"{m.replace('_', '-')} = fixtures_plugins.{m}" for m in modules]
-    (dist_info / "entry_points.txt").write_text("[pcm_ops.plugins]\n" + "\n".join(lines) + "\n")
+    text = "[pcm_ops.plugins]\n" + "\n".join(lines) + "\n"
+    if cli:
+        declared = (f"{plugin_id} = fixtures_plugins.{target}" for plugin_id, target in cli.items())
+        text += "\n[pcm_ops.cli]\n" + "\n".join(declared) + "\n"
+    (dist_info / "entry_points.txt").write_text(text)
     return os.pathsep.join([str(site), str(TESTS_DIR)])
+
+
+@pytest.fixture
+def installed_fixture_plugins(installed_fixture_plugins, monkeypatch):
+    """Core's fixture, and the fixture plugins are all the CLI's listing sees installed too
+    (they declare no ``pcm_ops.cli`` entry point: discovery finds their commands)."""
+    import pcm_ops.cli.plugin_commands
+
+    def install(*modules):
+        entry_points = installed_fixture_plugins(*modules)
+        ids = sorted(entry_point.name for entry_point in entry_points)
+        monkeypatch.setattr(pcm_ops.cli.plugin_commands, "installed_plugin_ids", lambda: ids)
+        return entry_points
+
+    return install
 
 
 def test_help_lists_core_commands_and_plugin_commands(run, installed_fixture_plugins):
@@ -238,3 +260,105 @@ def test_help_imports_neither_fastapi_nor_sqlalchemy_nor_uvicorn(tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "alpha" in completed.stdout.split("Commands:")[1]
     assert completed.stderr.strip().splitlines()[-1] == "heavy modules: none"
+
+
+# -- plugin commands declared in the pcm_ops.cli entry-point group ------------------------------
+
+DECLARED_CLI = {
+    "declared": "declared_cli:declared",
+    "declared-incompatible": "declared_cli:from_the_future",
+}
+#: Modules `pcm-ops --help` must not import (settings model, discovery, the web stack).
+HEAVY_MODULES = ("fastapi", "sqlalchemy", "uvicorn", "pydantic", "pydantic_settings", "pluggy")
+
+
+def run_with_declared_plugins(tmp_path: Path, *args: str, **variables: str):
+    """Run ``pcm-ops *args`` in a child process with the ``alpha`` (no declaration),
+    ``declared`` and ``declared-incompatible`` fixture plugins installed; the child prints
+    the heavy modules it imported as its last line of stderr."""
+    pythonpath = install_fixture_plugins_for_subprocesses(
+        tmp_path, "alpha", "declared", "declared_incompatible", cli=DECLARED_CLI
+    )
+    environment = subprocess_environment(tmp_path, PYTHONPATH=pythonpath, **variables)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pcm_ops.cli.main import main
+        try:
+            main({list(args)!r})
+        except SystemExit as exited:
+            code = exited.code
+        heavy = [name for name in {HEAVY_MODULES!r} if name in sys.modules]
+        print("heavy modules:", ",".join(heavy) or "none", file=sys.stderr)
+        sys.exit(code)
+        """
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def listed_commands(help_text: str) -> list[str]:
+    section = help_text.split("Commands:")[1]
+    return [line.split()[0] for line in section.splitlines() if line.startswith("  ")]
+
+
+def test_help_lists_declared_commands_without_discovering_plugins(tmp_path):
+    completed = run_with_declared_plugins(tmp_path, "--help", PCM_DISABLED_PLUGINS="alpha")
+
+    assert completed.returncode == 0, completed.stderr
+    commands = listed_commands(completed.stdout)
+    assert "declared" in commands
+    assert "from-the-future" in commands
+    assert "alpha" not in commands
+    assert "Declared plugin's commands." in completed.stdout
+    assert completed.stderr.strip().splitlines()[-1] == "heavy modules: none"
+
+
+def test_help_still_lists_commands_of_a_plugin_that_declares_none(tmp_path):
+    completed = run_with_declared_plugins(tmp_path, "--help")
+
+    assert completed.returncode == 0, completed.stderr
+    commands = listed_commands(completed.stdout)
+    assert {"alpha", "declared", "from-the-future"} <= set(commands)
+
+
+def test_help_leaves_out_the_declared_commands_of_a_disabled_plugin(tmp_path):
+    config = tmp_path / "pcm.toml"
+    config.write_text('disabled_plugins = ["declared"]\n')
+
+    completed = run_with_declared_plugins(
+        tmp_path, "--help", PCM_CONFIG=str(config), PCM_PLUGINS="declared,declared-incompatible"
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    commands = listed_commands(completed.stdout)
+    assert "declared" not in commands
+    assert "from-the-future" in commands
+
+
+def test_a_declared_group_lists_its_commands_without_discovering_plugins(tmp_path):
+    completed = run_with_declared_plugins(tmp_path, "declared", "--help")
+
+    assert completed.returncode == 0, completed.stderr
+    assert listed_commands(completed.stdout) == ["hello"]
+    assert completed.stderr.strip().splitlines()[-1] == "heavy modules: none"
+
+
+def test_a_declared_command_runs_after_discovery_loaded_its_plugin(tmp_path):
+    completed = run_with_declared_plugins(tmp_path, "declared", "hello")
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == "hello from declared\n"
+
+
+def test_a_declared_command_of_a_plugin_that_did_not_load_is_refused(tmp_path):
+    completed = run_with_declared_plugins(tmp_path, "from-the-future", "hello")
+
+    assert completed.returncode == 2
+    assert "hello from the future" not in completed.stdout
+    assert (
+        "the command 'from-the-future' belongs to plugin 'declared-incompatible', "
+        "which is incompatible"
+    ) in completed.stderr
+    assert "pcm-ops plugins list" in completed.stderr

@@ -398,10 +398,17 @@ def pcm_ops_shutdown(app: FastAPI, settings: Settings, config: Any) -> Any:
 def pcm_ops_cli_commands() -> list[click.Command]:
     """Return ``click`` commands (usually one group) to add to ``pcm-ops``.
 
-    Called when the command line needs the list of commands: on ``pcm-ops --help`` and when
-    one of them is run. A command named like a core command or another plugin's is refused
-    with both plugins named. Name your group after your tool (``pcm-ops script-runner ...``).
-    Import heavy modules inside the command functions, so that ``--help`` stays fast.
+    Called when one of the plugins' commands is run, and on ``pcm-ops --help`` when an
+    enabled plugin does not declare its commands in the ``pcm_ops.cli`` entry-point group.
+    A command named like a core command or another plugin's is refused with both plugins
+    named. Name your group after your tool (``pcm-ops script-runner ...``). Import heavy
+    modules inside the command functions, so that ``--help`` stays fast.
+
+    Declare the returned object in the ``pcm_ops.cli`` entry-point group as well, under the
+    plugin id (``example = "pcm_example.cli:example"``): ``pcm-ops --help`` and
+    ``pcm-ops <group> --help`` then import only that module, not the plugins, so it must
+    import nothing but click and ``pcm_ops.cli``. Without the declaration, ``--help``
+    discovers every plugin (settings, pluggy, each ``plugin.py``) to list the commands.
 
     :return: a list of ``click.Command`` (``click.Group`` is one).
 

@@ -1,8 +1,10 @@
 """The ``pcm-ops`` command line.
 
 Core commands live in their own modules and are imported only when run, and plugins add
-theirs through ``pcm_ops_cli_commands``; so ``pcm-ops --help`` imports click, the plugin
-modules (which are cheap by contract) and nothing heavy. Errors that are the user's to fix
+theirs through ``pcm_ops_cli_commands``, declared in the ``pcm_ops.cli`` entry-point group
+(:mod:`pcm_ops.cli.plugin_commands`); so ``pcm-ops --help`` imports click and the modules
+of those commands (which are cheap by contract), and discovers plugins only when one of
+their commands is run, or when a plugin declares nothing. Errors that are the user's to fix
 (:class:`pcm_ops.errors.PcmOpsError`) print as one clear message and exit 1.
 """
 
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcm_ops.__about__ import __version__
+from pcm_ops.cli.plugin_commands import DeclaredCommands, declared_commands, wants_help_only
 from pcm_ops.errors import PcmOpsError
 
 if TYPE_CHECKING:
@@ -70,17 +73,25 @@ class CliContext:
 
 
 class PcmOpsGroup(click.Group):
-    """The root group: core commands imported lazily, plugin commands from the hook."""
+    """The root group: core commands imported lazily; plugin commands listed from their
+    ``pcm_ops.cli`` entry points and checked by discovery when one is run."""
+
+    def _declared_commands(self, ctx: click.Context) -> DeclaredCommands | None:
+        if "pcm_ops.declared_commands" not in ctx.meta:
+            config = _cli_context(ctx).config
+            ctx.meta["pcm_ops.declared_commands"] = declared_commands(config)
+        declared: DeclaredCommands | None = ctx.meta["pcm_ops.declared_commands"]
+        return declared
 
     def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        """The commands the loaded plugins' hooks return (discovers the plugins)."""
         cached: dict[str, click.Command] | None = ctx.meta.get("pcm_ops.plugin_commands")
         if cached is not None:
             return cached
         commands: dict[str, click.Command] = {}
         owners: dict[str, str] = {}
-        cli_context = ctx.ensure_object(CliContext)
         try:
-            registry = cli_context.registry()
+            registry = _cli_context(ctx).registry()
         except PcmOpsError as exc:
             # Bad settings must not make `--help` or `plugins list` unusable; commands that
             # need the settings report the error themselves.
@@ -102,8 +113,24 @@ class PcmOpsGroup(click.Group):
         ctx.meta["pcm_ops.plugin_commands"] = commands
         return commands
 
+    def _listed_plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        """The plugin commands for ``--help``: the declared ones, and (only when some
+        enabled plugin declares none) those discovery finds."""
+        declared = self._declared_commands(ctx)
+        if declared is None:
+            return self._plugin_commands(ctx)
+        commands = {
+            name: command
+            for name, (_plugin_id, command) in declared.commands.items()
+            if name not in CORE_COMMANDS
+        }
+        if declared.undeclared:
+            for name, command in self._plugin_commands(ctx).items():
+                commands.setdefault(name, command)
+        return commands
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(CORE_COMMANDS) + sorted(self._plugin_commands(ctx))
+        return sorted(CORE_COMMANDS) + sorted(self._listed_plugin_commands(ctx))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = CORE_COMMANDS.get(cmd_name)
@@ -111,7 +138,27 @@ class PcmOpsGroup(click.Group):
             module_name, attribute = target.split(":")
             command: click.Command = getattr(importlib.import_module(module_name), attribute)
             return command
-        return self._plugin_commands(ctx).get(cmd_name)
+        declared = self._declared_commands(ctx)
+        if declared is not None and cmd_name in declared.commands:
+            return declared.commands[cmd_name][1]
+        return self._listed_plugin_commands(ctx).get(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name is None or name in CORE_COMMANDS or ctx.resilient_parsing:
+            return name, command, rest
+        if wants_help_only(rest, ctx.help_option_names):
+            # click prints the help while parsing, before any of the plugin's code runs.
+            return name, command, rest
+        # The command is run: only a plugin that discovery loaded may run it.
+        checked = self._plugin_commands(ctx).get(name)
+        if checked is None:
+            declared = self._declared_commands(ctx)
+            owner = declared.commands.get(name, ("", None))[0] if declared else ""
+            ctx.fail(_not_loaded(ctx, name, owner))
+        return name, checked, rest
 
 
 @click.group(cls=PcmOpsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -137,7 +184,7 @@ def cli(ctx: click.Context, config: Path | None, strict: bool | None, verbose: i
     from pcm_ops.logs import install_redaction
 
     install_redaction()
-    ctx.obj = CliContext(config=config, strict=strict)
+    _cli_context(ctx)  # the one made while resolving the command, with these options
 
 
 @click.command()
@@ -146,6 +193,27 @@ def version() -> None:
     from pcm_ops.__about__ import PLUGIN_API_VERSION
 
     click.echo(f"pcm-ops-core {__version__} (plugin API {PLUGIN_API_VERSION})")
+
+
+def _cli_context(ctx: click.Context) -> CliContext:
+    """The root's :class:`CliContext`, made from the root's options when a command is
+    resolved before the root's callback runs (click resolves first)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliContext):
+        root.obj = CliContext(config=root.params.get("config"), strict=root.params.get("strict"))
+    return root.obj
+
+
+def _not_loaded(ctx: click.Context, name: str, plugin_id: str) -> str:
+    """Why the plugin command ``name`` cannot run: its plugin did not load."""
+    record = _cli_context(ctx).registry().get(plugin_id) if plugin_id else None
+    if record is None:
+        return f"No such command {name!r}."
+    reason = f": {record.error}" if record.error else ""
+    return (
+        f"the command {name!r} belongs to plugin {plugin_id!r}, which is "
+        f"{record.state.value}{reason} (see `pcm-ops plugins list`)"
+    )
 
 
 #: Where the command's database is, as the last settings loaded say (for error messages).

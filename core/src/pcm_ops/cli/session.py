@@ -24,17 +24,15 @@ server does. A :class:`pcm_ops.errors.PcmOpsError` (and so every
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from pcm_ops.settings import Settings
-
-if TYPE_CHECKING:  # `pcm-ops --help` imports this module; SQLModel must not come with it
+if TYPE_CHECKING:  # plugins' command modules import this one: nothing heavy at import
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from pcm_ops.db.engine import Database
+    from pcm_ops.settings import Settings
 
 __all__ = ["cli_actor", "run_in_session", "run_with_database"]
 
@@ -57,6 +55,8 @@ def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T
     For work that opens sessions itself, or hands the database to something that does
     (e.g. aws-common's ``AwsClients``).
     """
+    import asyncio
+
     from pcm_ops.db.engine import Database
     from pcm_ops.security import secrets
 
