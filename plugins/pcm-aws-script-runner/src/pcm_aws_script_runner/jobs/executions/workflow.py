@@ -125,8 +125,9 @@ class PollSchedule:
     A batch none of whose instances has ended yet is *silent*. Of the silent batches sent
     together, only the first is listed soon (after ``poll`` seconds, then twice as long
     each time it is still silent, up to ``max_poll``): a probe of how long the script
-    takes. The others wait ``max_poll`` before their first list, unless a batch sent with
-    or before them shows results first: then they are listed at once. A batch whose
+    takes. The others are listed at once when a batch sent with or before them shows
+    results; until then only every ``SILENT_POLLS`` x ``max_poll`` (in case the probe's
+    instances are stuck while theirs are done). A batch whose
     results are coming in is listed again after ``poll``; one that has stopped changing
     waits twice as long each time, up to ``max_poll``. So a script that runs a second costs
     one probe's few lists, then one list per batch, instead of a list of every running
@@ -136,6 +137,9 @@ class PollSchedule:
     real one, so that a replay after a crash decides the same way.
     """
 
+    #: How many ``max_poll`` intervals a silent batch that is not its group's probe waits.
+    SILENT_POLLS = 4
+
     def __init__(self, poll: float, max_poll: float) -> None:
         self.poll, self.max_poll = poll, max(poll, max_poll)
         self.clock = 0.0
@@ -144,6 +148,7 @@ class PollSchedule:
         self.backoff: dict[int, float] = {}
         self.cohort: dict[int, int] = {}
         self.silent: set[int] = set()
+        self.probes: set[int] = set()
 
     def track(self, running: list[int]) -> None:
         """Schedule the running batches not seen before (just sent, or running when the
@@ -157,7 +162,9 @@ class PollSchedule:
             return
         self.cohorts += 1
         for index, n in enumerate(new):
-            first = self.poll if index == 0 else self.max_poll
+            first = self.poll if index == 0 else self.max_poll * self.SILENT_POLLS
+            if index == 0:
+                self.probes.add(n)
             self.next_at[n], self.backoff[n] = self.clock + first, first
             self.cohort[n] = self.cohorts
             self.silent.add(n)
@@ -180,7 +187,10 @@ class PollSchedule:
                 for other in self.silent:
                     if self.cohort[other] <= self.cohort[number]:
                         self.next_at[other] = min(self.next_at[other], self.clock)
+                        self.backoff[other] = self.poll
                 self.silent = {n for n in self.silent if self.cohort[n] > self.cohort[number]}
+        elif number in self.silent and number not in self.probes:
+            self.backoff[number] = self.max_poll * self.SILENT_POLLS
         else:
             self.backoff[number] = min(self.backoff[number] * 2, self.max_poll)
         self.next_at[number] = self.clock + self.backoff[number]

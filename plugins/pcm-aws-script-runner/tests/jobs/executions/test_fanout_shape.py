@@ -1,0 +1,35 @@
+"""The shape of an execution's work as its fleet grows: no ORM object per target while it
+runs (the benchmark, bench/fanout_bench.py, measures times and memory; the number of
+``ListCommandInvocations`` calls is test_poll_schedule.py's)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from pcm_aws_script_runner.models import AwsSrExecutionTarget
+
+pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")
+
+SQLITE_ONLY = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY
+async def test_a_run_builds_no_orm_object_per_target(make_fleet):
+    fleet = await make_fleet(us_east_1=60, us_west_2=60)  # 4 batches
+    loaded: list[str] = []
+
+    def on_load(target, context):
+        loaded.append(target.instance_id)
+
+    event.listen(AwsSrExecutionTarget, "load", on_load)
+    try:
+        execution = await fleet.start(max_concurrency="100%")
+        done = await fleet.wait(execution["id"])
+    finally:
+        event.remove(AwsSrExecutionTarget, "load", on_load)
+
+    assert done["counts"] == {"Success": 120}
+    # Start (one INSERT), send (UPDATE by instance id), poll (rows as tuples, one
+    # executemany UPDATE), the detail (counts): none of them builds a target object.
+    assert loaded == []
