@@ -81,7 +81,7 @@ def installed_fixture_plugins(installed_fixture_plugins, monkeypatch):
     def install(*modules):
         entry_points = installed_fixture_plugins(*modules)
         ids = sorted(entry_point.name for entry_point in entry_points)
-        monkeypatch.setattr(pcm_ops.cli.plugin_commands, "installed_plugin_ids", lambda: ids)
+        monkeypatch.setattr(pcm_ops.cli.plugin_commands, "installed_plugin_ids", lambda _: ids)
         return entry_points
 
     return install

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import logging
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoints
 
 #: The entry-point group naming each plugin's commands (name: the plugin id).
 CLI_ENTRY_POINT_GROUP = "pcm_ops.cli"
@@ -64,6 +66,8 @@ def plugin_selection(config: Path | None) -> tuple[list[str] | None, list[str]]:
     path_text = config or os.environ.get("PCM_CONFIG")
     file_values: dict[str, Any] = {}
     if path_text:
+        import tomllib
+
         try:
             with Path(path_text).expanduser().open("rb") as handle:
                 file_values = tomllib.load(handle)
@@ -76,11 +80,15 @@ def plugin_selection(config: Path | None) -> tuple[list[str] | None, list[str]]:
     return allowed, disabled or []
 
 
-def installed_plugin_ids() -> list[str]:
-    """The ids of the installed plugins (the names in ``pcm_ops.plugins``), sorted."""
-    from importlib.metadata import entry_points
+class _EntryPointGroups(Protocol):
+    """What ``importlib.metadata.entry_points()`` returns (``SelectableGroups`` on 3.11)."""
 
-    return sorted({ep.name for ep in entry_points(group=PLUGIN_ENTRY_POINT_GROUP)})
+    def select(self, *, group: str) -> EntryPoints: ...
+
+
+def installed_plugin_ids(installed: _EntryPointGroups) -> list[str]:
+    """The ids of the installed plugins (the names in ``pcm_ops.plugins``), sorted."""
+    return sorted({ep.name for ep in installed.select(group=PLUGIN_ENTRY_POINT_GROUP)})
 
 
 def declared_commands(config: Path | None) -> DeclaredCommands | None:
@@ -93,12 +101,13 @@ def declared_commands(config: Path | None) -> DeclaredCommands | None:
     except ValueError as exc:
         logger.debug("plugin selection unreadable without the settings: %s", exc)
         return None
+    installed = entry_points()  # one scan of the distributions for both groups
     enabled = [
         plugin_id
-        for plugin_id in installed_plugin_ids()
+        for plugin_id in installed_plugin_ids(installed)
         if (allowed is None or plugin_id in allowed) and plugin_id not in disabled
     ]
-    declarations = {ep.name: ep for ep in entry_points(group=CLI_ENTRY_POINT_GROUP)}
+    declarations = {ep.name: ep for ep in installed.select(group=CLI_ENTRY_POINT_GROUP)}
     result = DeclaredCommands()
     for plugin_id in enabled:
         declaration = declarations.get(plugin_id)
