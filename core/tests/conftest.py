@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from importlib.metadata import EntryPoint
@@ -92,3 +94,71 @@ def pcm_plugins(
 @pytest.fixture(autouse=True)
 def _cheap_passwords(pcm_cheap_passwords: None) -> None:
     """Every test here hashes passwords with Argon2's cheapest parameters (core's fixture)."""
+
+
+# -- wheels and fresh environments: test_wheels.py and infra/test_processes.py ---------------
+
+UV = shutil.which("uv")
+
+
+class WheelBuilder:
+    """``build_wheel(project)``: the wheel of the distribution in ``project``, built once per
+    test session (per xdist worker) into one directory, with ``uv build`` when uv is on PATH,
+    else ``python -m build``."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self._built: dict[Path, Path] = {}
+
+    def __call__(self, project: Path) -> Path:
+        project = project.resolve()
+        if project not in self._built:
+            self._built[project] = self._build(project)
+        return self._built[project]
+
+    def _build(self, project: Path) -> Path:
+        out_dir = self.out_dir
+        if UV:
+            command = [UV, "build", "--wheel", "--out-dir", str(out_dir), str(project)]
+        else:
+            command = [
+                sys.executable, "-m", "build", "--wheel", "--outdir", str(out_dir), str(project)
+            ]  # fmt: skip
+        before = set(out_dir.glob("*.whl"))
+        subprocess.run(command, check=True, capture_output=True, timeout=300)
+        (built,) = set(out_dir.glob("*.whl")) - before
+        return built
+
+
+@pytest.fixture(scope="session")
+def build_wheel(tmp_path_factory: pytest.TempPathFactory) -> WheelBuilder:
+    """Builds a distribution's wheel, once per session: ``build_wheel(project_dir)``."""
+    return WheelBuilder(tmp_path_factory.mktemp("wheels"))
+
+
+def make_venv(venv: Path, *requirements: str | Path) -> Path:
+    """A new virtual environment at ``venv`` (on the test's Python) with ``requirements``
+    (wheel paths, optionally with ``[extras]``) and their dependencies installed from the
+    package index; returns its ``bin`` directory. Uses uv when it is on PATH, else venv and
+    pip. Either way the modules are compiled to bytecode at install, as pip does (and so
+    the image of infra/Dockerfile, whose processes never write bytecode)."""
+    if UV:
+        subprocess.run(
+            [UV, "venv", "--quiet", "--python", sys.executable, str(venv)],
+            check=True,
+            timeout=120,
+        )
+        python = venv / "bin" / "python"
+        install = [UV, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python)]
+    else:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*install, *map(str, requirements)], check=True, timeout=300)
+    return venv / "bin"
+
+
+@pytest.fixture(scope="session")
+def fresh_venv() -> Callable[..., Path]:
+    """``fresh_venv(path, *wheels)``: a new virtual environment with those wheels installed;
+    its ``bin`` directory."""
+    return make_venv

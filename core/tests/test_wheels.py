@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +23,6 @@ pytestmark = pytest.mark.slow
 
 CORE_DIR = Path(__file__).resolve().parents[1]
 EXAMPLE_DIR = CORE_DIR / "tests" / "example_plugin"
-UV = shutil.which("uv")
 
 
 @dataclass(frozen=True)
@@ -60,17 +57,6 @@ class Environment:
         )
 
 
-def _build_wheel(project: Path, out_dir: Path) -> Path:
-    if UV:
-        command = [UV, "build", "--wheel", "--out-dir", str(out_dir), str(project)]
-    else:
-        command = [sys.executable, "-m", "build", "--wheel", "--outdir", str(out_dir), str(project)]
-    before = set(out_dir.glob("*.whl"))
-    subprocess.run(command, check=True, capture_output=True, timeout=300)
-    (built,) = set(out_dir.glob("*.whl")) - before
-    return built
-
-
 def _write_broken_plugin(root: Path) -> Path:
     """A plugin distribution whose entry-point module raises on import."""
     package = root / "src" / "pcm_broken"
@@ -102,44 +88,38 @@ def _write_broken_plugin(root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
-    out_dir = tmp_path_factory.mktemp("wheels")
+def wheels(build_wheel: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory) -> Wheels:
     broken_project = _write_broken_plugin(tmp_path_factory.mktemp("pcm-broken-plugin"))
     return Wheels(
-        core=_build_wheel(CORE_DIR, out_dir),
-        example=_build_wheel(EXAMPLE_DIR, out_dir),
-        broken=_build_wheel(broken_project, out_dir),
+        core=build_wheel(CORE_DIR),
+        example=build_wheel(EXAMPLE_DIR),
+        broken=build_wheel(broken_project),
     )
 
 
-def _environment(root: Path, *wheels: Path) -> Environment:
-    venv = root / "venv"
-    if UV:
-        subprocess.run(
-            [UV, "venv", "--quiet", "--python", sys.executable, str(venv)],
-            check=True,
-            timeout=120,
-        )
-        python = venv / "bin" / "python"
-        install = [UV, "pip", "install", "--quiet", "--python", str(python)]
-    else:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-        install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*install, *map(str, wheels)], check=True, timeout=300)
-    return Environment(bin=venv / "bin", data_dir=root / "data")
+def _environment(fresh_venv: Callable[..., Path], root: Path, *wheels: Path) -> Environment:
+    return Environment(bin=fresh_venv(root / "venv", *wheels), data_dir=root / "data")
 
 
 @pytest.fixture(scope="session")
-def core_only(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Environment:
+def core_only(
+    wheels: Wheels, fresh_venv: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory
+) -> Environment:
     """A fresh environment with core's wheel and nothing else."""
-    return _environment(tmp_path_factory.mktemp("core-only"), wheels.core)
+    return _environment(fresh_venv, tmp_path_factory.mktemp("core-only"), wheels.core)
 
 
 @pytest.fixture(scope="session")
-def with_plugins(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Environment:
+def with_plugins(
+    wheels: Wheels, fresh_venv: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory
+) -> Environment:
     """A fresh environment with core, the example plugin and the broken plugin."""
     return _environment(
-        tmp_path_factory.mktemp("with-plugins"), wheels.core, wheels.example, wheels.broken
+        fresh_venv,
+        tmp_path_factory.mktemp("with-plugins"),
+        wheels.core,
+        wheels.example,
+        wheels.broken,
     )
 
 
@@ -258,12 +238,17 @@ REPO_DIR = CORE_DIR.parent
 
 
 @pytest.fixture(scope="session")
-def scaffolded(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Environment:
+def scaffolded(
+    wheels: Wheels,
+    build_wheel: Callable[[Path], Path],
+    fresh_venv: Callable[..., Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Environment:
     """``pcm-ops plugins new`` run from core's wheel, the new plugin's wheel built and
     installed with its test dependencies, beside core's, aws-common's and the script
     runner's wheels (its plugin builds on the script runner)."""
     root = tmp_path_factory.mktemp("scaffolded")
-    author = _environment(root / "author", wheels.core)
+    author = _environment(fresh_venv, root / "author", wheels.core)
     written = subprocess.run(
         [
             str(author.bin / "pcm-ops"),
@@ -282,12 +267,11 @@ def scaffolded(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Envi
         timeout=60,
     )
     assert written.returncode == 0, written.stderr
-    out_dir = root / "wheels"
-    out_dir.mkdir()
-    plugin = _build_wheel(root / "pcm-change-gate", out_dir)
-    common = _build_wheel(REPO_DIR / "plugins" / "pcm-aws-common", out_dir)
-    runner = _build_wheel(REPO_DIR / "plugins" / "pcm-aws-script-runner", out_dir)
+    plugin = build_wheel(root / "pcm-change-gate")
+    common = build_wheel(REPO_DIR / "plugins" / "pcm-aws-common")
+    runner = build_wheel(REPO_DIR / "plugins" / "pcm-aws-script-runner")
     return _environment(
+        fresh_venv,
         root / "env",
         Path(f"{wheels.core}[testing,postgres]"),
         Path(f"{common}[testing]"),
@@ -341,13 +325,16 @@ def test_a_scaffolded_plugin_loads_in_the_server(scaffolded):
 
 
 @pytest.fixture(scope="session")
-def servicenow_alone(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Environment:
+def servicenow_alone(
+    wheels: Wheels,
+    build_wheel: Callable[[Path], Path],
+    fresh_venv: Callable[..., Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Environment:
     """Core and pcm-servicenow-cmdb from their wheels, nothing else of ours."""
     root = tmp_path_factory.mktemp("servicenow-alone")
-    out_dir = root / "wheels"
-    out_dir.mkdir()
-    plugin = _build_wheel(REPO_DIR / "plugins" / "pcm-servicenow-cmdb", out_dir)
-    return _environment(root, wheels.core, plugin)
+    plugin = build_wheel(REPO_DIR / "plugins" / "pcm-servicenow-cmdb")
+    return _environment(fresh_venv, root, wheels.core, plugin)
 
 
 def test_the_servicenow_plugin_works_without_the_aws_plugins(servicenow_alone):
