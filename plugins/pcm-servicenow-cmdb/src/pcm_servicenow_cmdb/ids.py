@@ -18,3 +18,5 @@ PAGES = "/tools/servicenow/cmdb"
 WORK_NOTES_QUEUE = f"{PLUGIN_ID}.work-notes"
 #: The workflow that delivers one work note. Recorded in the job database: never renamed.
 WORK_NOTE_WORKFLOW = f"{PLUGIN_ID}.work_note"
+#: The script runner's target source this plugin supplies: a change's CIs as instances.
+TARGET_SOURCE = "servicenow-change"

@@ -20,7 +20,14 @@ from pcm_ops.plugin import (
     QueueDefinition,
     WebPages,
 )
-from pcm_servicenow_cmdb.ids import MANAGE, PLUGIN_ID, READ, TABLE_PREFIX, WORK_NOTES_QUEUE
+from pcm_servicenow_cmdb.ids import (
+    MANAGE,
+    PLUGIN_ID,
+    READ,
+    TABLE_PREFIX,
+    TARGET_SOURCE,
+    WORK_NOTES_QUEUE,
+)
 
 PACKAGE = Path(__file__).parent
 
@@ -134,7 +141,7 @@ def aws_sr_target_sources() -> Any:
 
     return [
         TargetSource(
-            "servicenow-change",
+            TARGET_SOURCE,
             "ServiceNow change",
             resolve_change,
             "A change number (CHG0030001): the EC2 instances among its affected CIs.",

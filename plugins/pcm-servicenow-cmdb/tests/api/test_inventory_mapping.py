@@ -274,7 +274,11 @@ async def test_the_change_page_shows_each_mapping_and_runs_on_the_mapped_instanc
     assert "Online" in page.text
     assert "IP address" in page.text
     assert "no instance in the inventory has IP address 10.6.0.99" in page.text
-    assert f"instance_id={iid(13)}&amp;change_reference=" in page.text
+    number = connected.get(change)["number"]
+    assert (
+        f"target_source=servicenow-change&amp;reference={number}&amp;change_reference={number}"
+        in page.text
+    )
 
 
 class TestWithoutTheScriptRunner:

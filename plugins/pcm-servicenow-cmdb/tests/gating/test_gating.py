@@ -186,6 +186,17 @@ async def test_the_preview_lists_the_cis_a_change_run_leaves_out_with_why(
     )
     assert script.status_code == 201, script.text
 
+    form = await pcm_admin_client.post(
+        "/tools/aws/script-runner/executions/new",
+        data={
+            "script_id": str(script.json()["id"]),
+            "action": "preview",
+            "target_source": "servicenow-change",
+            "reference": number,
+            "change_reference": number,
+        },
+        headers={"Accept": "text/html"},
+    )
     preview = await pcm_admin_client.post(
         f"{RUNNER}/executions/preview",
         json={
@@ -201,3 +212,11 @@ async def test_the_preview_lists_the_cis_a_change_run_leaves_out_with_why(
     assert body["unresolved"] == [
         {"label": "nowhere", "reason": "no instance in the inventory has IP address 10.4.1.99"}
     ]
+    # The run form's preview (where the change page's link leads) lists it too.
+    assert form.status_code == 200, form.text
+    assert f"Target source servicenow-change: {number}" in form.text
+    assert "Not resolved to an instance (1)" in form.text
+    assert (
+        '<tr><th scope="row">nowhere</th>'
+        "<td>no instance in the inventory has IP address 10.4.1.99</td></tr>"
+    ) in form.text

@@ -136,7 +136,9 @@ async def test_an_operator_runs_a_changes_script_and_sees_its_work_notes_on_the_
                 "placeholder", "default: world"
             )
             await expect(page.get_by_label("Change reference")).to_have_value(number)
-            await expect(page.get_by_text("2 instances chosen by id")).to_be_visible()
+            await expect(
+                page.get_by_text(f"Target source servicenow-change: {number}")
+            ).to_be_visible()
             await page.get_by_label("Comment").fill("from the change page")
             await page.get_by_role("button", name="Run", exact=True).click()
             await page.wait_for_url(re.compile(rf"{re.escape(pcm_live_server)}{RUNS}/\d+$"))

@@ -72,12 +72,22 @@ async def test_a_change_page_lists_its_cis_and_opens_the_run_form_on_them(pcm_ad
     url = urlsplit(href)
     assert url.path == "/tools/aws/script-runner/executions/new"
     assert parse_qs(url.query) == {
-        "instance_id": [f"i-{1:017x}", f"i-{2:017x}"],
+        "target_source": ["servicenow-change"],
+        "reference": [change],
         "change_reference": [change],
     }
     form = await pcm_admin_client.get(href, headers=HTML)
     assert form.status_code == 200
-    assert change in form.text
+    assert f"Target source servicenow-change: {change}" in form.text
+    # Read through another connection than the gate's, the link names the instances.
+    other = await pcm_admin_client.get(
+        f"{PAGES}/changes/{change}", params={"connection": "acme"}, headers=HTML
+    )
+    href = other.text.split('<a class="button" href="')[1].split('"')[0].replace("&amp;", "&")
+    assert parse_qs(urlsplit(href).query) == {
+        "instance_id": [f"i-{1:017x}", f"i-{2:017x}"],
+        "change_reference": [change],
+    }
 
 
 async def test_viewers_see_the_change_but_no_run_button(pcm_auth_headers, pcm_client, change):

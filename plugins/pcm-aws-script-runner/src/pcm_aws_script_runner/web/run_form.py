@@ -142,6 +142,17 @@ async def _fixed_targets(
             describe_targets({"instance_ids": ids}),
             ids,
         )
+    source = form_text(data, "target_source")
+    if source:
+        # Another plugin's target source (a ServiceNow change, say), resolved by the
+        # preview and again when the run starts; what it cannot resolve is listed there.
+        reference = form_text(data, "reference")
+        targets = {"source": {"name": source, "reference": reference}}
+        return FixedTargets(
+            targets,
+            [("target_source", source), ("reference", reference)],
+            describe_targets(targets),
+        )
     saved = form_text(data, "saved_filter")
     if saved:
         number = parse_id(saved)

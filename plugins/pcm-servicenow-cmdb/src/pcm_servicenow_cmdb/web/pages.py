@@ -17,7 +17,7 @@ from pcm_ops.errors import InvalidInput, NotFoundError
 from pcm_ops.security import Principal, require
 from pcm_ops.web import render
 from pcm_servicenow_cmdb.dependencies import ServiceNowReads, my_groups
-from pcm_servicenow_cmdb.ids import READ
+from pcm_servicenow_cmdb.ids import READ, TARGET_SOURCE
 from pcm_servicenow_cmdb.services import changes, cmdb
 
 router = APIRouter(dependencies=[require(READ)])
@@ -96,7 +96,12 @@ async def change_page(
     mapped = [m.instance for m in mappings if m.instance is not None]
     run_url = None
     if inventory and mapped:
-        query = [("instance_id", instance.instance_id) for instance in mapped]
+        if connection is None:
+            # The change itself as the target source: the form's preview lists the CIs
+            # that map to no instance with why, and the run resolves the change again.
+            query = [("target_source", TARGET_SOURCE), ("reference", change.number)]
+        else:  # the source reads the gate's connection; this page reads another one
+            query = [("instance_id", instance.instance_id) for instance in mapped]
         query.append(("change_reference", change.number))
         run_url = f"{RUN_FORM}?{urlencode(query)}"
     return render(
