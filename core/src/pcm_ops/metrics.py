@@ -1,13 +1,38 @@
-"""Prometheus metrics at ``/metrics``: HTTP requests, plugin states, and plugins' own.
+"""Prometheus metrics at ``/metrics``: HTTP requests, plugin states, jobs, event streams,
+and plugins' own.
 
-Each application has its own ``CollectorRegistry`` (``app.state.metrics.registry``); a
-plugin adds its metrics in its startup hook::
+Two registries are rendered together:
+
+- the application's (``app.state.metrics.registry``): HTTP requests and the gauges that are
+  read when ``/metrics`` is scraped (``on_scrape``), such as queue depth, which come from
+  the database and so say the same on every API replica;
+- the process's (:data:`PROCESS_REGISTRY`): counters and histograms of things that happen in
+  this process, wherever it was started from (``pcm-ops serve``, ``pcm-ops worker``), such
+  as AWS calls. A worker serves them with ``pcm-ops worker --metrics-port``.
+
+A plugin declares its metrics with :func:`counter`, :func:`histogram` and :func:`gauge`
+(asking twice for the same name returns the same metric, so module-level declarations and
+re-imports are safe), and adds gauges computed from its tables with :func:`on_scrape` in its
+startup hook::
+
+    from pcm_ops import metrics
+
+    CALLS = metrics.counter("pcm_example_calls_total", "Calls to Example by outcome",
+                            ["outcome"])
+    CALLS.labels("ok").inc()
+
+    QUEUED = metrics.gauge("pcm_example_queued", "Example items waiting")
 
     @hookimpl
     async def pcm_ops_startup(app):
-        from prometheus_client import Counter
-        app.state.my_calls = Counter("aws_api_calls", "AWS API calls", ["service"],
-                                     registry=app.state.metrics.registry)
+        async def count_queued(app):
+            async with app.state.database.session() as session:
+                QUEUED.set(await count(session))
+        metrics.on_scrape(app, count_queued)
+
+Keep labels bounded: a label's values must be few and known in advance (a status, an
+operation, an account id), never an instance, execution or job id, a user name or an error
+message. Names start with ``pcm_`` and the plugin's table prefix (``pcm_aws_sr_...``).
 
 ``/metrics`` is public by default (listed in ``PCM_PUBLIC_PATHS``); remove it from that
 setting to require the ``core:metrics.read`` permission instead.
@@ -15,16 +40,87 @@ setting to require the ``core:metrics.read`` permission instead.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi import Depends as _Depends
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 router = APIRouter(include_in_schema=False)
+
+logger = logging.getLogger("pcm_ops.metrics")
+
+#: The registry of metrics counted in this process (AWS calls, ServiceNow calls, finished
+#: executions); ``/metrics`` renders it after the application's.
+PROCESS_REGISTRY = CollectorRegistry()
+
+_declared: dict[str, Any] = {}
+_declare_lock = threading.Lock()
+_Metric = TypeVar("_Metric", Counter, Gauge, Histogram)
+
+#: What an ``on_scrape`` callback is: an async function of the application.
+ScrapeCallback = Callable[[Any], Awaitable[None]]
+
+
+def _declare(
+    kind: type[_Metric], name: str, documentation: str, labels: Sequence[str], **options: Any
+) -> _Metric:
+    with _declare_lock:
+        existing = _declared.get(name)
+        if existing is not None:
+            if not isinstance(existing, kind) or tuple(existing._labelnames) != tuple(labels):
+                raise ValueError(
+                    f"metric {name!r} is already declared as a {type(existing).__name__} "
+                    f"with labels {list(existing._labelnames)}"
+                )
+            return existing
+        metric = kind(name, documentation, list(labels), registry=PROCESS_REGISTRY, **options)
+        _declared[name] = metric
+        return metric
+
+
+def counter(name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
+    """A counter of this process (``name`` ending in ``_total``; the ``_total`` is kept).
+
+    Declared once per process: asking again with the same name and labels returns it.
+
+    :raises ValueError: the name is taken by a metric of another kind or other labels.
+    """
+    return _declare(Counter, name.removesuffix("_total"), documentation, labels)
+
+
+def histogram(
+    name: str,
+    documentation: str,
+    labels: Sequence[str] = (),
+    buckets: Sequence[float] | None = None,
+) -> Histogram:
+    """A histogram of this process (durations in seconds: ``name`` ends in ``_seconds``).
+
+    :param buckets: upper bounds; default Prometheus's (5 ms to 10 s).
+    """
+    options = {"buckets": tuple(buckets)} if buckets is not None else {}
+    return _declare(Histogram, name, documentation, labels, **options)
+
+
+def gauge(name: str, documentation: str, labels: Sequence[str] = ()) -> Gauge:
+    """A gauge of this process; set it where the value changes or in an
+    :func:`on_scrape` callback."""
+    return _declare(Gauge, name, documentation, labels)
+
+
+def on_scrape(app: Any, callback: ScrapeCallback) -> None:
+    """Run ``callback(app)`` before each answer of this application's ``/metrics``: to set
+    gauges from the database. A callback that raises is logged and skipped; the others and
+    the answer go on (the gauges keep their previous values)."""
+    app.state.metrics.scrape_callbacks.append(callback)
 
 
 class _PluginStates:
@@ -60,6 +156,146 @@ class Metrics:
         )
         self.registry.register(_PluginStates(plugin_registry))
         self.templates = _RouteTemplates()
+        self.scrape_callbacks: list[ScrapeCallback] = [_core_gauges]
+        self.jobs_queued = Gauge(
+            "pcm_jobs_queued",
+            "Jobs waiting on their queue to start, by queue",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.jobs_running = Gauge(
+            "pcm_jobs_running",
+            "Jobs started and not finished (or waiting for recovery), by queue",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.jobs_oldest_queued = Gauge(
+            "pcm_jobs_oldest_queued_seconds",
+            "Age of the oldest job still waiting on its queue (0 when none waits), by queue",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.jobs_start_delay = Gauge(
+            "pcm_jobs_start_delay_seconds",
+            "Longest wait between enqueueing and starting among the jobs started in the last "
+            "5 minutes, by queue",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.executors_alive = Gauge(
+            "pcm_job_executors_alive",
+            "Job executors whose heartbeat is fresh (within 3 heartbeat intervals), by kind "
+            "(server, worker); only executors that run jobs",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.event_stream_clients = Gauge(
+            "pcm_event_stream_clients",
+            "Server-Sent Event streams open to clients in this process",
+            registry=self.registry,
+        )
+        self.scrape_errors = Counter(
+            "pcm_metrics_scrape_errors",
+            "on_scrape callbacks that raised, by callback",
+            ["callback"],
+            registry=self.registry,
+        )
+
+    async def refresh(self, app: Any) -> None:
+        """Run the scrape callbacks; one that fails leaves its gauges as they were."""
+        for callback in list(self.scrape_callbacks):
+            try:
+                await callback(app)
+            except Exception:
+                name = getattr(callback, "__qualname__", repr(callback))
+                logger.warning("metrics callback %s failed", name, exc_info=True)
+                self.scrape_errors.labels(name).inc()
+
+
+#: How far back ``pcm_jobs_start_delay_seconds`` looks.
+START_DELAY_WINDOW = timedelta(minutes=5)
+
+
+async def _core_gauges(app: Any) -> None:
+    """Queue depth, job start delays, live executors and open event streams."""
+    import anyio.to_thread
+
+    metrics: Metrics = app.state.metrics
+    hub = getattr(app.state, "job_event_hub", None)
+    subscriptions = getattr(hub, "_subscriptions", None) or {}
+    metrics.event_stream_clients.set(sum(len(found) for found in subscriptions.values()))
+    await _executor_gauges(app, metrics)
+    from pcm_ops.jobs.engine import running_engine
+
+    engine = running_engine()
+    if engine is None:
+        return
+    await anyio.to_thread.run_sync(_job_gauges, engine, metrics)
+
+
+async def _executor_gauges(app: Any, metrics: Metrics) -> None:
+    from sqlalchemy import func, select
+
+    from pcm_ops.jobs.models import JobExecutor, table_of
+
+    settings = app.state.settings
+    fresh_after = datetime.now(UTC) - timedelta(seconds=3 * settings.jobs_heartbeat_seconds)
+    table = table_of(JobExecutor)
+    statement = (
+        select(table.c.kind, func.count())
+        .where(table.c.stopped_at.is_(None))
+        .where(table.c.executes.is_(True))
+        .where(table.c.heartbeat_at >= fresh_after)
+        .group_by(table.c.kind)
+    )
+    async with app.state.database.engine.connect() as connection:
+        counts = dict((await connection.execute(statement)).all())
+    for kind in ("server", "worker"):
+        metrics.executors_alive.labels(kind).set(counts.get(kind, 0))
+
+
+def _job_gauges(engine: Any, metrics: Metrics) -> None:
+    store = engine.store()
+    client = store.client()
+    queues = list(engine.definitions.queues)
+    queued: dict[str, int] = dict.fromkeys(queues, 0)
+    running: dict[str, int] = dict.fromkeys(queues, 0)
+    oldest: dict[str, float] = dict.fromkeys(queues, 0.0)
+    delay: dict[str, float] = dict.fromkeys(queues, 0.0)
+    now_ms = time.time() * 1000
+    if client is not None:
+        active = store._call(  # the store's guard: no tables yet means no jobs
+            "list_queued_workflows", load_input=False
+        )
+        for status in active or []:
+            queue = status.queue_name or "(none)"
+            if status.status in ("ENQUEUED", "DELAYED"):
+                queued[queue] = queued.get(queue, 0) + 1
+                if status.created_at:
+                    age = max(0.0, (now_ms - status.created_at) / 1000)
+                    oldest[queue] = max(oldest.get(queue, 0.0), age)
+            elif status.status == "PENDING":
+                running[queue] = running.get(queue, 0) + 1
+        since = datetime.now(UTC) - START_DELAY_WINDOW
+        started = store._call(
+            "list_workflows",
+            dequeued_after=since.isoformat(),
+            load_input=False,
+            load_output=False,
+        )
+        for status in started or []:
+            if status.queue_name and status.dequeued_at and status.created_at:
+                waited = max(0.0, (status.dequeued_at - status.created_at) / 1000)
+                queue = status.queue_name
+                delay[queue] = max(delay.get(queue, 0.0), waited)
+    for queue, count in queued.items():
+        metrics.jobs_queued.labels(queue).set(count)
+    for queue, count in running.items():
+        metrics.jobs_running.labels(queue).set(count)
+    for queue, age in oldest.items():
+        metrics.jobs_oldest_queued.labels(queue).set(age)
+    for queue, waited in delay.items():
+        metrics.jobs_start_delay.labels(queue).set(waited)
 
 
 class _RouteTemplates:
@@ -179,5 +415,7 @@ _metrics_access.pcm_permission = "core:metrics.read"  # type: ignore[attr-define
 async def metrics(request: Request) -> Response:
     from prometheus_client import generate_latest
 
-    body = generate_latest(request.app.state.metrics.registry)
+    metrics: Metrics = request.app.state.metrics
+    await metrics.refresh(request.app)
+    body = generate_latest(metrics.registry) + generate_latest(PROCESS_REGISTRY)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

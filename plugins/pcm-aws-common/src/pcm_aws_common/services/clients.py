@@ -53,7 +53,7 @@ from pcm_aws_common.services.errors import (
     SourceNotFound,
 )
 from pcm_aws_common.services.limits import LIMITS, ConcurrencyLimits, Limit
-from pcm_aws_common.services.metrics import API_CALLS, ApiCallCounter
+from pcm_aws_common.services.metrics import API_CALLS, AWS_API_CALLS, ApiCallCounter, outcome_of
 from pcm_aws_common.services.partitions import (
     DEFAULT_REGIONS,
     PARTITION_NAMES,
@@ -187,16 +187,32 @@ class _PooledClient:
 
 class _LimitedClientMixin:
     """Mixed into every client class the factory creates (through botocore's documented
-    ``creating-client-class`` event): each API call holds the client's concurrency limit."""
+    ``creating-client-class`` event): each API call holds the client's concurrency limit,
+    and is counted in ``pcm_aws_api_calls_total`` with its outcome."""
 
     _pcm_limit: Limit | None = None
+    _pcm_account: str = "unknown"
 
     async def _make_api_call(self, operation_name: str, api_params: dict[str, Any]) -> Any:
-        limit = self._pcm_limit
-        if limit is None:
-            return await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
-        async with limit:
-            return await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
+        failure: BaseException | None = None
+        try:
+            limit = self._pcm_limit
+            if limit is None:
+                return await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
+            async with limit:
+                return await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            meta: Any = getattr(self, "meta", None)
+            AWS_API_CALLS.labels(
+                meta.service_model.service_name if meta else "unknown",
+                operation_name,
+                self._pcm_account,
+                meta.region_name if meta else "unknown",
+                outcome_of(failure),
+            ).inc()
 
 
 def _add_limit_mixin(base_classes: list[type], **_: Any) -> None:
@@ -841,6 +857,7 @@ class AwsClients:
                     config=self._client_config(retries=retries),
                 )
                 client = await context.__aenter__()
+                client._pcm_account = reach.account
                 if limited:
                     client._pcm_limit = self.limit(reach.account, region)
                 entry = _PooledClient(client=client, context=context)

@@ -1,5 +1,10 @@
 """Counting AWS API calls by service and operation, for metrics and benchmarks.
 
+:data:`AWS_API_CALLS` is the Prometheus counter ``pcm_aws_api_calls_total`` (service,
+operation, account, region, outcome ``ok``/``throttled``/``error``), counted by every client
+the factory hands out, once per call (botocore's own retries inside a call are not extra
+calls; a call that ends throttled after them is ``throttled``).
+
 Every session the client factory creates registers :meth:`ApiCallCounter.before_call` and
 :meth:`ApiCallCounter.after_call` on botocore's ``before-call`` and ``after-call`` events, so
 each call is counted once (retries inside a call are not extra calls) and each call that
@@ -13,6 +18,48 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+
+from pcm_ops import metrics
+
+#: Every AWS API call of this process, by its outcome.
+AWS_API_CALLS = metrics.counter(
+    "pcm_aws_api_calls_total",
+    "AWS API calls by service, operation, account (or source:<id>), region and outcome "
+    "(ok, throttled, error)",
+    ["service", "operation", "account", "region", "outcome"],
+)
+
+#: Error codes AWS throttles with (botocore's list for its retry modes).
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+
+
+def outcome_of(exc: BaseException | None) -> str:
+    """``ok`` (no exception), ``throttled`` or ``error``."""
+    if exc is None:
+        return "ok"
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code") or "")
+        if code in THROTTLING_CODES:
+            return "throttled"
+    return "error"
 
 
 @dataclass(frozen=True)
