@@ -125,7 +125,9 @@ def test_the_migrations_job_and_network_policies_are_part_of_the_overlay(
     documents: list[dict[str, Any]],
 ) -> None:
     [job] = [d for d in documents if d["kind"] == "Job"]
-    assert pod_spec(job)["containers"][0]["command"] == ["pcm-ops", "db", "upgrade"]
+    # Migrations, then seeds: without aws-common's partitions nothing can be registered.
+    command = pod_spec(job)["containers"][0]["command"]
+    assert command == ["/bin/sh", "-c", "pcm-ops db upgrade && pcm-ops db seed"]
     policies = [d for d in documents if d["kind"] == "NetworkPolicy"]
     assert any(
         p["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "pcm-ops"}
