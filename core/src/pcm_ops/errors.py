@@ -12,7 +12,9 @@ field; pages as the error page), and the CLI prints its message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from typing import Any
 
 
 class PcmOpsError(Exception):
@@ -100,6 +102,68 @@ class InvalidInput(ServiceError):
             for name, message in self.problems
             if name == field or name.startswith((f"{field}[", f"{field}."))
         ]
+
+
+#: Pydantic's messages (which name patterns and Python types) as an operator reads them.
+_PYDANTIC_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"String should match pattern .*$"), "has characters that are not allowed here"),
+    (
+        re.compile(r"String should have at most (\d+) characters?$"),
+        r"is too long: at most \1 characters",
+    ),
+    (
+        re.compile(r"String should have at least (\d+) characters?$"),
+        r"is too short: at least \1 characters",
+    ),
+    (
+        re.compile(r"Input should be a valid integer.*$"),
+        "must be a whole number, like 30 (digits only)",
+    ),
+    (re.compile(r"Input should be a valid (string|str)$"), "must be text"),
+    (re.compile(r"Input should be a valid list$"), "must be a list"),
+    (re.compile(r"Input should be greater than or equal to (\S+)$"), r"must be at least \1"),
+    (re.compile(r"Input should be less than or equal to (\S+)$"), r"must be at most \1"),
+    (
+        re.compile(r"List should have at most (\d+) items?.*$"),
+        r"has too many values: at most \1",
+    ),
+    (re.compile(r"Field required$"), "is required"),
+    (re.compile(r"Extra inputs are not permitted$"), "is not a field of this form"),
+)
+
+
+def in_words(message: str) -> str:
+    """``message`` as an operator reads it: pydantic's wording of a rule ("String should
+    match pattern '^[A-Z0-9]{16,128}$'", "Input should be a valid integer"), also at the end
+    of a longer message, becomes what is wrong in words; a leading "Value error, " goes;
+    any other message is returned as it is.
+
+    Pages and the CLI show pydantic's messages through it (the API keeps pydantic's own, which
+    clients may match on)::
+
+        >>> in_words("String should match pattern '^[A-Z0-9]{16,128}$'")
+        'has characters that are not allowed here'
+    """
+    message = message.removeprefix("Value error, ")
+    for pattern, words in _PYDANTIC_WORDS:
+        if pattern.search(message):
+            return pattern.sub(words, message)
+    return message
+
+
+def validation_problems(exc: Any) -> list[tuple[str, str]]:
+    """The ``(field, message)`` pairs of a pydantic ``ValidationError`` (or FastAPI's
+    ``RequestValidationError``), each message :func:`in_words`; the field is the error's
+    location joined with dots, without a leading ``body``/``query``/``path`` part
+    (``"form"`` when it has none). For a page that shows a model's problems next to their
+    fields."""
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie") and len(loc) > 1:
+            loc = loc[1:]
+        problems.append((".".join(loc) or "form", in_words(str(error.get("msg", "")))))
+    return problems
 
 
 class PluginError(PcmOpsError):

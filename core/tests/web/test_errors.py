@@ -59,7 +59,33 @@ async def test_page_validation_errors_get_an_html_page(client: httpx.AsyncClient
 
     assert page.status_code == 422
     assert page.headers["content-type"].startswith("text/html")
-    assert "path.report_id" in page.text
+    # The field without its "path" part, and the problem in words, not pydantic's.
+    assert "report_id: must be a whole number" in page.text
+    assert "Input should be a valid integer" not in page.text
+
+
+def test_pydantic_messages_are_put_in_words_and_others_kept() -> None:
+    from pydantic import BaseModel, Field, ValidationError
+
+    from pcm_ops.errors import in_words, validation_problems
+
+    class Form(BaseModel):
+        key: str = Field(pattern=r"^[A-Z]+$")
+        count: int
+        nested: dict[str, int] = {}
+
+    try:
+        Form.model_validate({"key": "abc", "count": "three", "nested": {"a": "b"}, "x": 1})
+    except ValidationError as exc:
+        problems = validation_problems(exc)
+    assert problems == [
+        ("key", "has characters that are not allowed here"),
+        ("count", "must be a whole number, like 30 (digits only)"),
+        ("nested.a", "must be a whole number, like 30 (digits only)"),
+    ]
+    assert in_words("Value error, the name is taken") == "the name is taken"
+    too_long = in_words("String should have at most 5 characters")
+    assert too_long == "is too long: at most 5 characters"
 
 
 async def test_crash_gets_a_500_page_without_traceback(

@@ -153,6 +153,29 @@ async def test_keys_entered_in_the_form_are_validated_and_never_shown_again(api,
     assert "2999-01-01 00:00 UTC" in listed.text
 
 
+async def test_a_malformed_key_is_explained_in_words_next_to_its_field(api, pcm_app):
+    client, csrf = await _browser(api, pcm_app, "operator")
+    try:
+        rejected = await client.post(
+            PAGES + "/credentials",
+            data={
+                "csrf_token": csrf,
+                "name": "typo",
+                "partition": "aws",
+                "kind": "keys",
+                "access_key_id": "lowercase-key",
+                "secret_access_key": "x" * 40,
+            },
+        )
+    finally:
+        await client.aclose()
+
+    assert rejected.status_code == 422
+    assert "has characters that are not allowed here" in rejected.text
+    assert "should match pattern" not in rejected.text  # pydantic's wording stays out
+    assert "[A-Z0-9]" not in rejected.text
+
+
 async def test_accounts_are_imported_through_the_preview_form(api, pcm_app, moto_aws):
     organization = moto_aws.ensure_organization("111111111111", 25)
     source = await api.add_keys("org")

@@ -158,10 +158,9 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
     if not wants_html(request):
         return await request_validation_exception_handler(request, exc)
     await _resolve_principal(request)
-    errors = [
-        f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', '')}"
-        for error in exc.errors()
-    ]
+    from pcm_ops.errors import validation_problems
+
+    errors = [f"{field}: {message}" for field, message in validation_problems(exc)]
     return error_page(request, 422, errors=errors)
 
 

@@ -23,6 +23,7 @@ from pcm_aws_common.services.errors import AwsCommonError, FieldProblem
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import PathId
 from pcm_ops.audit import Actor
+from pcm_ops.errors import validation_problems
 from pcm_ops.security import Principal, require
 from pcm_ops.web import flash, render
 
@@ -36,13 +37,7 @@ Problems = list[tuple[str, str]]
 
 def _problems(exc: ValidationError | AwsCommonError) -> Problems:
     if isinstance(exc, ValidationError):
-        return [
-            (
-                ".".join(str(part) for part in error["loc"]) or "form",
-                error["msg"].removeprefix("Value error, "),
-            )
-            for error in exc.errors(include_url=False)
-        ]
+        return validation_problems(exc)  # in words, not pydantic's patterns and types
     if isinstance(exc, FieldProblem):
         return [(exc.field, exc.message)]
     return [("form", str(exc))]

@@ -8,12 +8,12 @@ Everything here is pure: no database, no FastAPI.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from pcm_aws_script_runner.config import SSM_CONTENT_LIMIT_BYTES
 from pcm_aws_script_runner.services.errors import InvalidInput
+from pcm_ops.errors import in_words  # re-exported: the run form's name for it
 
 __all__ = [
     "Problems",
@@ -96,43 +96,3 @@ def check_command_size(
             f"the script and its parameter values come to {total:,} bytes; SSM accepts at "
             f"most {SSM_CONTENT_LIMIT_BYTES:,} bytes per command",
         )
-
-
-#: Pydantic's messages (which name patterns and Python types) as an operator reads them.
-_PYDANTIC_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"String should match pattern .*$"), "has characters that are not allowed here"),
-    (
-        re.compile(r"String should have at most (\d+) characters?$"),
-        r"is too long: at most \1 characters",
-    ),
-    (
-        re.compile(r"String should have at least (\d+) characters?$"),
-        r"is too short: at least \1 characters",
-    ),
-    (
-        re.compile(r"Input should be a valid integer.*$"),
-        "must be a whole number, like 30 (digits only)",
-    ),
-    (re.compile(r"Input should be a valid (string|str)$"), "must be text"),
-    (re.compile(r"Input should be a valid list$"), "must be a list"),
-    (re.compile(r"Input should be greater than or equal to (\S+)$"), r"must be at least \1"),
-    (re.compile(r"Input should be less than or equal to (\S+)$"), r"must be at most \1"),
-    (
-        re.compile(r"List should have at most (\d+) items?.*$"),
-        r"has too many values: at most \1",
-    ),
-    (re.compile(r"Field required$"), "is required"),
-    (re.compile(r"Extra inputs are not permitted$"), "is not a field of this form"),
-)
-
-
-def in_words(message: str) -> str:
-    """``message`` as an operator reads it: pydantic's wording of a rule ("String should
-    match pattern '^[A-Z0-9]{16,128}$'", "Input should be a valid integer"), also at the end
-    of a longer message, becomes what is wrong in words; a leading "Value error, " goes;
-    any other message is returned as it is."""
-    message = message.removeprefix("Value error, ")
-    for pattern, words in _PYDANTIC_WORDS:
-        if pattern.search(message):
-            return pattern.sub(words, message)
-    return message
