@@ -104,6 +104,18 @@ def create_app(settings: Settings, registry: PluginRegistry | None = None) -> Fa
     app.state.metrics = Metrics(registry)
     app.include_router(metrics_router)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    from pcm_ops.logs import RequestLogContext
+
+    # Outermost: every log record of a request carries its id and the plugin it is for.
+    app.add_middleware(
+        RequestLogContext,
+        prefixes={
+            prefix: record.id
+            for record in registry.records
+            if record.metadata is not None
+            for prefix in (record.metadata.api_prefix, record.metadata.page_prefix)
+        },
+    )
 
     from pcm_ops.dispatch import install_prefix_dispatch
 

@@ -1,18 +1,36 @@
-"""Logging set-up, with secrets redacted from every record.
+"""Logging set-up, with secrets redacted from every record, as text or as JSON lines.
 
 :class:`RedactingFilter` masks API tokens (``pcm_…``), ``Authorization`` headers, values of
 ``password=``/``secret=``/``token=``-like pairs, AWS secret access keys, and any value a
 component registered with :func:`register_secret` (for example a decrypted credential that
-must be passed to a library that may log it).
+must be passed to a library that may log it), in messages and in exception tracebacks.
+
+With ``PCM_LOG_FORMAT=json`` every record is one JSON object per line
+(:class:`JsonFormatter`): ``time``, ``level``, ``logger``, ``message``, ``exception`` when
+there is one, and what is known of where it was logged from: ``request_id``, ``user``,
+``plugin``, ``execution_id``, ``job_id``. Core sets the request's fields
+(:class:`RequestLogContext`) and the job id (inside a job); a plugin adds its own with
+:func:`log_context`::
+
+    from pcm_ops.logs import log_context
+
+    with log_context(execution_id=42):
+        logger.info("sending batch 1")   # {"execution_id": 42, "job_id": "...", ...}
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import sys
 import threading
-from collections.abc import Mapping
-from typing import Any
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 MASK = "[REDACTED]"
 
@@ -89,6 +107,10 @@ class RedactingFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             self._mask(record, cleaned)
+        if record.exc_info and not record.exc_text:
+            # Formatters format the traceback after the filters ran, and reuse exc_text:
+            # format it now, so that what they print is the redacted text.
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True
@@ -109,6 +131,141 @@ class RedactingFilter(logging.Filter):
         record.args = None
 
 
+_FORMATTER = logging.Formatter()
+
+# -------------------------------------------------------------------------------------------
+# Where a record comes from
+# -------------------------------------------------------------------------------------------
+
+#: The fields :class:`JsonFormatter` adds when they are known, in this order.
+CONTEXT_FIELDS = ("request_id", "user", "plugin", "execution_id", "job_id")
+
+_context: ContextVar[dict[str, Any] | None] = ContextVar("pcm_ops_log_context", default=None)
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Add ``fields`` (``execution_id=42``, ``plugin="aws-common"``) to every record logged
+    in this block, in this task and the tasks and threads it starts; ``None`` values are
+    left out. Blocks nest; an inner block's value wins."""
+    added = {key: value for key, value in fields.items() if value is not None}
+    token = _context.set({**(_context.get() or {}), **added})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def bind_log_context(**fields: Any) -> None:
+    """Add ``fields`` to the log context of the current task from now on (what a request's
+    authentication does once it knows the user); ``None`` values are left out."""
+    added = {key: value for key, value in fields.items() if value is not None}
+    if added:
+        _context.set({**(_context.get() or {}), **added})
+
+
+def current_log_context() -> dict[str, Any]:
+    """The fields known where this is called, the job id included inside a job."""
+    fields = dict(_context.get() or {})
+    if "job_id" not in fields and "dbos" in sys.modules:
+        from dbos import DBOS
+
+        try:
+            job_id = DBOS.workflow_id
+        except Exception:  # not in a job, or DBOS not set up
+            job_id = None
+        if job_id:
+            fields["job_id"] = job_id
+            if "plugin" not in fields:
+                from pcm_ops.jobs.names import owner_of
+
+                owner = owner_of(job_id)
+                if owner is not None and owner != "core":
+                    fields["plugin"] = owner
+    return fields
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line (see the module's description)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": redact(message),
+        }
+        context = current_log_context()
+        for name in CONTEXT_FIELDS:
+            if name in context:
+                value = context[name]
+                entry[name] = redact(value) if isinstance(value, str) else value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = redact(record.exc_text)
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+LogFormat = Literal["text", "json"]
+
+
+def use_log_format(log_format: str) -> None:
+    """Write the root logger's records in ``log_format``: ``json`` puts a
+    :class:`JsonFormatter` on each of its handlers; ``text`` leaves them as they are. What
+    ``pcm-ops worker`` does with ``PCM_LOG_FORMAT``; ``pcm-ops serve`` passes it to
+    :func:`uvicorn_log_config` instead."""
+    if log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
+    install_redaction()
+
+
+class RequestLogContext:
+    """ASGI middleware: each HTTP request's log records carry a ``request_id`` (the
+    client's ``X-Request-ID`` when it is short and printable, else a new one, sent back in
+    the response's ``X-Request-ID``) and the ``plugin`` whose prefix the path is under. The
+    user is added when the request is authenticated."""
+
+    def __init__(self, app: Any, prefixes: Mapping[str, str] | None = None) -> None:
+        self.app = app
+        self.prefixes = sorted((prefixes or {}).items(), key=lambda item: -len(item[0]))
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        path = scope.get("path", "")
+        plugin = next((owner for prefix, owner in self.prefixes if path.startswith(prefix)), None)
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with log_context(request_id=request_id, plugin=plugin):
+            await self.app(scope, receive, send_with_id)
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def _request_id(scope: Any) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = str(value.decode("latin-1"))
+            if _REQUEST_ID.match(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
 def install_redaction(*loggers: Any) -> None:
     """Add the filter to the handlers of the root logger (and of ``loggers``)."""
     targets = [logging.getLogger(), *(logging.getLogger(name) for name in loggers)]
@@ -118,9 +275,13 @@ def install_redaction(*loggers: Any) -> None:
                 handler.addFilter(RedactingFilter())
 
 
-def uvicorn_log_config() -> dict[str, Any]:
+def uvicorn_log_config(log_format: str = "text") -> dict[str, Any]:
     """uvicorn's own logging configuration with :class:`RedactingFilter` on every handler:
-    what ``pcm-ops serve`` runs with (pass it as ``uvicorn.Config(log_config=...)``)."""
+    what ``pcm-ops serve`` runs with (pass it as ``uvicorn.Config(log_config=...)``).
+
+    :param log_format: ``json`` makes every handler write :class:`JsonFormatter` lines, and
+        sends the records of every other logger (``pcm_ops``, plugins, DBOS) through them.
+    """
     from uvicorn.config import LOGGING_CONFIG
 
     config: dict[str, Any] = {**LOGGING_CONFIG}
@@ -129,4 +290,9 @@ def uvicorn_log_config() -> dict[str, Any]:
         name: {**handler, "filters": ["redact"]}
         for name, handler in LOGGING_CONFIG["handlers"].items()
     }
+    if log_format == "json":
+        config["formatters"] = {
+            name: {"()": f"{__name__}.JsonFormatter"} for name in LOGGING_CONFIG["formatters"]
+        }
+        config["root"] = {"handlers": ["default"], "level": "INFO"}
     return config

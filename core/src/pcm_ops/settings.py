@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     )
     demo: bool = Field(default=False, description="Demo mode: demo data, loopback only.")
     log_level: str = Field(default="info", description="Log level of the pcm_ops loggers.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: `pcm-ops serve` and `pcm-ops worker` write one JSON object per "
+        "log line (time, level, logger, message, request id, user, plugin, execution id, "
+        "job id); `text`: lines for people.",
+    )
     public_paths: CommaList = Field(
         default_factory=lambda: ["/healthz", "/readyz", "/metrics"],
         description="Paths served without authentication (besides login and static files).",

@@ -64,7 +64,7 @@ def serve(
 
     uvicorn.run(
         app,
-        log_config=uvicorn_log_config(),
+        log_config=uvicorn_log_config(settings.log_format),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

@@ -36,9 +36,27 @@ def _split(value: str | None) -> list[str] | None:
     show_default=True,
     help="On SIGTERM or Ctrl-C, wait this long for running jobs before exiting.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this process's Prometheus metrics (AWS and ServiceNow calls, finished "
+    "executions) on this port at /metrics; default: not served.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics port binds (0.0.0.0 in a container, for Prometheus).",
+)
 @click.pass_obj
 def worker(
-    obj: CliContext, queues: str | None, executor_id: str | None, drain_seconds: int
+    obj: CliContext,
+    queues: str | None,
+    executor_id: str | None,
+    drain_seconds: int,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run durable jobs until stopped (needs the same plugins and database as the server).
 
@@ -50,6 +68,15 @@ def worker(
     from pcm_ops.jobs.worker import run_worker
 
     settings = obj.settings(executor_id=executor_id)
+    from pcm_ops.logs import use_log_format
+
+    use_log_format(settings.log_format)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from pcm_ops.metrics import PROCESS_REGISTRY
+
+        start_http_server(metrics_port, addr=metrics_host, registry=PROCESS_REGISTRY)
     registry = obj.registry()
 
     def ready(engine: Any) -> None:

@@ -126,6 +126,10 @@ async def current_principal(request: Request) -> Principal | None:
         principal = await _from_session(request, request.cookies[COOKIE_NAME])
     request.scope[SCOPE_KEY] = principal
     request.state.principal = principal  # for templates and audit records
+    if principal is not None:
+        from pcm_ops.logs import bind_log_context
+
+        bind_log_context(user=principal.username)
     return principal
 
 

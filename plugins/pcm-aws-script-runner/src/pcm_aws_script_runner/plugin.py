@@ -99,7 +99,11 @@ def pcm_ops_seeds() -> list[Seed]:
 
 
 @hookimpl
-async def pcm_ops_startup(settings: Any) -> None:
+async def pcm_ops_startup(app: Any, settings: Any) -> None:
+    from pcm_aws_script_runner.observability import count_active
+    from pcm_ops import metrics
+
+    metrics.on_scrape(app, count_active)
     if settings.demo:
         # After aws-common's start-up (plugins start in id order) has registered the demo
         # accounts, and after the job engine (core starts it before the plugins).

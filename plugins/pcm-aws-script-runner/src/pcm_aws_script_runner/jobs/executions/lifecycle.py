@@ -28,9 +28,11 @@ from pcm_aws_script_runner.models import (
     AwsSrExecution,
     AwsSrExecutionBatch,
 )
+from pcm_aws_script_runner.observability import record_finished
 from pcm_aws_script_runner.services.executions.options import absolute_limit
 from pcm_ops.db.types import utcnow
 from pcm_ops.jobs import publish_async
+from pcm_ops.logs import bind_log_context
 
 __all__ = ["begin", "cancel_batch", "finish", "hold_batches"]
 
@@ -40,6 +42,7 @@ logger = logging.getLogger("pcm_aws_script_runner.executions")
 @DBOS.step(name="aws-script-runner.begin_execution", retries_allowed=True, max_attempts=5)
 async def begin(execution_id: int) -> dict[str, Any]:
     """Mark the execution running; return its plan (batches, limits, options)."""
+    bind_log_context(execution_id=execution_id)
     rt = await runtime()
     async with rt.database.session() as session:
         execution = await session.get(AwsSrExecution, execution_id)
@@ -159,6 +162,7 @@ async def finish(execution_id: int, reason: str) -> dict[str, Any]:
     before its end; then the status commits. A retry after a crash between the last
     two publishes nothing twice (the event's key is the step's).
     """
+    bind_log_context(execution_id=execution_id)
     rt = await runtime()
     async with rt.database.session() as session:
         counts = await update_counts(session, execution_id)
@@ -167,6 +171,7 @@ async def finish(execution_id: int, reason: str) -> dict[str, Any]:
         await session.refresh(execution)
         cancel_requested_by = execution.cancel_requested_by
         cancelled = execution.cancel_requested_at is not None
+        started_at = execution.started_at
     errors = sum(n for status, n in counts.items() if status in ERROR_STATUSES)
     status: str
     if cancelled:
@@ -190,4 +195,6 @@ async def finish(execution_id: int, reason: str) -> dict[str, Any]:
             .where(col(AwsSrExecution.id) == execution_id)
             .values(status=status, status_reason=reason[:500], finished_at=finished_at)
         )
+    record_finished(status, started_at, finished_at)
+    logger.info("execution %s %s%s", execution_id, status, f": {reason}" if reason else "")
     return result

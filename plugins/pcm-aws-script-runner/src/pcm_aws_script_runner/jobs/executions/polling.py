@@ -29,6 +29,7 @@ from pcm_aws_script_runner.models import (
 )
 from pcm_ops.db.types import utcnow
 from pcm_ops.jobs import publish_async
+from pcm_ops.logs import bind_log_context
 
 __all__ = ["poll"]
 
@@ -56,6 +57,7 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
     :return: ``{"batches": {number: {"ended": n, "errors": n, "finished": bool}},
         "changed": n, "cancel": bool, "counts": {...}}``
     """
+    bind_log_context(execution_id=execution_id)
     rt = await runtime()
     async with rt.database.session() as session:
         execution = await session.get(AwsSrExecution, execution_id)

@@ -24,6 +24,7 @@ from pcm_aws_script_runner.models import (
 from pcm_aws_script_runner.services.executions.starting import comment_stamp
 from pcm_ops.db.types import utcnow
 from pcm_ops.jobs import publish_async
+from pcm_ops.logs import bind_log_context
 
 __all__ = ["send_batch"]
 
@@ -41,6 +42,7 @@ async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
     and a command found is adopted (see :func:`_send_once`). If this step runs again after
     a crash and finds the batch ``sending``, it looks the same way before anything else.
     """
+    bind_log_context(execution_id=execution_id)
     rt = await runtime()
     async with rt.database.session() as session:
         execution = await session.get(AwsSrExecution, execution_id)
