@@ -44,9 +44,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from pcm_ops import metrics
 from pcm_servicenow_cmdb.query import Query
 
 logger = logging.getLogger(__name__)
+
+#: Every request to ServiceNow's Table API from this process, by connection, method, table
+#: and outcome (``ok``, ``rate_limited`` for a 429, ``error`` for any other failure).
+SERVICENOW_REQUESTS = metrics.counter(
+    "pcm_servicenow_requests_total",
+    "ServiceNow Table API requests by connection, method, table and outcome "
+    "(ok, rate_limited, error)",
+    ["connection", "method", "table", "outcome"],
+)
 
 #: The authentication kinds a connection can use.
 AUTH_KINDS = ("basic", "oauth_client_credentials", "oauth_password", "api_key")
@@ -589,7 +599,17 @@ class ServiceNowClient:
             await self._limiter.acquire()
         self.request_count += 1
         started = time.monotonic()
-        response = await self._http.request(method, path, params=params, json=json, headers=headers)
+        outcome = "error"
+        try:
+            response = await self._http.request(
+                method, path, params=params, json=json, headers=headers
+            )
+            status = response.status_code
+            outcome = "ok" if status < 400 else "rate_limited" if status == 429 else "error"
+        finally:
+            # The table, never the record's sys_id: labels stay few.
+            table = path.removeprefix("/api/now/table/").split("/")[0] or "(none)"
+            SERVICENOW_REQUESTS.labels(self.settings.name, method, table, outcome).inc()
         logger.debug(
             "ServiceNow %s: %s %s -> %s in %.0f ms",
             self.settings.name,
