@@ -43,9 +43,13 @@ that tests notice).
 Controls: :meth:`~FakeServiceNow.set_latency`, :meth:`~FakeServiceNow.fail_next` (429 with
 ``Retry-After``, 500, 503, ...), :meth:`~FakeServiceNow.outage` (every request gets an HTML
 503 page, as from a load balancer in front of an instance that is down: the port stays open,
-so an outage can end), :meth:`~FakeServiceNow.hide` (a record counts in ``X-Total-Count``
-but is dropped from its page, as ServiceNow's ACLs do after ``sysparm_limit``),
-:meth:`~FakeServiceNow.expire_tokens` and :attr:`~FakeServiceNow.requests`.
+so an outage can end), :meth:`~FakeServiceNow.lose_next_answers` (a request is applied and
+answered 502), :meth:`~FakeServiceNow.hold_next_answers` (a request is applied and its answer
+held back until the test releases it or the caller hangs up: kill the caller meanwhile, and
+it dies between the write and knowing of it), :meth:`~FakeServiceNow.hide` (a record counts
+in ``X-Total-Count`` but is dropped from its page, as ServiceNow's ACLs do after
+``sysparm_limit``), :meth:`~FakeServiceNow.expire_tokens` and
+:attr:`~FakeServiceNow.requests`.
 
 Example::
 
@@ -255,6 +259,66 @@ class _Failure:
     retry_after: float | None
 
 
+class HeldAnswers:
+    """Answers held back by :meth:`FakeServiceNow.hold_next_answers`.
+
+    :attr:`applied` is set once all the requests it holds were applied (their writes are in
+    the fake's tables) and their answers are waiting. Each answer goes out on
+    :meth:`release`, is dropped when its caller closes the connection first (counted in
+    :attr:`dropped`), and goes out when the fake is reset or stopped.
+    """
+
+    def __init__(self, method: str, times: int) -> None:
+        self.method = method
+        self.times = times
+        #: Set when ``times`` requests were applied and their answers are held.
+        self.applied = threading.Event()
+        self._released = threading.Event()
+        self._lock = threading.Lock()
+        self._caught = 0
+        self._dropped = 0
+
+    def release(self) -> None:
+        """Let the held answers (and those of requests still to come) go out."""
+        self._released.set()
+
+    @property
+    def released(self) -> bool:
+        """Whether :meth:`release` was called (or the fake reset or stopped)."""
+        return self._released.is_set()
+
+    @property
+    def held(self) -> int:
+        """How many requests were applied and held so far (at most :attr:`times`)."""
+        with self._lock:
+            return self._caught
+
+    @property
+    def dropped(self) -> int:
+        """How many held answers found their caller gone (the connection closed)."""
+        with self._lock:
+            return self._dropped
+
+    def _catch(self, method: str) -> bool:
+        """Whether this applied request's answer is to be held (counts it)."""
+        with self._lock:
+            if method != self.method or self._caught >= self.times:
+                return False
+            self._caught += 1
+            if self._caught == self.times:
+                self.applied.set()
+            return True
+
+    async def _wait(self, request: Request) -> None:
+        # Polled: the caller's hang-up is an ASGI message, the release a thread's event.
+        while not self._released.is_set():
+            if await request.is_disconnected():
+                with self._lock:
+                    self._dropped += 1
+                return
+            await asyncio.sleep(0.01)
+
+
 class InvalidQuery(ValueError):
     """A ``sysparm_query`` the fake cannot evaluate (answered with 400)."""
 
@@ -424,6 +488,7 @@ class FakeServiceNow:
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
         self.url = ""
+        self._held_answers: list[HeldAnswers] = []
         self.app = Starlette(
             routes=[
                 Route("/oauth_token.do", self._token_endpoint, methods=["POST"]),
@@ -479,6 +544,9 @@ class FakeServiceNow:
 
     def stop(self) -> None:
         """Stop serving and wait for the server thread to end."""
+        with self._lock:
+            for hold in self._held_answers:
+                hold.release()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -516,6 +584,9 @@ class FakeServiceNow:
             self._latency = 0.0
             self._failures: deque[_Failure] = deque()
             self._lost: dict[str, int] = {}
+            for hold in self._held_answers:
+                hold.release()  # a held handler must not outlive its test
+            self._held_answers = []
             self._outage = False
             self._requests: list[RecordedRequest] = []
             self.add_user(DEFAULT_USERNAME, DEFAULT_PASSWORD, name="PCM-Ops Integration")
@@ -664,6 +735,26 @@ class FakeServiceNow:
         that gave up after ServiceNow did the work. The caller cannot know it happened."""
         with self._lock:
             self._lost[method.upper()] = self._lost.get(method.upper(), 0) + times
+
+    def hold_next_answers(self, method: str = "PATCH", times: int = 1) -> HeldAnswers:
+        """Process the next ``times`` record requests with ``method`` (a ``PATCH`` is
+        applied, a work note appended), then hold their answers back: the write is done
+        and the caller does not know it yet. Returns the :class:`HeldAnswers`: wait on its
+        ``applied`` event, then kill the caller (its connection closes and the answer is
+        dropped) or call ``release()`` to let the answers go out. Requests that fail
+        (401, 404, an injected failure) are answered at once and not counted::
+
+            held = sn.hold_next_answers("PATCH")
+            ...                                   # a worker sends its PATCH
+            assert held.applied.wait(10)          # the note is in sn.journal(change)
+            os.kill(worker.pid, signal.SIGKILL)   # it dies before it hears so
+        """
+        if times < 1:
+            raise ValueError("hold_next_answers needs times >= 1")
+        hold = HeldAnswers(method.upper(), times)
+        with self._lock:
+            self._held_answers.append(hold)
+        return hold
 
     def outage(self, down: bool = True) -> None:
         """While ``down``, every request (the token endpoint too) gets an HTML 503 page."""
@@ -1020,9 +1111,14 @@ class FakeServiceNow:
     async def _record_endpoint_or_lost(self, request: Request) -> Response:
         response = await self._record_endpoint(request)
         with self._lock:
-            lost = self._lost.get(request.method, 0) if response.status_code < 400 else 0
+            applied = response.status_code < 400
+            lost = self._lost.get(request.method, 0) if applied else 0
             if lost:
                 self._lost[request.method] = lost - 1
+            holds = self._held_answers if applied else []
+            hold = next((h for h in holds if h._catch(request.method)), None)
+        if hold is not None:
+            await hold._wait(request)
         if lost:
             return _error(502, "Bad Gateway", "the answer was lost (injected by the fake)")
         return response
