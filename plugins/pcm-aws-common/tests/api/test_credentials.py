@@ -341,3 +341,32 @@ async def test_changes_to_credentials_are_audited_without_secrets(api):
         "aws-common.credentials.create",
     ]
     assert management.secret_access_key not in str(events)
+
+
+async def test_before_the_seeds_ran_a_write_says_to_run_them_not_500(pcm_admin_client):
+    """An installation that ran ``db upgrade`` but not ``db seed`` has no partitions: adding
+    a credential or an account is refused with what to do (it was a foreign-key 500)."""
+    credential = await pcm_admin_client.post(
+        "/api/tools/aws/common/credentials",
+        json={
+            "name": "keys",
+            "partition": "aws",
+            "kind": "keys",
+            "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+            "secret_access_key": "x" * 40,
+        },
+    )
+    account = await pcm_admin_client.post(
+        "/api/tools/aws/common/accounts",
+        json={
+            "account_id": "123456789012",
+            "name": "prod",
+            "partition": "aws",
+            "regions": ["us-east-1"],
+            "credential_source_id": 1,
+        },
+    )
+
+    for answer in (credential, account):
+        assert answer.status_code == 409, answer.text
+        assert "run `pcm-ops db seed`" in answer.json()["detail"]

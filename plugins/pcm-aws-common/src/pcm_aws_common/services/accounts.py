@@ -40,6 +40,7 @@ from pcm_aws_common.services.partitions import (
     check_partition,
     check_regions,
     partition_label,
+    require_seeded,
 )
 from pcm_ops.audit import Actor, record_by
 
@@ -168,6 +169,7 @@ async def create_account(
 
 async def _add_account(session: AsyncSession, data: AccountIn, origin: str) -> AwsAccount:
     partition = check_partition(data.partition)
+    await require_seeded(session, partition)
     regions = await check_regions(session, partition, data.regions)
     await _check_source(session, data.credential_source_id, partition)
     _check_role(data.role_arn, data.account_id, partition, "role_arn")

@@ -31,7 +31,11 @@ from pcm_aws_common.models import AwsAccount, AwsCredentialSource
 from pcm_aws_common.schemas import CredentialSourceIn, CredentialSourcePatch
 from pcm_aws_common.services.clients import source_of
 from pcm_aws_common.services.errors import Conflict, FieldProblem, Forbidden, NotFound
-from pcm_aws_common.services.partitions import check_partition, partition_label
+from pcm_aws_common.services.partitions import (
+    check_partition,
+    partition_label,
+    require_seeded,
+)
 from pcm_ops.audit import Actor, record_by
 
 if TYPE_CHECKING:
@@ -159,10 +163,11 @@ async def create_source(
 
     :raises FieldProblem: a bad value, or keys AWS rejected (nothing is saved).
     :raises Forbidden: a shared or host source without the permission to share.
-    :raises Conflict: the name is taken.
+    :raises Conflict: the name is taken, or the partitions were never seeded.
     :raises AwsUnavailable: AWS could not be reached to check the keys.
     """
     partition = check_partition(data.partition)
+    await require_seeded(session, partition)
     check_kind_fields(data)
     shared = data.shared or data.kind in HOST_KINDS or actor.user_id is None
     if data.kind in HOST_KINDS and not data.shared and "shared" in data.model_fields_set:

@@ -141,6 +141,21 @@ async def sync_partitions(session: AsyncSession) -> int:
     return count
 
 
+async def require_seeded(session: AsyncSession, partition: str) -> None:
+    """Refuse clearly when ``partition`` is not in the database: its seed has not run.
+
+    :raises Conflict: the seeded tables lack the partition (``pcm-ops db seed`` writes it).
+    """
+    from pcm_aws_common.models import AwsPartition
+    from pcm_aws_common.services.errors import Conflict
+
+    if await session.get(AwsPartition, partition) is None:
+        raise Conflict(
+            f"the AWS partition {partition!r} is not in the database yet: its seed has not "
+            "run; run `pcm-ops db seed` (after `pcm-ops db upgrade`) and try again"
+        )
+
+
 async def list_partitions(session: AsyncSession) -> list[tuple[AwsPartition, list[AwsRegion]]]:
     """Every seeded partition with its regions, in id order."""
     from sqlmodel import col, select
