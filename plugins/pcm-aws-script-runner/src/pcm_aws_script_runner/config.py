@@ -72,14 +72,17 @@ class ScriptRunnerSettings(BaseModel):
         default=2.0,
         gt=0,
         le=60,
-        description="How long an execution waits before it first asks SSM for results; "
-        "the wait grows by half while nothing changes, up to max_poll_interval_seconds.",
+        description="How long an execution waits before it first asks SSM for the results "
+        "of a group of batches sent together (its first batch, the probe), and between two "
+        "polls of a batch whose results are coming in; a batch that stops changing waits "
+        "twice as long each time, up to max_poll_interval_seconds.",
     )
     max_poll_interval_seconds: float = Field(
         default=5.0,
         gt=0,
         le=300,
-        description="The longest wait between two result polls of an execution.",
+        description="The longest wait between two polls of a batch; the other batches of a "
+        "group whose probe shows no result yet are polled every 4 times this.",
     )
     send_attempts: int = Field(
         default=3,

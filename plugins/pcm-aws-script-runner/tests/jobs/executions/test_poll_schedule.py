@@ -57,3 +57,14 @@ def test_a_batch_with_results_coming_in_is_listed_again_after_the_poll_interval(
     assert schedule.due(0.0, [1, 2]) == [2]
     schedule.polled(2, progressed=True)
     assert schedule.wait() == 0.1
+
+
+def test_results_of_one_group_do_not_hurry_a_group_sent_after_it():
+    schedule = PollSchedule(0.1, 1.0)
+    schedule.sent([1, 2])
+    schedule.sent([3, 4])  # sent after the first group finished sending
+    assert schedule.due(schedule.wait(), [1, 2, 3, 4]) == [1, 3]  # a probe per group
+    schedule.polled(1, progressed=True)
+    schedule.polled(3, progressed=False)
+
+    assert schedule.due(schedule.wait(), [1, 2, 3, 4]) == [2]  # 4 waits for its probe

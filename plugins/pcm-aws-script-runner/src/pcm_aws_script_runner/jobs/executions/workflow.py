@@ -89,7 +89,7 @@ async def execute(execution_id: int) -> dict[str, Any]:
             else:
                 to_send = _to_send(planned, running, batches, ended, plan["concurrency"])
                 if to_send:
-                    await _send(execution_id, to_send, batches, state, ended, errors)
+                    await _send(execution_id, to_send, batches, state, ended, errors, schedule)
                     continue  # maybe more room (a batch failed to send); else poll
         running = [n for n in order if state[n] in RUNNING_BATCHES]
         if not running:
@@ -162,7 +162,11 @@ class PollSchedule:
         for gone in [n for n in self.next_at if n not in still]:
             del self.next_at[gone]
         self.silent &= still
-        new = [n for n in running if n not in self.next_at]
+        self.sent([n for n in running if n not in self.next_at])
+
+    def sent(self, numbers: list[int]) -> None:
+        """Batches sent together (one group: its first is the probe)."""
+        new = [n for n in numbers if n not in self.next_at]
         if not new:
             return
         self.cohorts += 1
@@ -254,11 +258,17 @@ async def _send(
     state: dict[int, str],
     ended: dict[int, int],
     errors: dict[int, int],
+    schedule: PollSchedule,
 ) -> None:
     outcomes: list[dict[str, Any]] = []
     for start in range(0, len(to_send), SEND_AT_ONCE):  # in a fixed order: replays match
         chunk = to_send[start : start + SEND_AT_ONCE]
-        outcomes += await asyncio.gather(*(send_batch(execution_id, n) for n in chunk))
+        answers = await asyncio.gather(*(send_batch(execution_id, n) for n in chunk))
+        # Each group sent together gets its own probe: later groups started later.
+        schedule.sent(
+            [n for n, a in zip(chunk, answers, strict=True) if a["status"] in RUNNING_BATCHES]
+        )
+        outcomes += answers
     for n, outcome in zip(to_send, outcomes, strict=True):
         state[n] = outcome["status"]
         if outcome["status"] in RUNNING_BATCHES:
