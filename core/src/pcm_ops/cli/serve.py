@@ -51,6 +51,9 @@ def serve(
     import uvicorn
 
     from pcm_ops.app import create_app
+    from pcm_ops.logs import use_log_format
+
+    use_log_format(settings.log_format)  # what start-up logs, before uvicorn's own set-up
 
     app = create_app(settings, registry=obj.registry())
     if settings.demo:
