@@ -13,8 +13,10 @@ called inside a step it carries a key made of the workflow id, the step id and i
 in the step, so a step that runs again after a crash publishes nothing twice.
 
 On PostgreSQL every publish also sends ``NOTIFY pcm_job_events, '<stream>'``, which wakes
-the event streams of every server process at once; on SQLite servers find new events by
-polling (:mod:`pcm_ops.jobs.sse`). Listeners in the publishing process are woken directly.
+the event streams of every server process at once; on SQLite, once committed, it sends the
+stream's name in a loopback datagram to the other processes that serve streams on the same
+file (:mod:`pcm_ops.jobs.wakeups`). Listeners in the publishing process are woken directly.
+Either way a poller in each server (:mod:`pcm_ops.jobs.sse`) is the safety net.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from pcm_ops.jobs.wakeups import Doorbell
     from pcm_ops.settings import Settings
 
 logger = logging.getLogger("pcm_ops.jobs")
@@ -75,9 +78,10 @@ class Event:
 class _Publisher:
     """Writes events through a synchronous engine on the application database."""
 
-    def __init__(self, engine: Engine, is_postgres: bool) -> None:
+    def __init__(self, engine: Engine, is_postgres: bool, doorbell: Doorbell | None) -> None:
         self.engine = engine
         self.is_postgres = is_postgres
+        self.doorbell = doorbell
 
     def publish(self, stream: str, type_: str, data: Any, dedupe_key: str | None) -> int:
         from sqlalchemy import select, update
@@ -130,8 +134,15 @@ class _Publisher:
                 logger.debug("retrying publish to %s after a conflict", stream, exc_info=True)
                 continue
             _wake_local_listeners(stream)
+            if self.doorbell is not None:
+                self.doorbell.ring(stream)
             return int(seq)
         raise JobsError(f"could not publish to stream {stream!r}: it kept conflicting")
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.doorbell is not None:
+            self.doorbell.close()
 
     def _ensure_stream(self, connection: Connection, stream: str, now: datetime) -> None:
         from pcm_ops.jobs.models import EventStream, table_of
@@ -162,12 +173,18 @@ def configure(settings: Settings) -> None:
     """Make this process publish to ``settings``' database. The job engine calls it when it
     starts; call it yourself only in a process that publishes without running the engine."""
     from pcm_ops.db.engine import create_sync_engine
+    from pcm_ops.jobs.wakeups import Doorbell, wakeup_directory
 
     global _publisher
+    directory = wakeup_directory(settings.effective_database_url)
     with _publisher_lock:
         if _publisher is not None:
-            _publisher.engine.dispose()
-        _publisher = _Publisher(create_sync_engine(settings), is_postgres=not settings.is_sqlite)
+            _publisher.close()
+        _publisher = _Publisher(
+            create_sync_engine(settings),
+            is_postgres=not settings.is_sqlite,
+            doorbell=Doorbell(directory) if directory is not None else None,
+        )
 
 
 def unconfigure() -> None:
@@ -175,7 +192,7 @@ def unconfigure() -> None:
     global _publisher
     with _publisher_lock:
         if _publisher is not None:
-            _publisher.engine.dispose()
+            _publisher.close()
         _publisher = None
 
 

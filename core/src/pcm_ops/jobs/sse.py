@@ -7,10 +7,16 @@ receives does not depend on which process published or which process serves it:
 
 * a publish in the same process wakes the stream at once;
 * on PostgreSQL, ``LISTEN pcm_job_events`` wakes it when any process publishes;
-* a poller (``jobs_event_poll_seconds``) notices events of other processes by the growing
-  global event id: the only way on SQLite, a safety net on PostgreSQL;
+* on SQLite, a loopback datagram from the publishing process wakes it
+  (:mod:`pcm_ops.jobs.wakeups`);
+* one poller per process (``jobs_event_poll_seconds``, one query per interval however many
+  streams are open) notices events of other processes by the growing global event id: the
+  safety net for a wake-up that did not arrive;
 * at the latest after ``jobs_sse_keepalive_seconds`` the stream looks anyway, and writes a
   comment line so that proxies do not close an idle connection.
+
+A stream queries the database only when woken and once per keep-alive period, so N idle
+streams cost the poller's one query per interval, not N.
 
 Every event carries its id; a client that reconnects with ``Last-Event-ID`` (browsers do it
 by themselves) or ``?after=<id>`` gets the events after that id, then the live ones.
@@ -33,6 +39,7 @@ from pcm_ops.jobs.events import (
     read_events,
     remove_local_listener,
 )
+from pcm_ops.jobs.wakeups import Listener, wakeup_directory
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
@@ -77,6 +84,7 @@ class EventHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_id: int | None = None
+        self._loopback: Listener | None = None
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -89,6 +97,13 @@ class EventHub:
         self._tasks.append(asyncio.create_task(self._poll(), name="pcm-ops-events-poll"))
         if not self.settings.is_sqlite:
             self._tasks.append(asyncio.create_task(self._listen(), name="pcm-ops-events-listen"))
+        else:
+            directory = wakeup_directory(self.settings.effective_database_url)
+            if directory is not None:
+                self._loopback = Listener(directory, self.wake)
+                self._tasks.append(
+                    asyncio.create_task(self._listen_loopback(), name="pcm-ops-events-wakeups")
+                )
 
     async def stop(self) -> None:
         remove_local_listener(self._wake_threadsafe)
@@ -141,6 +156,8 @@ class EventHub:
         interval = self.settings.jobs_event_poll_seconds
         while True:
             await asyncio.sleep(interval)
+            if self._loopback is not None:
+                self._loopback.ensure_registered()
             if not self._subscriptions:
                 self._last_id = None
                 continue
@@ -167,6 +184,19 @@ class EventHub:
             for row in rows:
                 self._last_id = max(self._last_id, int(row.id))
                 self.wake(row.stream)
+
+    async def _listen_loopback(self) -> None:
+        """SQLite: wake a stream when another process rings (see :mod:`pcm_ops.jobs.wakeups`)."""
+        assert self._loopback is not None
+        try:
+            await self._loopback.start()
+        except OSError as exc:
+            logger.warning("no event wake-ups from other processes (%s); polling only", exc)
+            return
+        try:
+            await asyncio.Event().wait()  # until stopped
+        finally:
+            self._loopback.stop()
 
     async def _listen(self) -> None:
         """PostgreSQL: wake a stream as soon as any process publishes to it."""
@@ -257,9 +287,12 @@ async def _events(
         if after > 0 and after > await last_event_id(engine, stream):
             # An id from a stream that retention has forgotten since: start it over.
             after = 0
+        look = True
         while True:
-            subscription.news.clear()
-            events = await read_events(engine, stream, after, BATCH)
+            events: list[Event] = []
+            if look:
+                subscription.news.clear()
+                events = await read_events(engine, stream, after, BATCH)
             for event in events:
                 yield _format(event)
                 after = event.seq
@@ -278,9 +311,13 @@ async def _events(
                     yield f"event: end\ndata: {json.dumps(payload, default=str)}\n\n"
                     return
             woke = await subscription.wait(wait_seconds)
+            look = woke
             if not woke and clock() - last_write >= keepalive:
                 yield ": keep-alive\n\n"
                 last_write = clock()
+                # Once per keep-alive period a stream looks without being woken: the last
+                # safety net (a PostgreSQL id committed after a larger one escapes the poller).
+                look = True
 
 
 def event_stream_response(
