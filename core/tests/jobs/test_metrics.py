@@ -32,7 +32,6 @@ async def scrape(running_app: Any) -> str:
     return str(response.text)
 
 
-@SQLITE
 async def test_queue_depth_running_jobs_and_start_delay_by_queue(
     running_app: Any, work_dir: Path
 ) -> None:
@@ -72,7 +71,6 @@ async def test_queue_depth_running_jobs_and_start_delay_by_queue(
     assert delay >= 1.0
 
 
-@SQLITE
 async def test_live_executors_are_counted_by_kind(running_app: Any) -> None:
     text = await scrape(running_app)
     assert sample(text, "pcm_job_executors_alive", kind="server") == 1.0
