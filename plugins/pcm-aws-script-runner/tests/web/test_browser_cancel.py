@@ -37,7 +37,8 @@ async def test_cancel_is_confirmed_then_followed_live_to_cancelled(
             executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
         )
         try:
-            page = await browser.new_page()
+            context = await browser.new_context()
+            page = await context.new_page()
             page.on(
                 "console",
                 lambda message: problems.append(message.text) if message.type == "error" else None,
@@ -50,6 +51,11 @@ async def test_cancel_is_confirmed_then_followed_live_to_cancelled(
             await page.get_by_label("Password").fill("a long enough password")
             await page.get_by_role("button", name="Log in").click()
             await page.wait_for_url(f"{pcm_live_server}/")
+
+            # A second tab watches the run: it learns of the cancel from the events only.
+            watcher = await page.context.new_page()
+            await watcher.goto(url)
+            await expect(watcher.locator("#execution-cancel-requested")).to_be_hidden()
 
             await page.goto(url)
             await page.get_by_role("button", name="Cancel…").click()
@@ -68,6 +74,12 @@ async def test_cancel_is_confirmed_then_followed_live_to_cancelled(
             await expect(page.locator('[data-field="status_details"]')).to_have_text(["", ""])
             await expect(page.get_by_text("Canceled", exact=True)).to_have_count(0)
             await expect(page.locator(".flash")).to_have_count(0)
+            await expect(watcher.locator("#execution-status")).to_have_text("cancelled")
+            await expect(watcher.locator("#execution-cancel-requested")).to_contain_text("by pat")
+            await expect(watcher.get_by_text("Cancel requested", exact=True)).to_be_visible()
+            live = await watcher.locator("#execution-cancel-requested").inner_text()
+            await watcher.reload()
+            assert await watcher.locator("#execution-cancel-requested").inner_text() == live
         finally:
             await browser.close()
 

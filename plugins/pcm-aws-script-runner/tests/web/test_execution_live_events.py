@@ -103,3 +103,22 @@ async def test_held_batches_are_announced_with_their_reason_and_counts(make_flee
     assert held, events
     assert held[-1]["counts"] == stored["counts"] == {"Failed": 1, "NotSent": 2}
     assert "max errors (0) exceeded" in held[-1]["reason"]
+
+
+async def test_a_cancel_is_announced_with_who_asked_and_when(make_fleet, moto_aws):
+    fleet = await make_fleet(us_east_1=2)
+    moto_aws.ssm.set_default_outcome(InvocationOutcome("InProgress"))
+    execution = await fleet.start()
+    await fleet.wait(execution["id"], statuses=("running",))
+    cancel = await fleet.post(f"/executions/{execution['id']}/cancel")
+    assert cancel.status_code == 202, cancel.text
+    stored = await fleet.wait(execution["id"])
+
+    events = await events_of(fleet, execution["id"])
+
+    told = [data for kind, data in events if kind == "execution" and "cancel_requested_by" in data]
+    assert stored["status"] == "cancelled"
+    assert told, "no execution event said who asked for the cancel"
+    assert {data["cancel_requested_by"] for data in told} == {stored["cancel_requested_by"]}
+    assert instant(told[-1]["cancel_requested_at"]) == instant(stored["cancel_requested_at"])
+    assert told[-1]["status"] == "cancelled"

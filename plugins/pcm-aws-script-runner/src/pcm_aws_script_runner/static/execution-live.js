@@ -7,7 +7,8 @@
 // shows what a reload would.
 //
 // What the events carry (published by jobs/executions/):
-//   execution  {status, started_at?, finished_at?, reason?, counts?} or
+//   execution  {status, started_at?, finished_at?, reason?, counts?, cancel_requested_by?,
+//              cancel_requested_at?} or
 //              {held: [batch numbers], reason, counts}: batches held back, their
 //              instances NotSent
 //   batch      {number, status, command_id?, error?, sent_at?, counts?}
@@ -290,6 +291,15 @@
     }
     setWhen(document.getElementById("execution-started"), data.started_at);
     setWhen(document.getElementById("execution-finished"), data.finished_at);
+    var cancelled = document.getElementById("execution-cancel-requested");
+    if (cancelled && data.cancel_requested_at) {
+      cancelled.replaceChildren(
+        when(data.cancel_requested_at),
+        document.createTextNode(" by " + (data.cancel_requested_by || "")),
+      );
+      cancelled.hidden = false;
+      document.getElementById("cancel-requested-term").hidden = false;
+    }
     if (data.reason) {
       var reason = document.getElementById("execution-reason");
       if (reason) {

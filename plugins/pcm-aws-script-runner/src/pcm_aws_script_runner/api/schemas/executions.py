@@ -315,6 +315,7 @@ class ExecutionOut(ExecutionSummary):
     cloudwatch_log_group: str | None
     job_id: str | None
     cancel_requested_by: str | None
+    cancel_requested_at: datetime | None = None
     batch_counts: dict[str, int] = Field(
         description="How many SendCommand batches are in each status. The batches "
         "themselves are paged at `batches_url`, the instances at `targets_url`: this "

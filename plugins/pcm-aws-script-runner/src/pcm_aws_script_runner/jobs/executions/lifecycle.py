@@ -20,6 +20,7 @@ from pcm_aws_script_runner.domain import (
 from pcm_aws_script_runner.ids import execution_stream
 from pcm_aws_script_runner.jobs.executions.records import (
     batch_row,
+    cancel_requested,
     hold_planned,
     update_counts,
 )
@@ -170,7 +171,8 @@ async def finish(execution_id: int, reason: str) -> dict[str, Any]:
         assert execution is not None
         await session.refresh(execution)
         cancel_requested_by = execution.cancel_requested_by
-        cancelled = execution.cancel_requested_at is not None
+        cancel_requested_at = execution.cancel_requested_at
+        cancelled = cancel_requested_at is not None
         started_at = execution.started_at
     errors = sum(n for status, n in counts.items() if status in ERROR_STATUSES)
     status: str
@@ -184,11 +186,10 @@ async def finish(execution_id: int, reason: str) -> dict[str, Any]:
         status = ExecutionStatus.SUCCEEDED.value
     result = {"status": status, "reason": reason, "counts": counts}
     finished_at = utcnow()  # the event says when, as the row will
-    await publish_async(
-        execution_stream(execution_id),
-        "execution",
-        {**result, "finished_at": finished_at.isoformat()},
-    )
+    event = {**result, "finished_at": finished_at.isoformat()}
+    if cancel_requested_at is not None:  # the page shows who asked and when
+        event.update(cancel_requested(cancel_requested_by, cancel_requested_at))
+    await publish_async(execution_stream(execution_id), "execution", event)
     async with rt.database.session() as session:
         await session.exec(
             update(AwsSrExecution)

@@ -19,7 +19,7 @@ from pcm_aws_script_runner.domain import (
     ExecutionStatus,
 )
 from pcm_aws_script_runner.ids import execution_stream
-from pcm_aws_script_runner.jobs.executions.records import update_counts
+from pcm_aws_script_runner.jobs.executions.records import cancel_requested, update_counts
 from pcm_aws_script_runner.jobs.executions.results import event_row, poll_batch
 from pcm_aws_script_runner.jobs.runtime import runtime
 from pcm_aws_script_runner.models import (
@@ -69,6 +69,11 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
             "log_group": execution.cloudwatch_log_group,
         }
         cancel = execution.cancel_requested_at is not None
+        cancel_fields = (
+            cancel_requested(execution.cancel_requested_by, execution.cancel_requested_at)
+            if execution.cancel_requested_at is not None
+            else {}
+        )
         batches = await _sent_batches(session, execution_id, numbers)
     polled = await asyncio.gather(
         *(poll_batch(rt, snapshot, batch) for batch in batches), return_exceptions=True
@@ -107,13 +112,14 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
             await publish_async(
                 stream, "batch", {"number": int(key), "status": BatchStatus.FINISHED}
             )
-    if changed_rows:
+    if changed_rows or cancel:  # while cancelling, the page learns who asked and when
         await publish_async(
             stream,
             "execution",
             {
                 "status": ExecutionStatus.CANCELLING if cancel else ExecutionStatus.RUNNING,
                 "counts": counts,
+                **cancel_fields,
             },
         )
     return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, update
@@ -16,7 +17,12 @@ from pcm_aws_script_runner.models import (
 )
 from pcm_ops.db.types import utcnow
 
-__all__ = ["batch_row", "hold_planned", "update_counts"]
+__all__ = ["batch_row", "cancel_requested", "hold_planned", "update_counts"]
+
+
+def cancel_requested(by: str | None, at: datetime) -> dict[str, str]:
+    """The execution event's fields that say who asked for a cancel, and when."""
+    return {"cancel_requested_by": by or "", "cancel_requested_at": at.isoformat()}
 
 
 async def batch_row(session: Any, execution_id: int, number: int) -> AwsSrExecutionBatch | None:
