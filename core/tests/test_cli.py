@@ -362,3 +362,24 @@ def test_a_declared_command_of_a_plugin_that_did_not_load_is_refused(tmp_path):
         "which is incompatible"
     ) in completed.stderr
     assert "pcm-ops plugins list" in completed.stderr
+
+
+def test_the_entry_point_reader_agrees_with_importlib_metadata(tmp_path, monkeypatch):
+    from importlib.metadata import entry_points
+
+    from pcm_ops.cli.plugin_commands import read_entry_points
+
+    site = install_fixture_plugins_for_subprocesses(tmp_path, "declared", cli=DECLARED_CLI).split(
+        os.pathsep
+    )[0]
+    monkeypatch.syspath_prepend(site)
+    groups = ("pcm_ops.plugins", "pcm_ops.cli", "console_scripts")
+
+    read = read_entry_points(groups)
+
+    expected = {group: {} for group in groups}
+    for group in groups:
+        for entry_point in entry_points(group=group):
+            expected[group].setdefault(entry_point.name, entry_point.value)
+    assert read == expected
+    assert read["pcm_ops.cli"]["declared"] == "fixtures_plugins.declared_cli:declared"

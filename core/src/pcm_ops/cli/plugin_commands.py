@@ -16,16 +16,16 @@ checks each plugin, happens when a plugin's command is run. A plugin that declar
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import click
-
-if TYPE_CHECKING:
-    from importlib.metadata import EntryPoints
 
 #: The entry-point group naming each plugin's commands (name: the plugin id).
 CLI_ENTRY_POINT_GROUP = "pcm_ops.cli"
@@ -80,34 +80,101 @@ def plugin_selection(config: Path | None) -> tuple[list[str] | None, list[str]]:
     return allowed, disabled or []
 
 
-class _EntryPointGroups(Protocol):
-    """What ``importlib.metadata.entry_points()`` returns (``SelectableGroups`` on 3.11)."""
-
-    def select(self, *, group: str) -> EntryPoints: ...
+#: Entry points by group: name → value (``"module:attribute"``).
+EntryPointValues = dict[str, dict[str, str]]
 
 
-def installed_plugin_ids(installed: _EntryPointGroups) -> list[str]:
+def read_entry_points(groups: tuple[str, ...]) -> EntryPointValues:
+    """The entry points of ``groups`` declared by the installed distributions, read from
+    each ``*.dist-info/entry_points.txt`` (and ``*.egg-info``) on ``sys.path``, in the order
+    and with the precedence ``importlib.metadata`` gives them (the first distribution of a
+    name wins).
+
+    The same answer as ``importlib.metadata.entry_points()``, for about a quarter of
+    ``pcm-ops --help``'s time less: importing ``importlib.metadata`` alone costs as much as
+    the rest of the listing (it brings email, zipfile, csv...). Where distributions may sit
+    in a zip file on ``sys.path``, which this reader does not open, ``importlib.metadata``
+    answers instead.
+    """
+    found: EntryPointValues = {group: {} for group in groups}
+    seen: set[str] = set()
+    for entry in sys.path:
+        try:
+            children = sorted(os.listdir(entry or "."))
+        except NotADirectoryError:
+            return _read_with_importlib(groups)
+        except OSError:
+            continue
+        for child in children:
+            if not child.endswith((".dist-info", ".egg-info")):
+                continue
+            name = child.rsplit(".", 1)[0].split("-", 1)[0]
+            normalized = re.sub(r"[-_.]+", "_", name).lower()
+            if normalized in seen:
+                continue
+            seen.add(normalized)
+            try:
+                text = Path(entry or ".", child, "entry_points.txt").read_text("utf-8")
+            except OSError:
+                continue
+            _parse_entry_points(text, found)
+    return found
+
+
+def _parse_entry_points(text: str, found: EntryPointValues) -> None:
+    group = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            group = line[1:-1].strip()
+        elif group in found:
+            name, equals, value = line.partition("=")
+            if equals:
+                found[group].setdefault(name.strip(), value.strip())
+
+
+def _read_with_importlib(groups: tuple[str, ...]) -> EntryPointValues:
+    from importlib.metadata import entry_points
+
+    found: EntryPointValues = {group: {} for group in groups}
+    for group in groups:
+        for entry_point in entry_points(group=group):
+            found[group].setdefault(entry_point.name, entry_point.value)
+    return found
+
+
+def load_entry_point(value: str) -> Any:
+    """The object an entry point's value (``module:attribute.sub [extra]``) names."""
+    module_name, _, attribute = value.partition(":")
+    target: Any = importlib.import_module(module_name.strip())
+    for part in attribute.split("[", 1)[0].strip().split("."):
+        if part:
+            target = getattr(target, part)
+    return target
+
+
+def installed_plugin_ids(installed: EntryPointValues) -> list[str]:
     """The ids of the installed plugins (the names in ``pcm_ops.plugins``), sorted."""
-    return sorted({ep.name for ep in installed.select(group=PLUGIN_ENTRY_POINT_GROUP)})
+    return sorted(installed.get(PLUGIN_ENTRY_POINT_GROUP, {}))
 
 
 def declared_commands(config: Path | None) -> DeclaredCommands | None:
     """The commands of the enabled plugins, from the ``pcm_ops.cli`` entry points; ``None``
     when the plugin selection cannot be read cheaply (then discovery decides)."""
-    from importlib.metadata import entry_points
-
     try:
         allowed, disabled = plugin_selection(config)
     except ValueError as exc:
         logger.debug("plugin selection unreadable without the settings: %s", exc)
         return None
-    installed = entry_points()  # one scan of the distributions for both groups
+    installed = read_entry_points((PLUGIN_ENTRY_POINT_GROUP, CLI_ENTRY_POINT_GROUP))
     enabled = [
         plugin_id
         for plugin_id in installed_plugin_ids(installed)
         if (allowed is None or plugin_id in allowed) and plugin_id not in disabled
     ]
-    declarations = {ep.name: ep for ep in installed.select(group=CLI_ENTRY_POINT_GROUP)}
+    declarations = installed[CLI_ENTRY_POINT_GROUP]
     result = DeclaredCommands()
     for plugin_id in enabled:
         declaration = declarations.get(plugin_id)
@@ -115,7 +182,7 @@ def declared_commands(config: Path | None) -> DeclaredCommands | None:
             result.undeclared.append(plugin_id)
             continue
         try:
-            loaded = declaration.load()
+            loaded = load_entry_point(declaration)
         except Exception as exc:  # a broken plugin: discovery will say what is wrong
             logger.debug("commands of plugin %r did not load: %s", plugin_id, exc)
             result.undeclared.append(plugin_id)
