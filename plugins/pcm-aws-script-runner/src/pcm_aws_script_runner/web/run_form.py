@@ -147,11 +147,11 @@ async def _fixed_targets(
         # Another plugin's target source (a ServiceNow change, say), resolved by the
         # preview and again when the run starts; what it cannot resolve is listed there.
         reference = form_text(data, "reference")
-        targets = {"source": {"name": source, "reference": reference}}
+        by_source: dict[str, Any] = {"source": {"name": source, "reference": reference}}
         return FixedTargets(
-            targets,
+            by_source,
             [("target_source", source), ("reference", reference)],
-            describe_targets(targets),
+            describe_targets(by_source),
         )
     saved = form_text(data, "saved_filter")
     if saved:
