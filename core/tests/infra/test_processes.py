@@ -11,8 +11,9 @@ execution completes with every batch sent exactly once, and the stored AWS crede
 still readable by processes started again, while a process with another key refuses to start.
 
 Only what cannot exist on a test machine is replaced, and the tests check that nothing
-else is: ``/data`` (a volume) becomes a directory per process, the API's port 8500 a free
-port (the pods of a Deployment each have their own address), the compose database URL
+else is: ``/data`` (a volume) becomes a directory per process, the API's port 8500 and a
+worker's metrics port 9464 a free port (the pods each have their own address), the compose
+database URL
 (host ``postgres``) the test's database, and the Secret the operator creates (database URL,
 key from ``pcm-ops secrets generate-key``) gets the test's values. A few settings are added
 as an operator would add them to the ConfigMap (or compose environment): the AWS endpoint of
@@ -53,6 +54,8 @@ DISTRIBUTIONS = (
 #: The path every manifest mounts its scratch volume (and the image's PCM_DATA_DIR) at.
 VOLUME = "/data"
 API_PORT = "8500"
+#: A worker's metrics port (worker.yaml, compose.yaml).
+METRICS_PORT = "9464"
 
 SCRIPT_RUNNER = "/api/tools/aws/script-runner"
 AWS_COMMON = "/api/tools/aws/common"
@@ -272,14 +275,17 @@ class Host:
         env["HOME"] = str(data_dir)  # the image's user has /data as its home
         env["PATH"] = f"{self.bin}:/usr/bin:/bin"
         argv = list(container.argv)
-        port = argv.index("--port") + 1 if "--port" in argv else None
-        if port is not None:
-            assert argv[port] == API_PORT, container.source
-            argv[port] = str(free_port())
+        ports = []
+        for option, manifest_port in (("--port", API_PORT), ("--metrics-port", METRICS_PORT)):
+            if option in argv:
+                port = argv.index(option) + 1
+                assert argv[port] == manifest_port, container.source
+                argv[port] = str(free_port())  # several processes share this host
+                ports.append(port)
         # Nothing else differs from the manifest.
         changed = {k for k in container.env if env[k] != container.env[k]}
         assert changed <= {"PCM_DATA_DIR", *self.replaced}, (container.source, changed)
-        assert [i for i, a in enumerate(argv) if a != container.argv[i]] in ([], [port])
+        assert [i for i, a in enumerate(argv) if a != container.argv[i]] == sorted(ports)
         return argv, env
 
     def start(self, container: Container) -> Process:
