@@ -177,8 +177,9 @@ class Settings(BaseSettings):
         default=0.5,
         gt=0,
         le=60,
-        description="How often the server looks for events published by other processes "
-        "(SQLite; on PostgreSQL a fallback to LISTEN/NOTIFY).",
+        description="How often the server looks for events published by other processes, "
+        "as a safety net under the wake-ups (SQLite: a loopback datagram from the publisher; "
+        "PostgreSQL: LISTEN/NOTIFY).",
     )
     jobs_sse_keepalive_seconds: float = Field(
         default=15.0,

@@ -43,6 +43,9 @@ Fixtures, from the bottom up:
     The Chromium executable for browser tests (``PCM_TEST_CHROMIUM``, default
     ``/usr/bin/chromium``); the test is skipped when there is none. Launch it with
     :data:`CHROMIUM_ARGS`.
+``pcm_workers``
+    ``pcm-ops worker`` processes on the test's settings: ``start(executor_id)``,
+    ``kill(process)`` (SIGKILL), ``logs()``; see :mod:`pcm_ops.testing.workers`.
 """
 
 from __future__ import annotations
@@ -691,3 +694,7 @@ def pcm_cli(
         return run
 
     return make
+
+
+# ``pcm-ops worker`` processes (its module imports only pytest and the standard library).
+from pcm_ops.testing.workers import pcm_workers  # noqa: E402, F401

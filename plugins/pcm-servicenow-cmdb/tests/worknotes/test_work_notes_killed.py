@@ -8,13 +8,7 @@ over HTTP; SQLite, and PostgreSQL when ``PCM_TEST_POSTGRES_URL`` is set."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -54,73 +48,6 @@ def pcm_settings(
     return make_pcm_settings(jobs_execute_in_server=False, public_url=PUBLIC_URL, **FAST_JOBS)
 
 
-class Workers:
-    """``pcm-ops worker`` processes on the test's database and data directory."""
-
-    def __init__(self, settings: Any, moto: Any, tmp_path: Path) -> None:
-        self.settings, self.moto, self.tmp_path = settings, moto, tmp_path
-        self.processes: list[tuple[subprocess.Popen[bytes], Path]] = []
-
-    def start(self, executor_id: str) -> subprocess.Popen[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PCM_")}
-        env.update(
-            {
-                "PCM_DATA_DIR": str(self.settings.data_dir),
-                "PCM_PLUGINS": PLUGINS,
-                "PCM_PUBLIC_URL": PUBLIC_URL,
-                "PCM_AWS_COMMON__ENDPOINT_URL": self.moto.endpoint_url,
-                **FAST_ENV,
-                **{f"PCM_{k.upper()}": str(v) for k, v in FAST_JOBS.items()},
-            }
-        )
-        if self.settings.database_url:
-            env["PCM_DATABASE_URL"] = self.settings.database_url
-        log = self.tmp_path / f"{executor_id}-{len(self.processes)}.log"
-        with log.open("wb") as handle:
-            process = subprocess.Popen(
-                [
-                    str(Path(sys.executable).with_name("pcm-ops")),
-                    "worker",
-                    "--executor-id",
-                    executor_id,
-                ],
-                env=env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-            )
-        self.processes.append((process, log))
-        deadline = time.monotonic() + 30
-        while "running jobs from" not in log.read_text(errors="replace"):
-            assert process.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, log.read_text(errors="replace")
-            time.sleep(0.05)
-        return process
-
-    def logs(self) -> str:
-        return "\n".join(
-            f"--- {log.name}\n{log.read_text(errors='replace')}" for _, log in self.processes
-        )
-
-    def stop_all(self) -> None:
-        for process, _ in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
-
-
-@pytest.fixture
-def workers(pcm_settings: Any, moto_aws: Any, tmp_path: Path) -> Iterator[Workers]:
-    kit = Workers(pcm_settings, moto_aws, tmp_path)
-    try:
-        yield kit
-    finally:
-        kit.stop_all()
-
-
 async def _until(predicate: Callable[[], bool], what: str, limit: float = 20.0) -> None:
     deadline = asyncio.get_running_loop().time() + limit
     while not predicate():
@@ -129,20 +56,19 @@ async def _until(predicate: Callable[[], bool], what: str, limit: float = 20.0) 
 
 
 async def test_a_worker_killed_between_the_patch_and_its_record_writes_each_note_once(
-    connected, aws_sr_fleet, moto_aws, workers, pcm_admin_client
+    connected, aws_sr_fleet, moto_aws, pcm_workers, pcm_admin_client
 ) -> None:
     change = connected.add("change_request", short_description="Patch", state="-1")
     number = connected.get(change)["number"]
     fleet = await aws_sr_fleet(us_east_1=2)
     moto_aws.ssm.set_default_outcome(InvocationOutcome("InProgress"))  # the run goes on
     held = connected.hold_next_answers("PATCH")
-    worker = workers.start("worker-1")
+    worker = pcm_workers.start("worker-1")
 
     execution = await fleet.start(change_reference=number)
     applied = await asyncio.to_thread(held.applied.wait, 20)
-    assert applied, workers.logs()
-    os.kill(worker.pid, signal.SIGKILL)  # ServiceNow has the note; the job never heard so
-    worker.wait(timeout=10)
+    assert applied, pcm_workers.logs()
+    pcm_workers.kill(worker)  # SIGKILL: ServiceNow has the note; the job never heard so
     await _until(lambda: held.dropped == 1, "the killed worker's connection to close")
     notes_when_killed = connected.journal(change)
     patches_when_killed = len(connected.table_requests("change_request", "PATCH"))
@@ -154,7 +80,7 @@ async def test_a_worker_killed_between_the_patch_and_its_record_writes_each_note
             moto_aws.ssm.set_invocation(
                 command["command_id"], instance_id, InvocationOutcome("Success")
             )
-    workers.start("worker-1")  # the same executor id: DBOS resumes the note's job
+    pcm_workers.start("worker-1")  # the same executor id: DBOS resumes the note's job
     done = await fleet.wait(execution["id"], limit=30)
     notes = await _note_jobs(pcm_admin_client, wanted=2)
 
@@ -172,7 +98,7 @@ async def test_a_worker_killed_between_the_patch_and_its_record_writes_each_note
     assert notes == {
         "started": {"outcome": "already in the journal", "attempts": 1},
         "finished": {"outcome": "delivered", "attempts": 1},
-    }, workers.logs()
+    }, pcm_workers.logs()
 
 
 async def _note_jobs(client: Any, wanted: int, limit: float = 20.0) -> dict[str, dict[str, Any]]:

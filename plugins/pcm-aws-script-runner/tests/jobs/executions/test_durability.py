@@ -4,13 +4,7 @@ when it died between ``SendCommand`` and recording it."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,8 +25,6 @@ FAST_JOBS = {
     "jobs_event_poll_seconds": 0.1,
 }
 
-PLUGINS = "aws-common,aws-script-runner"
-
 
 @pytest.fixture
 def pcm_settings(
@@ -42,90 +34,28 @@ def pcm_settings(
     monkeypatch.setenv("PCM_AWS_COMMON__ENDPOINT_URL", moto_aws.endpoint_url)
     for name, value in FAST.items():
         monkeypatch.setenv(name, value)
+    # Core's ``pcm_workers`` pass these settings and variables on to the workers.
     return make_pcm_settings(jobs_execute_in_server=False, **FAST_JOBS)
 
 
-class Workers:
-    def __init__(self, settings: Any, moto: Any, tmp_path: Path) -> None:
-        self.settings, self.moto, self.tmp_path = settings, moto, tmp_path
-        self.processes: list[tuple[subprocess.Popen[bytes], Path]] = []
-
-    def start(self, executor_id: str) -> subprocess.Popen[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PCM_")}
-        env.update(
-            {
-                "PCM_DATA_DIR": str(self.settings.data_dir),
-                "PCM_PLUGINS": PLUGINS,
-                "PCM_AWS_COMMON__ENDPOINT_URL": self.moto.endpoint_url,
-                **FAST,
-                **{f"PCM_{k.upper()}": str(v) for k, v in FAST_JOBS.items()},
-            }
-        )
-        if self.settings.database_url:
-            env["PCM_DATABASE_URL"] = self.settings.database_url
-        log = self.tmp_path / f"{executor_id}-{len(self.processes)}.log"
-        with log.open("wb") as handle:
-            process = subprocess.Popen(
-                [
-                    str(Path(sys.executable).with_name("pcm-ops")),
-                    "worker",
-                    "--executor-id",
-                    executor_id,
-                ],
-                env=env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-            )
-        self.processes.append((process, log))
-        deadline = time.monotonic() + 60
-        while "running jobs from" not in log.read_text(errors="replace"):
-            assert process.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, log.read_text(errors="replace")
-            time.sleep(0.05)
-        return process
-
-    def stop_all(self) -> None:
-        for process, _ in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-
-
-@pytest.fixture
-def workers(pcm_settings: Any, moto_aws: Any, tmp_path: Path) -> Iterator[Workers]:
-    kit = Workers(pcm_settings, moto_aws, tmp_path)
-    try:
-        yield kit
-    finally:
-        kit.stop_all()
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-
-
 async def test_a_worker_killed_mid_execution_resumes_without_sending_a_batch_twice(
-    make_fleet, moto_aws, workers
+    make_fleet, moto_aws, pcm_workers
 ):
     fleet = await make_fleet(us_east_1=10, us_west_2=10, eu_west_1=10)
     moto_aws.ssm.set_default_outcome(InvocationOutcome("InProgress"))
     sends = moto_aws.requests("ssm", "SendCommand")
-    worker = workers.start("worker-1")
+    worker = pcm_workers.start("worker-1")
 
     execution = await fleet.start(max_concurrency=10)
     body = await _sent(fleet, execution["id"], 1)
-    _kill(worker)  # batch 1 sent and running; batches 2 and 3 not sent yet
+    pcm_workers.kill(worker)  # batch 1 sent and running; batches 2 and 3 not sent yet
     first = next(b for b in body["batches"] if b["status"] == "sent")
     moto_aws.ssm.set_default_outcome(InvocationOutcome("Success", output="done"))
     for invocation in moto_aws.ssm.invocations(first["command_id"]):
         moto_aws.ssm.set_invocation(
             first["command_id"], invocation["instance_id"], InvocationOutcome("Success")
         )
-    workers.start("worker-1")  # the same executor id: DBOS resumes the workflow
+    pcm_workers.start("worker-1")  # the same executor id: DBOS resumes the workflow
     done = await fleet.wait(execution["id"])
 
     assert done["status"] == "succeeded", done
@@ -137,7 +67,7 @@ async def test_a_worker_killed_mid_execution_resumes_without_sending_a_batch_twi
 
 
 async def test_a_send_interrupted_before_it_was_recorded_is_found_by_its_comment(
-    make_fleet, moto_aws, workers
+    make_fleet, moto_aws, pcm_workers
 ):
     from sqlalchemy import update
 
@@ -172,7 +102,7 @@ async def test_a_send_interrupted_before_it_was_recorded_is_found_by_its_comment
         )
     sends = moto_aws.requests("ssm", "SendCommand")
 
-    workers.start("worker-2")
+    pcm_workers.start("worker-2")
     done = await fleet.wait(execution["id"])
 
     assert done["status"] == "succeeded", done
