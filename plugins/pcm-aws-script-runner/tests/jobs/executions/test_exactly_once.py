@@ -6,10 +6,12 @@ from the fake AWS's own log of commands, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Any
 
 import pytest
+import sqlalchemy
 
 #: The fleet lives in the fake AWS: aws-common is loaded too.
 pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")
@@ -151,3 +153,48 @@ async def test_a_refusal_is_recorded_at_once_and_never_retried(make_fleet, moto_
     assert commands_of(moto_aws, fleet) == []
     assert done["counts"] == {"Undeliverable": PER_REGION}
     assert done["batches"][0]["error"].startswith("SendCommand refused: InvalidInstanceId")
+
+
+class RegistryTimesOut:
+    """The database times out, as a full connection pool does, for the next ``times``
+    reads of the accounts registry made by the job engine (not by the test's API calls,
+    which run in this thread): the failure comes before any AWS client exists."""
+
+    def __init__(self, times: int) -> None:
+        self.times, self.hits = times, 0
+        self.test_thread = threading.current_thread()
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if (
+            self.hits < self.times
+            and "FROM aws_common_account" in statement
+            and threading.current_thread() is not self.test_thread
+        ):
+            self.hits += 1
+            raise sqlalchemy.exc.TimeoutError(
+                "QueuePool limit of size 5 overflow 10 reached, connection timed out"
+            )
+
+
+@pytest.mark.parametrize("times", [2, 5], ids=["within-the-step", "beyond-the-step"])
+async def test_a_failure_before_the_client_exists_is_retried_not_recorded(
+    make_fleet, moto_aws, times
+):
+    """2 failures: the step's own retries get through; 5: more than the step's 3 attempts,
+    the workflow tries the batch again later. Never ``Undeliverable``, sent once."""
+    fleet = await make_fleet(us_east_1=PER_REGION)
+    fault = RegistryTimesOut(times)
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", fault)
+    try:
+        execution = await fleet.start(max_concurrency=PER_REGION)
+        done = await fleet.wait(execution["id"])
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", fault)
+
+    assert fault.hits == times
+    assert done["status"] == "succeeded", done
+    assert done["counts"] == {"Success": PER_REGION}
+    [command] = commands_of(moto_aws, fleet)
+    assert sorted(command["instance_ids"]) == sorted(fleet.instances["us-east-1"])
+    [batch] = done["batches"]
+    assert (batch["status"], batch["command_id"]) == ("finished", command["command_id"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import AsyncExitStack
 from typing import Any
 
 from dbos import DBOS
@@ -172,15 +173,20 @@ async def _send_once(
     and a failure whose outcome is unknown (5xx, timeout, reset, throttling) is resolved by
     asking SSM for a command with the batch's stamp before sending again; a command found
     is adopted. A refusal (a 4xx that SSM documents as "not processed") is recorded as the
-    batch's error. When SSM cannot even be asked, :class:`OutcomeUnknown` propagates: the
-    step is retried later, finds the batch ``sending`` and looks first.
+    batch's error, and so is the client factory's refusal (an account not in the registry,
+    a region not enabled, a role AWS refuses to let us assume). When SSM cannot even be
+    asked (:class:`OutcomeUnknown`), or the client cannot be made for a reason that may
+    pass (the database timed out, STS could not be reached), the exception propagates: the
+    step is retried, finds the batch ``sending`` and looks first. Nothing was sent in the
+    second case, so nothing is recorded against the batch.
     """
     from pcm_aws_common.services.clients import aws_error
+    from pcm_aws_common.services.errors import AwsAccessError
     from pcm_aws_common.services.once import (
         CallNotMade,
         CallRefused,
-        OutcomeUnknown,
         call_at_most_once,
+        outcome_unknown,
     )
 
     target = {
@@ -193,13 +199,27 @@ async def _send_once(
         async with rt.aws.client("ssm", **target) as reader:
             return await find_sent(reader, stamp, snapshot["created_at"])
 
-    try:
-        async with rt.aws.client("ssm", **target, idempotent=False) as sender:
+    async with AsyncExitStack() as stack:
+        try:
+            sender = await stack.enter_async_context(
+                rt.aws.client("ssm", **target, idempotent=False)
+            )
+        except AwsAccessError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if cause is not None and outcome_unknown(cause):
+                raise  # STS could not be reached, or failed: worth another try
+            # The factory refused: account, region, credentials or role.
+            code, message = aws_error(exc)
+            return None, f"SendCommand not sent: {code}: {message}"[:2000], False
+        # Any other failure before the client exists (a database that times out, a network
+        # error) sent nothing and tells nothing about the batch: it propagates, the step is
+        # retried, and the retry finds the batch ``sending`` and looks before it sends.
 
-            async def send() -> str:
-                response = await sender.send_command(**arguments)
-                return str(response["Command"]["CommandId"])
+        async def send() -> str:
+            response = await sender.send_command(**arguments)
+            return str(response["Command"]["CommandId"])
 
+        try:
             sent = await call_at_most_once(
                 send,
                 find,
@@ -207,19 +227,14 @@ async def _send_once(
                 backoff=rt.config.send_retry_seconds,
                 look_first=resumed,
             )
-    except CallRefused as exc:
-        return None, f"SendCommand refused: {exc.code}: {exc.message}"[:2000], False
-    except CallNotMade as exc:
-        tries = len(exc.unknown)
-        return (
-            None,
-            f"SendCommand failed {tries} time{'s' if tries != 1 else ''} ({exc.code}: "
-            f"{exc.message}) and SSM has no command for the batch: not sent"[:2000],
-            False,
-        )
-    except OutcomeUnknown:
-        raise
-    except Exception as exc:  # no client (account, credentials, role): nothing was sent
-        code, message = aws_error(exc)
-        return None, f"SendCommand not sent: {code}: {message}"[:2000], False
+        except CallRefused as exc:
+            return None, f"SendCommand refused: {exc.code}: {exc.message}"[:2000], False
+        except CallNotMade as exc:
+            tries = len(exc.unknown)
+            return (
+                None,
+                f"SendCommand failed {tries} time{'s' if tries != 1 else ''} ({exc.code}: "
+                f"{exc.message}) and SSM has no command for the batch: not sent"[:2000],
+                False,
+            )
     return sent.value, "", sent.adopted

@@ -4,9 +4,11 @@ description for its loop)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from dbos import DBOS
+from dbos import error as dbos_errors
 
 from pcm_aws_script_runner.domain import (
     RUNNING_BATCHES,
@@ -26,6 +28,8 @@ from pcm_aws_script_runner.jobs.executions.polling import poll
 from pcm_aws_script_runner.jobs.executions.sending import send_batch
 
 __all__ = ["execute"]
+
+logger = logging.getLogger("pcm_aws_script_runner.executions")
 
 #: Polls after a cancel request before the workflow stops waiting for SSM to confirm.
 CANCEL_POLLS = 20
@@ -89,7 +93,14 @@ async def execute(execution_id: int) -> dict[str, Any]:
             else:
                 to_send = _to_send(planned, running, batches, ended, plan["concurrency"])
                 if to_send:
-                    await _send(execution_id, to_send, batches, state, ended, errors, schedule)
+                    unsettled = await _send(
+                        execution_id, to_send, batches, state, ended, errors, schedule
+                    )
+                    if len(unsettled) == len(to_send) and not running:
+                        # Nothing could be sent (e.g. the database kept timing out): wait,
+                        # and learn of a cancel request meanwhile, before trying again.
+                        await DBOS.sleep_async(plan["max_poll"])
+                        cancel = (await poll(execution_id, []))["cancel"]
                     continue  # maybe more room (a batch failed to send); else poll
         running = [n for n in order if state[n] in RUNNING_BATCHES]
         if not running:
@@ -259,19 +270,46 @@ async def _send(
     ended: dict[int, int],
     errors: dict[int, int],
     schedule: PollSchedule,
-) -> None:
-    outcomes: list[dict[str, Any]] = []
+) -> list[int]:
+    """Send ``to_send``; return the batches whose step ran out of retries without an
+    outcome (nothing recorded against them: they are sent again later, looking first)."""
+    outcomes: list[dict[str, Any] | None] = []
     for start in range(0, len(to_send), SEND_AT_ONCE):  # in a fixed order: replays match
         chunk = to_send[start : start + SEND_AT_ONCE]
-        answers = await asyncio.gather(*(send_batch(execution_id, n) for n in chunk))
+        answers = await asyncio.gather(
+            *(send_batch(execution_id, n) for n in chunk), return_exceptions=True
+        )
+        settled: list[dict[str, Any] | None] = []
+        for n, answer in zip(chunk, answers, strict=True):
+            if isinstance(answer, dbos_errors.DBOSMaxStepRetriesExceeded):
+                logger.warning(
+                    "execution %s batch %s: not sent yet, will try again: %s",
+                    execution_id,
+                    n,
+                    "; ".join(f"{type(e).__name__}: {e}" for e in answer.errors)[:1000],
+                )
+                settled.append(None)
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                settled.append(answer)
         # Each group sent together gets its own probe: later groups started later.
         schedule.sent(
-            [n for n, a in zip(chunk, answers, strict=True) if a["status"] in RUNNING_BATCHES]
+            [
+                n
+                for n, a in zip(chunk, settled, strict=True)
+                if a is not None and a["status"] in RUNNING_BATCHES
+            ]
         )
-        outcomes += answers
+        outcomes += settled
+    unsettled = []
     for n, outcome in zip(to_send, outcomes, strict=True):
+        if outcome is None:
+            unsettled.append(n)
+            continue
         state[n] = outcome["status"]
         if outcome["status"] in RUNNING_BATCHES:
             ended[n] = 0
         elif outcome["status"] == BatchStatus.FAILED:
             errors[n] = batches[n]["size"]
+    return unsettled
