@@ -40,6 +40,7 @@ setting to require the ``core:metrics.read`` permission instead.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -157,6 +158,8 @@ class Metrics:
         self.registry.register(_PluginStates(plugin_registry))
         self.templates = _RouteTemplates()
         self.scrape_callbacks: list[ScrapeCallback] = [_core_gauges]
+        self._refresh_lock = asyncio.Lock()
+        self._refreshed_at: float | None = None
         self.jobs_queued = Gauge(
             "pcm_jobs_queued",
             "Jobs waiting on their queue to start, by queue",
@@ -202,7 +205,23 @@ class Metrics:
         )
 
     async def refresh(self, app: Any) -> None:
-        """Run the scrape callbacks; one that fails leaves its gauges as they were."""
+        """Run the scrape callbacks; one that fails leaves its gauges as they were.
+
+        At most once per ``metrics_refresh_seconds`` (setting; 0: every scrape): the
+        callbacks read the database, and ``/metrics`` is public by default, so a client
+        that scrapes in a loop costs one refresh per interval, not one per request.
+        Concurrent scrapes share one refresh.
+        """
+        settings = getattr(app.state, "settings", None)
+        interval = float(getattr(settings, "metrics_refresh_seconds", 0.0) or 0.0)
+        async with self._refresh_lock:
+            now = time.monotonic()
+            if self._refreshed_at is not None and now - self._refreshed_at < interval:
+                return
+            await self._run_callbacks(app)
+            self._refreshed_at = time.monotonic()
+
+    async def _run_callbacks(self, app: Any) -> None:
         for callback in list(self.scrape_callbacks):
             try:
                 await callback(app)

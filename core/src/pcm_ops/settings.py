@@ -173,6 +173,13 @@ class Settings(BaseSettings):
     jobs_retention_days: float = Field(
         default=14.0, gt=0, description="Finished jobs and their events are deleted after this."
     )
+    metrics_refresh_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=300,
+        description="How long /metrics answers with the gauges it read from the database "
+        "before reading them again (0: on every scrape).",
+    )
     jobs_event_poll_seconds: float = Field(
         default=0.5,
         gt=0,

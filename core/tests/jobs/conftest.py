@@ -32,6 +32,7 @@ FAST = {
     "jobs_heartbeat_seconds": 0.5,
     "jobs_event_poll_seconds": 0.1,
     "jobs_sse_keepalive_seconds": 1.0,
+    "metrics_refresh_seconds": 0,  # each scrape reads the gauges afresh
 }
 
 ROLES = {"alice": "admin", "oscar": "operator", "vera": "viewer"}

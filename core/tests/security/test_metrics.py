@@ -26,3 +26,30 @@ async def test_metrics_can_be_made_private(platform: Any) -> None:
     assert viewer.status_code == 403
     admin = await platform.client.get("/metrics", headers=platform.auth("alice"))
     assert admin.status_code == 200
+
+
+async def test_the_database_gauges_are_read_at_most_once_per_refresh_interval(
+    platform: Any,
+) -> None:
+    from pcm_ops.metrics import on_scrape
+
+    reads: list[int] = []
+
+    async def count(app: Any) -> None:
+        reads.append(1)
+
+    on_scrape(platform.app, count)
+    platform.app.state.settings = platform.settings.model_copy(
+        update={"metrics_refresh_seconds": 60}
+    )
+    for _ in range(5):
+        assert (await platform.client.get("/metrics")).status_code == 200
+    slow = len(reads)
+    platform.app.state.settings = platform.settings.model_copy(
+        update={"metrics_refresh_seconds": 0}
+    )
+    for _ in range(3):
+        await platform.client.get("/metrics")
+
+    assert slow <= 1  # five scrapes inside one interval: at most one read
+    assert len(reads) == slow + 3  # with 0, every scrape reads
