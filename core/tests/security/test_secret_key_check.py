@@ -126,3 +126,28 @@ async def test_rotation_moves_the_check_value_to_the_new_key(
     monkeypatch.setenv(secrets.KEY_ENV, old.decode())
     with pytest.raises(KeyMismatchError):
         await _verify(platform)
+
+
+def test_serve_refuses_another_key_with_one_clear_line(
+    pcm_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from pcm_ops.discovery import discover
+    from pcm_ops.settings import load_settings
+
+    first, other = Fernet.generate_key(), Fernet.generate_key()
+    run = pcm_cli()  # a migrated database, no plugins
+    monkeypatch.setenv(secrets.KEY_ENV, first.decode())
+    settings = load_settings()
+    assert verify_key(settings, discover(settings)) == "recorded"  # a first process's key
+    assert os.environ[secrets.KEY_ENV] == first.decode()
+    monkeypatch.setenv(secrets.KEY_ENV, other.decode())
+
+    # (An address of no interface here: should the check let it through, nothing listens.)
+    refused = run("serve", "--host", "203.0.113.1", "--port", "8599")
+
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: refusing to start: the secret key(s)")
+    assert "Traceback" not in refused.stderr
+    assert other.decode() not in refused.stderr

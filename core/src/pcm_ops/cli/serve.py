@@ -55,7 +55,15 @@ def serve(
 
     use_log_format(settings.log_format)  # what start-up logs, before uvicorn's own set-up
 
-    app = create_app(settings, registry=obj.registry())
+    registry = obj.registry()
+    if not (settings.migrate_on_start or settings.demo):
+        # A key that cannot decrypt the stored secrets is refused here, as one clear line
+        # ("Error: refusing to start: ..."), not as a traceback from uvicorn's start-up;
+        # the application's start-up checks again (after migrating, when it migrates).
+        from pcm_ops.security.secrets import verify_key
+
+        verify_key(settings, registry)
+    app = create_app(settings, registry=registry)
     if settings.demo:
         click.secho(
             DEMO_BANNER.format(host=settings.host, port=settings.port, data_dir=settings.data_dir),
