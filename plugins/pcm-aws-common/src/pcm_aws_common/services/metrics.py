@@ -29,7 +29,8 @@ AWS_API_CALLS = metrics.counter(
     ["service", "operation", "account", "region", "outcome"],
 )
 
-#: Error codes AWS throttles with (botocore's list for its retry modes).
+#: Error codes with which AWS services say "slow down" (botocore's list for its retry
+#: modes, and SSM's own); also what :mod:`~pcm_aws_common.services.once` retries.
 THROTTLING_CODES = frozenset(
     {
         "Throttling",

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from pcm_aws_common.services.clients import aws_error
+from pcm_aws_common.services.metrics import THROTTLING_CODES
 
 __all__ = [
     "THROTTLING_CODES",
@@ -42,26 +43,6 @@ __all__ = [
 logger = logging.getLogger("pcm_aws_common.once")
 
 T = TypeVar("T")
-
-#: Error codes with which AWS services say "slow down" (botocore's list, and SSM's own).
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-    }
-)
 
 
 def outcome_unknown(exc: BaseException) -> bool:
