@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 
-from pcm_ops.testing.fixtures import CHROMIUM_ARGS
+from pcm_ops.testing.browser import browser_page
 
 pytestmark = pytest.mark.browser
 
@@ -30,69 +30,51 @@ async def test_an_operator_makes_uses_and_revokes_a_token_on_the_tokens_page(
     async with pcm_migrated_database.session() as session:
         await create_user(session, "olivia", PASSWORD, "operator")
 
-    problems: list[str] = []
-    async with async_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
+    expect = async_api.expect
+    async with browser_page(pcm_chromium, pcm_live_server) as browser:
+        page = browser.page
+        await browser.log_in("olivia", PASSWORD)
+
+        await (
+            page.get_by_role("navigation", name="Platform")
+            .get_by_role("link", name="API tokens")
+            .click()
         )
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(10_000)
-            page.on(
-                "console",
-                lambda message: problems.append(message.text) if message.type == "error" else None,
-            )
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            expect = async_api.expect
+        await page.wait_for_url(f"{pcm_live_server}/tokens")
+        await expect(page.get_by_text("You have no API tokens")).to_be_visible()
+        await page.get_by_label("Name").fill("nightly-report")
+        await page.get_by_label("core:tokens.manage").uncheck()
+        await page.get_by_label("Expires after").select_option(label="7 days")
+        await page.get_by_role("button", name="Create token").click()
 
-            await page.goto(f"{pcm_live_server}/login")
-            await page.get_by_label("User name").fill("olivia")
-            await page.get_by_label("Password").fill(PASSWORD)
-            await page.get_by_role("button", name="Log in").click()
-            await page.wait_for_url(f"{pcm_live_server}/")
+        secret_box = page.get_by_label("Your new token")
+        await expect(secret_box).to_have_value(re.compile(r"^pcm_"))
+        secret = await secret_box.input_value()
+        async with httpx.AsyncClient(base_url=pcm_live_server) as api:
+            headers = {"Authorization": f"Bearer {secret}"}
+            me = await api.get("/api/auth/me", headers=headers)
+            assert me.status_code == 200
+            assert "core:tokens.manage" not in me.json()["permissions"]
+            assert "core:jobs.read" in me.json()["permissions"]
 
-            await (
-                page.get_by_role("navigation", name="Platform")
-                .get_by_role("link", name="API tokens")
-                .click()
+            await page.goto(f"{pcm_live_server}/tokens")
+            await expect(page.get_by_label("Your new token")).to_have_count(0)
+            assert secret not in await page.content()
+            row = page.get_by_role("row").filter(has_text="nightly-report")
+            await expect(row).to_contain_text(secret[:10])
+            await expect(row).to_contain_text("active")
+            await expect(row).not_to_contain_text("core:tokens.manage")
+            await expect(row.get_by_role("cell").nth(4)).not_to_have_text("never")  # used
+
+            await row.get_by_role("link", name="Revoke nightly-report").click()
+            await expect(page.get_by_role("heading", level=1)).to_have_text(
+                "Revoke token nightly-report?"
             )
+            await page.get_by_role("button", name="Revoke token").click()
             await page.wait_for_url(f"{pcm_live_server}/tokens")
-            await expect(page.get_by_text("You have no API tokens")).to_be_visible()
-            await page.get_by_label("Name").fill("nightly-report")
-            await page.get_by_label("core:tokens.manage").uncheck()
-            await page.get_by_label("Expires after").select_option(label="7 days")
-            await page.get_by_role("button", name="Create token").click()
+            await expect(page.get_by_role("status").first).to_contain_text("is revoked")
+            await expect(row).to_contain_text("revoked")
+            await expect(row.get_by_role("link", name="Revoke nightly-report")).to_have_count(0)
+            assert (await api.get("/api/auth/me", headers=headers)).status_code == 401
 
-            secret_box = page.get_by_label("Your new token")
-            await expect(secret_box).to_have_value(re.compile(r"^pcm_"))
-            secret = await secret_box.input_value()
-            async with httpx.AsyncClient(base_url=pcm_live_server) as api:
-                headers = {"Authorization": f"Bearer {secret}"}
-                me = await api.get("/api/auth/me", headers=headers)
-                assert me.status_code == 200
-                assert "core:tokens.manage" not in me.json()["permissions"]
-                assert "core:jobs.read" in me.json()["permissions"]
-
-                await page.goto(f"{pcm_live_server}/tokens")
-                await expect(page.get_by_label("Your new token")).to_have_count(0)
-                assert secret not in await page.content()
-                row = page.get_by_role("row").filter(has_text="nightly-report")
-                await expect(row).to_contain_text(secret[:10])
-                await expect(row).to_contain_text("active")
-                await expect(row).not_to_contain_text("core:tokens.manage")
-                await expect(row.get_by_role("cell").nth(4)).not_to_have_text("never")  # used
-
-                await row.get_by_role("link", name="Revoke nightly-report").click()
-                await expect(page.get_by_role("heading", level=1)).to_have_text(
-                    "Revoke token nightly-report?"
-                )
-                await page.get_by_role("button", name="Revoke token").click()
-                await page.wait_for_url(f"{pcm_live_server}/tokens")
-                await expect(page.get_by_role("status").first).to_contain_text("is revoked")
-                await expect(row).to_contain_text("revoked")
-                await expect(row.get_by_role("link", name="Revoke nightly-report")).to_have_count(0)
-                assert (await api.get("/api/auth/me", headers=headers)).status_code == 401
-        finally:
-            await browser.close()
-
-    assert problems == []
+    assert browser.problems == []

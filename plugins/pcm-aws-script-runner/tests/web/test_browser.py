@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from pcm_aws_common.testing import InvocationOutcome
-from pcm_ops.testing.fixtures import CHROMIUM_ARGS
+from pcm_ops.testing.browser import browser_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.pcm_plugins("aws-common", "aws-script-runner")]
 
@@ -38,59 +38,40 @@ async def test_the_execution_page_follows_the_run_live(
         await create_user(session, "pat", "a long enough password", "operator")
     query = "&".join([f"script_id={script_id}", *(f"instance_id={i}" for i in ids)])
 
-    problems: list[str] = []
-    async with async_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
-        )
-        try:
-            page = await browser.new_page()
-            page.on(
-                "console",
-                lambda message: problems.append(message.text) if message.type == "error" else None,
+    expect = async_api.expect
+    async with browser_page(pcm_chromium, pcm_live_server) as browser:
+        page = browser.page
+        await browser.log_in("pat", "a long enough password")
+
+        await page.goto(f"{pcm_live_server}{PAGES}/executions/new?{query}")
+        await expect(page.get_by_text("3 instances chosen by id")).to_be_visible()
+        await page.get_by_label("Comment").fill("from Chromium")
+        await page.get_by_role("button", name="Run", exact=True).click()
+        await page.wait_for_url(f"{pcm_live_server}{PAGES}/executions/*")
+
+        # The page was rendered while the invocations were still running...
+        live = page.locator("#execution-live")
+        await expect(live).to_have_attribute("data-finished", "false")
+        rows = page.locator("tr[data-instance]")
+        await expect(rows).to_have_count(3)
+        assert await page.locator('tr[data-instance][data-status="Success"]').count() == 0
+        await page.evaluate("window.pcmNotReloaded = true")
+
+        # ...and follows them to the end without a reload.
+        success = page.locator('tr[data-instance][data-status="Success"]')
+        await expect(success).to_have_count(3, timeout=30_000)
+        for instance_id in ids:
+            row = page.locator(f'tr[data-instance="{instance_id}"]')
+            await expect(row.locator(".ex-instance-status")).to_have_text("Success")
+            await expect(row.locator('[data-field="exit_code"]')).to_have_text("0")
+            output = page.locator(f'tr[data-output-for="{instance_id}"]')
+            await expect(output.locator('[data-field="stdout"]')).to_contain_text(
+                "hello from the browser test"
             )
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            expect = async_api.expect
+        await expect(page.locator("#execution-status")).to_have_text("succeeded", timeout=15_000)
+        await expect(page.locator('[data-count="Success"] .ex-counter__n')).to_have_text("3")
+        await expect(live).to_have_attribute("data-finished", "true")
+        await expect(page.locator("#cancel-form")).to_be_hidden()
+        assert await page.evaluate("window.pcmNotReloaded") is True
 
-            await page.goto(f"{pcm_live_server}/login")
-            await page.get_by_label("User name").fill("pat")
-            await page.get_by_label("Password").fill("a long enough password")
-            await page.get_by_role("button", name="Log in").click()
-            await page.wait_for_url(f"{pcm_live_server}/")
-
-            await page.goto(f"{pcm_live_server}{PAGES}/executions/new?{query}")
-            await expect(page.get_by_text("3 instances chosen by id")).to_be_visible()
-            await page.get_by_label("Comment").fill("from Chromium")
-            await page.get_by_role("button", name="Run", exact=True).click()
-            await page.wait_for_url(f"{pcm_live_server}{PAGES}/executions/*")
-
-            # The page was rendered while the invocations were still running...
-            live = page.locator("#execution-live")
-            await expect(live).to_have_attribute("data-finished", "false")
-            rows = page.locator("tr[data-instance]")
-            await expect(rows).to_have_count(3)
-            assert await page.locator('tr[data-instance][data-status="Success"]').count() == 0
-            await page.evaluate("window.pcmNotReloaded = true")
-
-            # ...and follows them to the end without a reload.
-            success = page.locator('tr[data-instance][data-status="Success"]')
-            await expect(success).to_have_count(3, timeout=30_000)
-            for instance_id in ids:
-                row = page.locator(f'tr[data-instance="{instance_id}"]')
-                await expect(row.locator(".ex-instance-status")).to_have_text("Success")
-                await expect(row.locator('[data-field="exit_code"]')).to_have_text("0")
-                output = page.locator(f'tr[data-output-for="{instance_id}"]')
-                await expect(output.locator('[data-field="stdout"]')).to_contain_text(
-                    "hello from the browser test"
-                )
-            await expect(page.locator("#execution-status")).to_have_text(
-                "succeeded", timeout=15_000
-            )
-            await expect(page.locator('[data-count="Success"] .ex-counter__n')).to_have_text("3")
-            await expect(live).to_have_attribute("data-finished", "true")
-            await expect(page.locator("#cancel-form")).to_be_hidden()
-            assert await page.evaluate("window.pcmNotReloaded") is True
-        finally:
-            await browser.close()
-
-    assert problems == []
+    assert browser.problems == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from pcm_aws_common.testing import InvocationOutcome
-from pcm_ops.testing.fixtures import CHROMIUM_ARGS
+from pcm_ops.testing.browser import browser_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.pcm_plugins("aws-common", "aws-script-runner")]
 
@@ -31,56 +31,36 @@ async def test_cancel_is_confirmed_then_followed_live_to_cancelled(
     async with pcm_migrated_database.session() as session:
         await create_user(session, "pat", "a long enough password", "operator")
 
-    problems: list[str] = []
-    async with async_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
+    expect = async_api.expect
+    async with browser_page(pcm_chromium, pcm_live_server) as browser:
+        page = browser.page
+        await browser.log_in("pat", "a long enough password")
+
+        # A second tab watches the run: it learns of the cancel from the events only.
+        watcher = await page.context.new_page()
+        await watcher.goto(url)
+        await expect(watcher.locator("#execution-cancel-requested")).to_be_hidden()
+
+        await page.goto(url)
+        await page.get_by_role("button", name="Cancel…").click()
+        await page.wait_for_url(f"{url}/cancel*")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            f"Cancel execution #{execution['id']}?"
         )
-        try:
-            context = await browser.new_context()
-            page = await context.new_page()
-            page.on(
-                "console",
-                lambda message: problems.append(message.text) if message.type == "error" else None,
-            )
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            expect = async_api.expect
+        await page.get_by_role("button", name=f"Cancel execution #{execution['id']}").click()
+        await page.wait_for_url(url)
 
-            await page.goto(f"{pcm_live_server}/login")
-            await page.get_by_label("User name").fill("pat")
-            await page.get_by_label("Password").fill("a long enough password")
-            await page.get_by_role("button", name="Log in").click()
-            await page.wait_for_url(f"{pcm_live_server}/")
+        cancelled = page.locator('tr[data-instance][data-status="Cancelled"]')
+        await expect(cancelled).to_have_count(2, timeout=30_000)
+        await expect(page.locator("#execution-status")).to_have_text("cancelled", timeout=15_000)
+        await expect(page.locator('[data-field="status_details"]')).to_have_text(["", ""])
+        await expect(page.get_by_text("Canceled", exact=True)).to_have_count(0)
+        await expect(page.locator(".flash")).to_have_count(0)
+        await expect(watcher.locator("#execution-status")).to_have_text("cancelled")
+        await expect(watcher.locator("#execution-cancel-requested")).to_contain_text("by pat")
+        await expect(watcher.get_by_text("Cancel requested", exact=True)).to_be_visible()
+        live = await watcher.locator("#execution-cancel-requested").inner_text()
+        await watcher.reload()
+        assert await watcher.locator("#execution-cancel-requested").inner_text() == live
 
-            # A second tab watches the run: it learns of the cancel from the events only.
-            watcher = await page.context.new_page()
-            await watcher.goto(url)
-            await expect(watcher.locator("#execution-cancel-requested")).to_be_hidden()
-
-            await page.goto(url)
-            await page.get_by_role("button", name="Cancel…").click()
-            await page.wait_for_url(f"{url}/cancel*")
-            await expect(page.get_by_role("heading", level=1)).to_have_text(
-                f"Cancel execution #{execution['id']}?"
-            )
-            await page.get_by_role("button", name=f"Cancel execution #{execution['id']}").click()
-            await page.wait_for_url(url)
-
-            cancelled = page.locator('tr[data-instance][data-status="Cancelled"]')
-            await expect(cancelled).to_have_count(2, timeout=30_000)
-            await expect(page.locator("#execution-status")).to_have_text(
-                "cancelled", timeout=15_000
-            )
-            await expect(page.locator('[data-field="status_details"]')).to_have_text(["", ""])
-            await expect(page.get_by_text("Canceled", exact=True)).to_have_count(0)
-            await expect(page.locator(".flash")).to_have_count(0)
-            await expect(watcher.locator("#execution-status")).to_have_text("cancelled")
-            await expect(watcher.locator("#execution-cancel-requested")).to_contain_text("by pat")
-            await expect(watcher.get_by_text("Cancel requested", exact=True)).to_be_visible()
-            live = await watcher.locator("#execution-cancel-requested").inner_text()
-            await watcher.reload()
-            assert await watcher.locator("#execution-cancel-requested").inner_text() == live
-        finally:
-            await browser.close()
-
-    assert problems == []
+    assert browser.problems == []

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from pcm_ops.testing.fixtures import CHROMIUM_ARGS
+from pcm_ops.testing.browser import browser_page
 
 pytestmark = pytest.mark.browser
 
@@ -94,78 +94,54 @@ async def test_an_operator_runs_a_changes_script_and_sees_its_work_notes_on_the_
     async with pcm_migrated_database.session() as session:
         await create_user(session, "olivia", PASSWORD, "operator")
 
-    problems: list[str] = []
-    async with async_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
-        )
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(10_000)
-            page.on(
-                "console",
-                lambda message: problems.append(message.text) if message.type == "error" else None,
+    expect = async_api.expect
+    async with browser_page(pcm_chromium, pcm_live_server) as browser:
+        page = browser.page
+        await browser.log_in("olivia", PASSWORD)
+
+        # The change's page: its CIs, each on the EC2 instance it maps to.
+        change_url = f"{pcm_live_server}{PAGES}/changes/{number}"
+        await page.goto(change_url)
+        await expect(page.get_by_role("heading", level=1)).to_contain_text(number)
+        await expect(page.get_by_text("2 CI(s); 2 map to an EC2 instance.")).to_be_visible()
+        for instance_id in ids:
+            row = page.get_by_role("row").filter(has_text=instance_id)
+            await expect(row).to_have_count(1)
+            await expect(row).to_contain_text(fleet.account_id)
+            await expect(row).to_contain_text("us-east-1")
+
+        # The run form opens on those instances with the change filled in.
+        await page.get_by_role("link", name="Run a script on these servers").click()
+        await page.wait_for_url(f"{pcm_live_server}{RUNS}/new?*")
+        await expect(page.get_by_label("Change reference")).to_have_value(number)
+        await page.get_by_label("Script", exact=True).select_option(label="hello")
+        # Choosing the script reloads the form (htmx) with its parameters.
+        await expect(page.get_by_label("who")).to_have_attribute("placeholder", "default: world")
+        await expect(page.get_by_label("Change reference")).to_have_value(number)
+        await expect(page.get_by_text(f"Target source servicenow-change: {number}")).to_be_visible()
+        await page.get_by_label("Comment").fill("from the change page")
+        await page.get_by_role("button", name="Run", exact=True).click()
+        await page.wait_for_url(re.compile(rf"{re.escape(pcm_live_server)}{RUNS}/\d+$"))
+        execution_id = int(page.url.rsplit("/", 1)[1])
+        await expect(page.locator("#execution-status")).to_have_text("succeeded", timeout=20_000)
+        await expect(page.locator('[data-count="Success"] .ex-counter__n')).to_have_text("2")
+
+        # Back on the change's page, the run's work notes: written by a job once the
+        # run has ended, and read past the page's cache by its refresh link.
+        note = f"[PCM-Ops] Execution #{execution_id} succeeded"
+        await page.goto(change_url)
+        deadline = asyncio.get_running_loop().time() + NOTES_SECONDS
+        while not await page.get_by_text(note).count():
+            assert asyncio.get_running_loop().time() < deadline, (
+                f"no {note!r} on the change page after {NOTES_SECONDS:g} s; "
+                f"ServiceNow's journal: {connected.journal(change)}"
             )
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            expect = async_api.expect
+            await asyncio.sleep(0.5)
+            await page.get_by_role("link", name="Refresh from ServiceNow").click()
+            await page.wait_for_load_state()
+        await expect(page.get_by_text(note).first).to_be_visible()
+        await expect(
+            page.get_by_text(f"[PCM-Ops] Execution #{execution_id} started").first
+        ).to_be_visible()
 
-            await page.goto(f"{pcm_live_server}/login")
-            await page.get_by_label("User name").fill("olivia")
-            await page.get_by_label("Password").fill(PASSWORD)
-            await page.get_by_role("button", name="Log in").click()
-            await page.wait_for_url(f"{pcm_live_server}/")
-
-            # The change's page: its CIs, each on the EC2 instance it maps to.
-            change_url = f"{pcm_live_server}{PAGES}/changes/{number}"
-            await page.goto(change_url)
-            await expect(page.get_by_role("heading", level=1)).to_contain_text(number)
-            await expect(page.get_by_text("2 CI(s); 2 map to an EC2 instance.")).to_be_visible()
-            for instance_id in ids:
-                row = page.get_by_role("row").filter(has_text=instance_id)
-                await expect(row).to_have_count(1)
-                await expect(row).to_contain_text(fleet.account_id)
-                await expect(row).to_contain_text("us-east-1")
-
-            # The run form opens on those instances with the change filled in.
-            await page.get_by_role("link", name="Run a script on these servers").click()
-            await page.wait_for_url(f"{pcm_live_server}{RUNS}/new?*")
-            await expect(page.get_by_label("Change reference")).to_have_value(number)
-            await page.get_by_label("Script", exact=True).select_option(label="hello")
-            # Choosing the script reloads the form (htmx) with its parameters.
-            await expect(page.get_by_label("who")).to_have_attribute(
-                "placeholder", "default: world"
-            )
-            await expect(page.get_by_label("Change reference")).to_have_value(number)
-            await expect(
-                page.get_by_text(f"Target source servicenow-change: {number}")
-            ).to_be_visible()
-            await page.get_by_label("Comment").fill("from the change page")
-            await page.get_by_role("button", name="Run", exact=True).click()
-            await page.wait_for_url(re.compile(rf"{re.escape(pcm_live_server)}{RUNS}/\d+$"))
-            execution_id = int(page.url.rsplit("/", 1)[1])
-            await expect(page.locator("#execution-status")).to_have_text(
-                "succeeded", timeout=20_000
-            )
-            await expect(page.locator('[data-count="Success"] .ex-counter__n')).to_have_text("2")
-
-            # Back on the change's page, the run's work notes: written by a job once the
-            # run has ended, and read past the page's cache by its refresh link.
-            note = f"[PCM-Ops] Execution #{execution_id} succeeded"
-            await page.goto(change_url)
-            deadline = asyncio.get_running_loop().time() + NOTES_SECONDS
-            while not await page.get_by_text(note).count():
-                assert asyncio.get_running_loop().time() < deadline, (
-                    f"no {note!r} on the change page after {NOTES_SECONDS:g} s; "
-                    f"ServiceNow's journal: {connected.journal(change)}"
-                )
-                await asyncio.sleep(0.5)
-                await page.get_by_role("link", name="Refresh from ServiceNow").click()
-                await page.wait_for_load_state()
-            await expect(page.get_by_text(note).first).to_be_visible()
-            await expect(
-                page.get_by_text(f"[PCM-Ops] Execution #{execution_id} started").first
-            ).to_be_visible()
-        finally:
-            await browser.close()
-
-    assert problems == []
+    assert browser.problems == []

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from pcm_ops.testing.fixtures import CHROMIUM_ARGS
+from pcm_ops.testing.browser import browser_page
 from pcm_servicenow_cmdb.testing.fake import DEFAULT_PASSWORD, DEFAULT_USERNAME
 
 pytestmark = pytest.mark.browser
@@ -30,7 +30,8 @@ def pcm_plugins() -> list[str]:
 async def test_an_admin_adds_tests_changes_and_removes_a_connection_and_looks_up_a_ci(
     pcm_chromium, servicenow, pcm_migrated_database, pcm_live_server
 ):
-    async_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
+    playwright = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
+    expect = playwright.expect
     from pcm_ops.security.users import create_user
 
     vm = servicenow.add("cmdb_ci_vm_instance", name="web-42", object_id="i-0000000000000042a")
@@ -42,89 +43,67 @@ async def test_an_admin_adds_tests_changes_and_removes_a_connection_and_looks_up
     async with pcm_migrated_database.session() as session:
         await create_user(session, "ada", PASSWORD, "admin")
 
-    problems: list[str] = []
-    async with async_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
+    async with browser_page(pcm_chromium, pcm_live_server) as browser:
+        page = browser.page
+        page.on("dialog", lambda dialog: dialog.accept())
+        await browser.log_in("ada", PASSWORD)
+        # Add: a wrong password comes back next to its field, nothing saved.
+        await page.goto(f"{pcm_live_server}{PAGES}/connections")
+        await page.get_by_label("Name", exact=True).fill("acme")
+        await page.get_by_label("Instance address").fill(servicenow.url)
+        await page.get_by_label("User name").fill(DEFAULT_USERNAME)
+        await page.get_by_label("Password", exact=True).fill("wrong password")
+        await page.get_by_role("button", name="Check and add").click()
+        password = page.get_by_label("Password", exact=True)
+        await expect(password).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#password-problem")).to_contain_text(
+            "ServiceNow refused these credentials"
         )
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(10_000)
-            page.on(
-                "console",
-                lambda message: problems.append(message.text) if message.type == "error" else None,
-            )
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.on("dialog", lambda dialog: dialog.accept())
-            expect = async_api.expect
+        await expect(page.get_by_role("row").filter(has_text="acme")).to_have_count(0)
+        await password.fill(DEFAULT_PASSWORD)
+        await page.get_by_role("button", name="Check and add").click()
+        await expect(page.get_by_text("Connection 'acme' added")).to_be_visible()
+        row = page.get_by_role("row").filter(has_text="acme")
+        await expect(row).to_contain_text("ok")
 
-            await page.goto(f"{pcm_live_server}/login")
-            await page.get_by_label("User name").fill("ada")
-            await page.get_by_label("Password").fill(PASSWORD)
-            await page.get_by_role("button", name="Log in").click()
-            await page.wait_for_url(f"{pcm_live_server}/")
+        # Test it now, then change its timeout (the password stays stored).
+        await row.get_by_role("button", name="Test").click()
+        await expect(page.get_by_text("Connection 'acme' works")).to_be_visible()
+        await (
+            page.get_by_role("row")
+            .filter(has_text="acme")
+            .get_by_role("link", name="Change")
+            .click()
+        )
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Change connection acme")
+        await expect(page.get_by_text("Stored; leave blank to keep it.").first).to_be_visible()
+        await page.get_by_label("Timeout (seconds)").fill("20")
+        await page.get_by_role("button", name="Check and save").click()
+        await expect(page.get_by_text("Connection 'acme' saved")).to_be_visible()
 
-            # Add: a wrong password comes back next to its field, nothing saved.
-            await page.goto(f"{pcm_live_server}{PAGES}/connections")
-            await page.get_by_label("Name", exact=True).fill("acme")
-            await page.get_by_label("Instance address").fill(servicenow.url)
-            await page.get_by_label("User name").fill(DEFAULT_USERNAME)
-            await page.get_by_label("Password", exact=True).fill("wrong password")
-            await page.get_by_role("button", name="Check and add").click()
-            password = page.get_by_label("Password", exact=True)
-            await expect(password).to_have_attribute("aria-invalid", "true")
-            await expect(page.locator("#password-problem")).to_contain_text(
-                "ServiceNow refused these credentials"
-            )
-            await expect(page.get_by_role("row").filter(has_text="acme")).to_have_count(0)
-            await password.fill(DEFAULT_PASSWORD)
-            await page.get_by_role("button", name="Check and add").click()
-            await expect(page.get_by_text("Connection 'acme' added")).to_be_visible()
-            row = page.get_by_role("row").filter(has_text="acme")
-            await expect(row).to_contain_text("ok")
+        # The CMDB lookup finds the CI by its instance id and links its change.
+        await page.goto(f"{pcm_live_server}{PAGES}/cis")
+        await page.get_by_label("Name, instance id, IP address or host name").fill(
+            "i-0000000000000042a"
+        )
+        await page.get_by_role("button", name="Look up").click()
+        await expect(page.get_by_text("web-42").first).to_be_visible()
+        await page.get_by_role("link", name=number).click()
+        await page.wait_for_url(re.compile(rf".*{PAGES}/changes/{number}$"))
+        await expect(page.get_by_role("heading", level=1)).to_contain_text(number)
 
-            # Test it now, then change its timeout (the password stays stored).
-            await row.get_by_role("button", name="Test").click()
-            await expect(page.get_by_text("Connection 'acme' works")).to_be_visible()
-            await (
-                page.get_by_role("row")
-                .filter(has_text="acme")
-                .get_by_role("link", name="Change")
-                .click()
-            )
-            await expect(page.get_by_role("heading", level=1)).to_have_text(
-                "Change connection acme"
-            )
-            await expect(page.get_by_text("Stored; leave blank to keep it.").first).to_be_visible()
-            await page.get_by_label("Timeout (seconds)").fill("20")
-            await page.get_by_role("button", name="Check and save").click()
-            await expect(page.get_by_text("Connection 'acme' saved")).to_be_visible()
-
-            # The CMDB lookup finds the CI by its instance id and links its change.
-            await page.goto(f"{pcm_live_server}{PAGES}/cis")
-            await page.get_by_label("Name, instance id, IP address or host name").fill(
-                "i-0000000000000042a"
-            )
-            await page.get_by_role("button", name="Look up").click()
-            await expect(page.get_by_text("web-42").first).to_be_visible()
-            await page.get_by_role("link", name=number).click()
-            await page.wait_for_url(re.compile(rf".*{PAGES}/changes/{number}$"))
-            await expect(page.get_by_role("heading", level=1)).to_contain_text(number)
-
-            # Remove it.
-            await page.goto(f"{pcm_live_server}{PAGES}/connections")
-            await (
-                page.get_by_role("row")
-                .filter(has_text="acme")
-                .get_by_role("button", name="Remove")
-                .click()
-            )
-            await expect(page.get_by_text("Connection 'acme' removed.")).to_be_visible()
-            await expect(page.get_by_role("row").filter(has_text="acme")).to_have_count(0)
-            assert DEFAULT_PASSWORD not in await page.content()
-        finally:
-            await browser.close()
+        # Remove it.
+        await page.goto(f"{pcm_live_server}{PAGES}/connections")
+        await (
+            page.get_by_role("row")
+            .filter(has_text="acme")
+            .get_by_role("button", name="Remove")
+            .click()
+        )
+        await expect(page.get_by_text("Connection 'acme' removed.")).to_be_visible()
+        await expect(page.get_by_role("row").filter(has_text="acme")).to_have_count(0)
+        assert DEFAULT_PASSWORD not in await page.content()
 
     # The refused form answers 422 (its problems, for scripts too): the only console line.
-    assert [p for p in problems if "status of 422" not in p] == []
-    assert len(problems) == 1
+    assert [p for p in browser.problems if "status of 422" not in p] == []
+    assert len(browser.problems) == 1
