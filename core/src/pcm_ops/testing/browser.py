@@ -52,9 +52,11 @@ class BrowserPage:
 
 @asynccontextmanager
 async def browser_page(
-    chromium: Path | str, base_url: str, *, timeout_ms: float = 10_000
+    chromium: Path | str, base_url: str, *, timeout_ms: float = 10_000, **context: Any
 ) -> AsyncIterator[BrowserPage]:
-    """Launch ``chromium`` headless and open a page on ``base_url`` (see the module)."""
+    """Launch ``chromium`` headless and open a page on ``base_url`` (see the module);
+    ``context``: options of Playwright's ``browser.new_context`` (``viewport={"width":
+    1400, "height": 900}``, ``extra_http_headers=...``)."""
     async_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
     from pcm_ops.testing.fixtures import CHROMIUM_ARGS
 
@@ -63,8 +65,7 @@ async def browser_page(
             executable_path=str(chromium), args=list(CHROMIUM_ARGS)
         )
         try:
-            context = await browser.new_context()
-            page = await context.new_page()
+            page = await (await browser.new_context(**context)).new_page()
             page.set_default_timeout(timeout_ms)
             opened = BrowserPage(page, base_url.rstrip("/"))
             page.on(

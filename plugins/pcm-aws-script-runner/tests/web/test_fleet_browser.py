@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pcm_ops.testing.fixtures import CHROMIUM_ARGS
+from pcm_ops.testing.browser import browser_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.pcm_plugins("aws-common", "aws-script-runner")]
 
@@ -70,34 +70,18 @@ async def fleet_page(
     pcm_chromium: Any, pcm_live_server: str, database: Any, query: str = ""
 ) -> AsyncIterator[Any]:
     """A logged-in operator's page on the Fleet, 1400 x 900; console errors fail the test."""
-    async_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
     from pcm_ops.security.users import create_user
 
     async with database.session() as session:
         await create_user(session, "pat", PASSWORD, "operator")
-    problems: list[str] = []
-    async with async_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            page.on(
-                "console",
-                lambda message: problems.append(message.text) if message.type == "error" else None,
-            )
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.set_default_timeout(15_000)
-            await page.goto(f"{pcm_live_server}/login")
-            await page.get_by_label("User name").fill("pat")
-            await page.get_by_label("Password").fill(PASSWORD)
-            await page.get_by_role("button", name="Log in").click()
-            await page.wait_for_url(f"{pcm_live_server}/")
-            await page.goto(f"{pcm_live_server}{PAGES}/inventory{query}")
-            yield page
-        finally:
-            await browser.close()
-    assert problems == []
+    viewport = {"width": 1400, "height": 900}
+    async with browser_page(
+        pcm_chromium, pcm_live_server, timeout_ms=15_000, viewport=viewport
+    ) as browser:
+        await browser.log_in("pat", PASSWORD)
+        await browser.page.goto(f"{pcm_live_server}{PAGES}/inventory{query}")
+        yield browser.page
+    assert browser.problems == []
 
 
 async def test_the_table_fits_at_1400_pixels_with_private_ip_and_synced_in_view(

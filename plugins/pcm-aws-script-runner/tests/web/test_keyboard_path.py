@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pcm_aws_common.testing import InvocationOutcome
-from pcm_ops.testing.fixtures import CHROMIUM_ARGS
+from pcm_ops.testing.browser import browser_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.pcm_plugins("aws-common", "aws-script-runner")]
 
@@ -61,84 +61,70 @@ async def test_filter_select_preview_run_and_watch_with_the_keyboard_only(
     async with pcm_migrated_database.session() as session:
         await create_user(session, "kim", PASSWORD, "operator")
 
-    problems: list[str] = []
-    async with async_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(pcm_chromium), args=list(CHROMIUM_ARGS)
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(15_000)
-            page.on(
-                "console",
-                lambda message: problems.append(message.text) if message.type == "error" else None,
-            )
-            page.on("pageerror", lambda error: problems.append(str(error)))
+    async with browser_page(
+        pcm_chromium, pcm_live_server, timeout_ms=15_000, viewport={"width": 1400, "height": 900}
+    ) as browser:
+        page = browser.page
+        # Log in.
+        await page.goto(f"{pcm_live_server}/login")
+        await tab_to(page, "#username, [name=username]")
+        await page.keyboard.type("kim")
+        await tab_to(page, "[name=password]")
+        await page.keyboard.type(PASSWORD)
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(f"{pcm_live_server}/")
 
-            # Log in.
-            await page.goto(f"{pcm_live_server}/login")
-            await tab_to(page, "#username, [name=username]")
-            await page.keyboard.type("kim")
-            await tab_to(page, "[name=password]")
-            await page.keyboard.type(PASSWORD)
-            await page.keyboard.press("Enter")
-            await page.wait_for_url(f"{pcm_live_server}/")
+        # The Fleet, from the navigation.
+        await tab_to(page, f'a[href="{PAGES}/inventory"]')
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(f"**{PAGES}/inventory")
 
-            # The Fleet, from the navigation.
-            await tab_to(page, f'a[href="{PAGES}/inventory"]')
-            await page.keyboard.press("Enter")
-            await page.wait_for_url(f"**{PAGES}/inventory")
-
-            # Filter: a region, chosen in the list with the keyboard, then Filter.
-            await tab_to(page, "#fleet-region")
-            await page.keyboard.press("Home")
-            for _ in range(10):
-                if await page.evaluate(
-                    "() => document.querySelector('#fleet-region').value === 'eu-west-1'"
-                ):
-                    break
-                await page.keyboard.press("ArrowDown")
-            await tab_to(page, "button.sr-filters__submit")
-            await page.keyboard.press("Enter")
-            await page.wait_for_url("**/inventory?*region=eu-west-1*")
-            await expect(page.locator("tr.sr-instance")).to_have_count(2)
-
-            # Select one instance: the count follows, Run becomes available.
-            await tab_to(page, f'input[name=instance_id][value="{chosen}"]')
-            await page.keyboard.press("Space")
-            await expect(page.locator("#selected-count")).to_have_text("1 selected")
-            await tab_to(page, "#run-selected-button")
-            await page.keyboard.press("Enter")
-            await page.wait_for_url("**/executions/new?*")
-            await expect(page.get_by_text("1 instance chosen by id")).to_be_visible()
-
-            # Choose the other script: the form reloads for it and the focus stays on the
-            # list; Shift+Tab goes back to it from further down the form.
-            await tab_to(page, "#comment")
-            await tab_to(page, "#script_id", backwards=True)
+        # Filter: a region, chosen in the list with the keyboard, then Filter.
+        await tab_to(page, "#fleet-region")
+        await page.keyboard.press("Home")
+        for _ in range(10):
+            if await page.evaluate(
+                "() => document.querySelector('#fleet-region').value === 'eu-west-1'"
+            ):
+                break
             await page.keyboard.press("ArrowDown")
-            await expect(page.locator("#run-parameters")).to_contain_text(
-                "This version declares no parameters."
-            )
-            await expect(page.locator("#script_id")).to_be_focused()
+        await tab_to(page, "button.sr-filters__submit")
+        await page.keyboard.press("Enter")
+        await page.wait_for_url("**/inventory?*region=eu-west-1*")
+        await expect(page.locator("tr.sr-instance")).to_have_count(2)
 
-            # Preview: the plan is shown, and the focus goes to it.
-            await tab_to(page, "button[value=preview]")
-            await page.keyboard.press("Enter")
-            await expect(page.locator("#preview-instances")).to_have_text("1")
-            await expect(page.locator("#run-preview")).to_contain_text("uptime v1")
-            await expect(page.locator("#run-preview")).to_be_focused()
+        # Select one instance: the count follows, Run becomes available.
+        await tab_to(page, f'input[name=instance_id][value="{chosen}"]')
+        await page.keyboard.press("Space")
+        await expect(page.locator("#selected-count")).to_have_text("1 selected")
+        await tab_to(page, "#run-selected-button")
+        await page.keyboard.press("Enter")
+        await page.wait_for_url("**/executions/new?*")
+        await expect(page.get_by_text("1 instance chosen by id")).to_be_visible()
 
-            # Run, then watch it to the end.
-            await tab_to(page, "button[value=run]")
-            await page.keyboard.press("Enter")
-            await page.wait_for_url(re.compile(rf".*{PAGES}/executions/\d+$"))
-            await expect(page.locator("#execution-status")).to_have_text(
-                "succeeded", timeout=30_000
-            )
-            row = page.locator(f'tr[data-instance="{chosen}"]')
-            await expect(row.locator(".ex-instance-status")).to_have_text("Success")
-        finally:
-            await browser.close()
+        # Choose the other script: the form reloads for it and the focus stays on the
+        # list; Shift+Tab goes back to it from further down the form.
+        await tab_to(page, "#comment")
+        await tab_to(page, "#script_id", backwards=True)
+        await page.keyboard.press("ArrowDown")
+        await expect(page.locator("#run-parameters")).to_contain_text(
+            "This version declares no parameters."
+        )
+        await expect(page.locator("#script_id")).to_be_focused()
 
-    assert problems == []
+        # Preview: the plan is shown, and the focus goes to it.
+        await tab_to(page, "button[value=preview]")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#preview-instances")).to_have_text("1")
+        await expect(page.locator("#run-preview")).to_contain_text("uptime v1")
+        await expect(page.locator("#run-preview")).to_be_focused()
+
+        # Run, then watch it to the end.
+        await tab_to(page, "button[value=run]")
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(re.compile(rf".*{PAGES}/executions/\d+$"))
+        await expect(page.locator("#execution-status")).to_have_text("succeeded", timeout=30_000)
+        row = page.locator(f'tr[data-instance="{chosen}"]')
+        await expect(row.locator(".ex-instance-status")).to_have_text("Success")
+
+    assert browser.problems == []
