@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from pcm_aws_script_runner.domain import ExecutionStatus
 from pcm_aws_script_runner.ids import EXECUTION_START_ACTION, PLUGIN_ID, execution_stream
-from pcm_aws_script_runner.jobs.executions.records import hold_planned, update_counts
+from pcm_aws_script_runner.jobs.executions.records import hold_planned
 from pcm_aws_script_runner.jobs.runtime import Runtime, runtime
 from pcm_aws_script_runner.models import (
     AwsSrExecution,
@@ -84,8 +84,7 @@ async def recheck_at_start(execution_id: int) -> str:
 
 async def _refuse(rt: Runtime, execution_id: int, reason: str) -> None:
     async with rt.database.session() as session:
-        await hold_planned(session, execution_id, reason)
-        counts = await update_counts(session, execution_id)
+        counts = await hold_planned(session, execution_id, reason)
         now = utcnow()
         await session.exec(
             update(AwsSrExecution)

@@ -22,7 +22,7 @@ from pcm_aws_script_runner.jobs.executions.records import (
     batch_row,
     cancel_requested,
     hold_planned,
-    update_counts,
+    stored_counts,
 )
 from pcm_aws_script_runner.jobs.runtime import runtime
 from pcm_aws_script_runner.models import (
@@ -94,8 +94,7 @@ async def hold_batches(execution_id: int, numbers: list[int], reason: str) -> in
     """Mark planned batches ``not_sent`` and their instances ``NotSent`` with ``reason``."""
     rt = await runtime()
     async with rt.database.session() as session:
-        await hold_planned(session, execution_id, reason, numbers)
-        counts = await update_counts(session, execution_id)
+        counts = await hold_planned(session, execution_id, reason, numbers)
     await publish_async(
         execution_stream(execution_id),
         "execution",
@@ -158,7 +157,8 @@ async def finish(execution_id: int, reason: str) -> dict[str, Any]:
     """Set the final status from the instances' results.
 
     Three short steps, none of which holds a write transaction while another one is
-    opened (SQLite has a single writer): the counts are stored; the final event is
+    opened (SQLite has a single writer): the counts are read (each step kept them as it
+    changed targets); the final event is
     published, so that a stream which sees the run finished has this event to send
     before its end; then the status commits. A retry after a crash between the last
     two publishes nothing twice (the event's key is the step's).
@@ -166,7 +166,7 @@ async def finish(execution_id: int, reason: str) -> dict[str, Any]:
     bind_log_context(execution_id=execution_id)
     rt = await runtime()
     async with rt.database.session() as session:
-        counts = await update_counts(session, execution_id)
+        counts = await stored_counts(session, execution_id)
         execution = await session.get(AwsSrExecution, execution_id)
         assert execution is not None
         await session.refresh(execution)

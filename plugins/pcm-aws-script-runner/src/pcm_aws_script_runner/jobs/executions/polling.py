@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -19,7 +20,7 @@ from pcm_aws_script_runner.domain import (
     ExecutionStatus,
 )
 from pcm_aws_script_runner.ids import execution_stream
-from pcm_aws_script_runner.jobs.executions.records import cancel_requested, update_counts
+from pcm_aws_script_runner.jobs.executions.records import add_to_counts, cancel_requested
 from pcm_aws_script_runner.jobs.executions.results import event_row, poll_batch
 from pcm_aws_script_runner.jobs.runtime import runtime
 from pcm_aws_script_runner.models import (
@@ -80,6 +81,7 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
     )
     summary: dict[str, Any] = {"batches": {}, "changed": 0, "cancel": cancel}
     changed_rows: dict[int, list[dict[str, Any]]] = {}
+    delta: Counter[str] = Counter()
     async with rt.database.session() as session:
         for batch, results in zip(batches, polled, strict=True):
             number = batch["number"]
@@ -96,13 +98,14 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
                     message,
                 )
                 results = {}
-            changed, summary["batches"][str(number)] = await _write_results(
+            changed, summary["batches"][str(number)], moves = await _write_results(
                 session, execution_id, batch, results
             )
+            delta.update(moves)
             if changed:
                 changed_rows[number] = changed
         summary["changed"] = sum(len(rows) for rows in changed_rows.values())
-        counts = await update_counts(session, execution_id)
+        counts = await add_to_counts(session, execution_id, delta)
     summary["counts"] = counts
     stream = execution_stream(execution_id)
     for number, rows in sorted(changed_rows.items()):
@@ -159,14 +162,15 @@ async def _sent_batches(
 
 async def _write_results(
     session: Any, execution_id: int, batch: dict[str, Any], results: dict[str, dict[str, Any]]
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], dict[str, Any], Counter[str]]:
     """Write one batch's changed results; mark it finished once every instance has ended.
 
     The batch's targets are read as plain rows by the unique (execution, instance) index
     (no ORM object per target, no scan of the execution's other batches), and the changed
     ones are written with one executemany UPDATE by primary key.
 
-    :return: the event rows of the instances that changed, and the batch's summary.
+    :return: the event rows of the instances that changed, the batch's summary, and the
+        change in the execution's counts per status.
     """
     number = batch["number"]
     now = utcnow()
@@ -190,6 +194,7 @@ async def _write_results(
     changed: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     ended = errors = 0
+    moves: Counter[str] = Counter()
     for row in rows:
         current = dict(zip(RESULT_FIELDS, row[5:], strict=True))
         result = results.get(row[1])
@@ -198,6 +203,9 @@ async def _write_results(
             and current["status"] not in TERMINAL_STATUSES
             and any(current[key] != value for key, value in result.items())
         ):
+            if result["status"] != current["status"]:
+                moves[str(current["status"])] -= 1
+                moves[str(result["status"])] += 1
             current.update(result)
             updates.append({"id": row[0], **result, "updated_at": now})
             changed.append(
@@ -226,4 +234,4 @@ async def _write_results(
             )
             .values(status=BatchStatus.FINISHED, finished_at=now)
         )
-    return changed, {"ended": ended, "errors": errors, "finished": finished}
+    return changed, {"ended": ended, "errors": errors, "finished": finished}, moves

@@ -8,13 +8,17 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from dbos import DBOS
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from pcm_aws_script_runner.domain import UNSENT_BATCHES, BatchStatus, InstanceStatus
 from pcm_aws_script_runner.ids import execution_stream
 from pcm_aws_script_runner.jobs.executions.commands import find_sent, render_command, send_arguments
-from pcm_aws_script_runner.jobs.executions.records import batch_row, update_counts
+from pcm_aws_script_runner.jobs.executions.records import (
+    add_to_counts,
+    batch_row,
+    status_moves,
+)
 from pcm_aws_script_runner.jobs.runtime import runtime
 from pcm_aws_script_runner.models import (
     AwsSrExecution,
@@ -148,6 +152,7 @@ async def _record_outcome(
             batch.status, batch.error, batch.finished_at = BatchStatus.FAILED, error, now
             new_status, details = InstanceStatus.UNDELIVERABLE, error[:100]
         session.add(batch)
+        before = await _statuses_of(session, execution_id, batch.instance_ids)
         await session.exec(
             update(AwsSrExecutionTarget)
             .where(
@@ -158,10 +163,29 @@ async def _record_outcome(
             )
             .values(status=new_status, status_details=details, updated_at=now)
         )
-        counts = await update_counts(session, execution_id)
+        moved = sum(before.values())
+        counts = await add_to_counts(
+            session, execution_id, status_moves(before, {new_status: moved})
+        )
     sent_at = now.isoformat() if command_id is not None else None
     status = BatchStatus.SENT if command_id is not None else BatchStatus.FAILED
     return str(status), {"sent_at": sent_at, "counts": counts}
+
+
+async def _statuses_of(session: Any, execution_id: int, instance_ids: list[str]) -> dict[str, int]:
+    """How many of these targets of the execution have each status (by the unique
+    (execution, instance) index: only the batch's rows are read)."""
+    rows = (
+        await session.exec(
+            select(AwsSrExecutionTarget.status, func.count())
+            .where(
+                AwsSrExecutionTarget.execution_id == execution_id,
+                col(AwsSrExecutionTarget.instance_id).in_(instance_ids),
+            )
+            .group_by(AwsSrExecutionTarget.status)
+        )
+    ).all()
+    return {str(status): int(n) for status, n in rows}
 
 
 async def _send_once(
