@@ -363,6 +363,30 @@ async def test_starting_is_audited_with_the_sha256_and_masked_secrets(make_fleet
     assert details["script_sha256"] == execution["script_sha256"]
     assert details["parameters"] == {"who": "ops", "token": "********"}
     assert sorted(details["instances"]) == sorted(fleet.all_ids())
+    assert details["instance_count"] == 2
     assert "hunter2" not in json.dumps(audit.json())
     detail = await fleet.get(f"/executions/{execution['id']}")
     assert "hunter2" not in detail.text
+
+
+@SQLITE_ONLY
+async def test_the_start_audit_record_is_the_same_size_for_a_large_fleet(make_fleet):
+    """It carried every instance id (about 1 MB at 50,000): now the count, the first 100
+    ids and how the targets were chosen, cut like the detail's ``target_spec``."""
+    fleet = await make_fleet(us_east_1=150)
+    ids = fleet.all_ids()
+    execution = await fleet.start(targets={"instance_ids": ids})
+    await fleet.wait(execution["id"])
+
+    audit = await fleet.client.get(
+        "/api/audit",
+        params={"action": "aws-script-runner.execution.start"},
+        headers=await fleet.auth("admin"),
+    )
+    [event] = audit.json()["events"]
+    details = event["details"]
+    assert details["instance_count"] == 150
+    assert details["instances"] == ids[:100]
+    assert details["targets"]["instance_ids"] == ids[:20]
+    assert details["targets"]["instance_ids_count"] == 150
+    assert len(json.dumps(details)) < 5000

@@ -15,6 +15,7 @@ from pcm_aws_script_runner.models import (
     AwsSrExecutionTarget,
 )
 from pcm_aws_script_runner.services.executions import ExecutionDraft
+from pcm_aws_script_runner.services.executions.planning import shown_target_spec
 from pcm_aws_script_runner.services.inventory.filters import (
     PING_STATUSES,
     PLATFORMS,
@@ -400,23 +401,6 @@ def execution_out(
     }
     values["target_spec"] = shown_target_spec(execution.target_spec)
     return ExecutionOut(**values, batch_counts=batch_counts, **urls)
-
-
-#: The most items of a list in ``target_spec`` that the detail shows (the instances
-#: themselves are paged at ``targets_url``).
-SPEC_LIST_ITEMS = 20
-
-
-def shown_target_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """``spec`` with each list longer than :data:`SPEC_LIST_ITEMS` (``instance_ids``,
-    ``instances``) cut to that many and its length given as ``<name>_count``: the detail
-    stays the same size however many instances were asked for."""
-    shown = dict(spec)
-    for name, value in spec.items():
-        if isinstance(value, list) and len(value) > SPEC_LIST_ITEMS:
-            shown[name] = value[:SPEC_LIST_ITEMS]
-            shown[f"{name}_count"] = len(value)
-    return shown
 
 
 def batch_out(batch: AwsSrExecutionBatch) -> BatchOut:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from pcm_ops.context import ContextFactory
     from pcm_ops.registry import PluginRegistry
 
-__all__ = ["BATCH_SIZE", "Plan", "plan_execution"]
+__all__ = ["BATCH_SIZE", "SPEC_LIST_ITEMS", "Plan", "plan_execution", "shown_target_spec"]
 
 #: SSM's limit of instance ids per SendCommand.
 BATCH_SIZE = 50
@@ -223,3 +223,20 @@ async def _version_of(
             ]
         )
     return script, version
+
+
+#: The most items of a list in ``target_spec`` that the detail and the audit record show
+#: (the instances themselves are paged at the execution's ``targets_url``).
+SPEC_LIST_ITEMS = 20
+
+
+def shown_target_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with each list longer than :data:`SPEC_LIST_ITEMS` (``instance_ids``,
+    ``instances``) cut to that many and its length given as ``<name>_count``: the detail
+    stays the same size however many instances were asked for."""
+    shown = dict(spec)
+    for name, value in spec.items():
+        if isinstance(value, list) and len(value) > SPEC_LIST_ITEMS:
+            shown[name] = value[:SPEC_LIST_ITEMS]
+            shown[f"{name}_count"] = len(value)
+    return shown

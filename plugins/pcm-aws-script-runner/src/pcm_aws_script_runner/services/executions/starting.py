@@ -29,7 +29,12 @@ from pcm_aws_script_runner.models import (
     AwsSrExecutionTarget,
 )
 from pcm_aws_script_runner.services.errors import Blocked, InvalidInput
-from pcm_aws_script_runner.services.executions.planning import BATCH_SIZE, Plan, plan_execution
+from pcm_aws_script_runner.services.executions.planning import (
+    BATCH_SIZE,
+    Plan,
+    plan_execution,
+    shown_target_spec,
+)
 from pcm_aws_script_runner.services.executions.targets import PlannedTarget
 from pcm_aws_script_runner.services.validation import LANGUAGES
 from pcm_ops import audit
@@ -213,15 +218,24 @@ def _initial_status(target: PlannedTarget) -> str:
     return (InstanceStatus.PENDING if target.will_run else InstanceStatus.SKIPPED).value
 
 
+#: The most instance ids the start's audit record lists (``instance_count`` counts them
+#: all; the execution's targets are kept with it, and ``targets`` says how they were chosen).
+AUDIT_INSTANCE_IDS = 100
+
+
 def _audit_details(plan: Plan) -> dict[str, Any]:
+    """What the start's audit record says: the same size however large the fleet (it
+    carried every instance id: about 1 MB at 50,000)."""
+    runnable = plan.runnable
     return {
         "script_id": plan.script.id,
         "script": plan.script.name,
         "script_version": plan.version.number,
         "script_sha256": plan.version.sha256,
         "parameters": plan.shown_values,
-        "targets": plan.target_spec,
-        "instances": [t.instance_id for t in plan.runnable],
+        "targets": shown_target_spec(plan.target_spec),
+        "instance_count": len(runnable),
+        "instances": [t.instance_id for t in runnable[:AUDIT_INSTANCE_IDS]],
         "skipped": len(plan.skipped),
         "max_concurrency": plan.max_concurrency,
         "max_errors": plan.max_errors,
