@@ -383,7 +383,9 @@ def database_url(postgres_url: str) -> Iterator[str]:
                 ),
                 {"name": name},
             )
-            connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            # FORCE (PostgreSQL 13+): a process of the test that is still stopping may
+            # have connected again since the terminate above.
+            connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
 
 
