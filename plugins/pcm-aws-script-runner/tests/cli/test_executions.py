@@ -110,6 +110,12 @@ async def test_the_whole_flow_through_the_cli(make_fleet, moto_aws, pcm_settings
     shown = await cli(pcm_settings, moto_aws, "show", str(result["id"]), "--output")
     assert f"{bad} {fleet.account_id} eu-west-1" in shown.stdout
     assert "! =nope" in shown.stdout
+    shown_json = await cli(pcm_settings, moto_aws, "show", str(result["id"]), "--json")
+    assert shown_json.returncode == 0, shown_json.stderr
+    document = json.loads(shown_json.stdout)  # written a page of instances at a time
+    assert document["id"] == result["id"]
+    assert document["counts"] == {"Success": 4, "Failed": 1}
+    assert sorted(row["status"] for row in document["instances"]) == ["Failed", *["Success"] * 4]
     exported = await cli(pcm_settings, moto_aws, "export", str(result["id"]), "--format", "json")
     assert {row["status"] for row in json.loads(exported.stdout)} == {"Success", "Failed"}
     as_csv = await cli(pcm_settings, moto_aws, "export", str(result["id"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -444,3 +445,46 @@ async def test_an_unknown_execution_is_404(viewer, pcm_migrated_database):
     response = await viewer.get(f"{PAGES}/executions/999999")
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
+async def test_the_execution_page_pages_batches_and_instances_by_key(
+    make_fleet, viewer, monkeypatch
+):
+    """Neither every batch nor an OFFSET over the instances: each list is a page that
+    starts after the last row of the one before (``batches_after``, ``after``)."""
+    from pcm_aws_script_runner.web import executions as pages_executions
+
+    monkeypatch.setattr(pages_executions, "TARGETS_PAGE", 2)
+    monkeypatch.setattr(pages_executions, "BATCHES_PAGE", 2)
+    fleet = await make_fleet(us_east_1=3, us_west_2=2)
+    execution = await fleet.start(max_concurrency=1)  # 5 batches of 1
+    await fleet.wait(execution["id"])
+    url = f"{PAGES}/executions/{execution['id']}"
+
+    instances: list[str] = []
+    page = await viewer.get(url)
+    while True:
+        assert page.status_code == 200, page.text
+        instances += re.findall(r'data-instance="([^"]+)"', page.text)
+        more = re.search(r'<a href="([^"]+)" rel="next">Next</a>', page.text)
+        if more is None:
+            break
+        page = await viewer.get(html.unescape(more.group(1)))
+        assert 'rel="first">First page' in page.text
+    assert instances == sorted(fleet.instances["us-east-1"]) + sorted(fleet.instances["us-west-2"])
+
+    batches: list[str] = []
+    page = await viewer.get(url)
+    while True:
+        batches += re.findall(r'<tr data-batch="(\d+)">', page.text)
+        more = re.search(r'<a href="([^"]+)" rel="next">Next batches</a>', page.text)
+        if more is None:
+            break
+        page = await viewer.get(html.unescape(more.group(1)))
+        assert 'rel="first">First batches' in page.text
+    assert batches == ["1", "2", "3", "4", "5"]
+
+    wrong = await viewer.get(url, params={"after": "not-a-key"})
+    assert wrong.status_code == 422
+    assert "after" in wrong.text

@@ -47,7 +47,7 @@ from pcm_aws_script_runner.domain import (
 from pcm_aws_script_runner.ids import EXECUTE, READ, execution_stream
 from pcm_aws_script_runner.models import AwsSrExecution
 from pcm_aws_script_runner.services import executions
-from pcm_aws_script_runner.services.errors import Blocked, InvalidInput
+from pcm_aws_script_runner.services.errors import Blocked
 from pcm_aws_script_runner.services.executions import ExecutionDraft, ExecutionQuery
 from pcm_ops.api.deps import DbSession
 from pcm_ops.api.params import Id, Int32, Offset, PathId
@@ -360,18 +360,6 @@ async def batches(
     )
 
 
-def _target_key(after: str | None) -> executions.TargetKey | None:
-    """``after`` as ``account_id:region:instance_id``; a 422 naming it otherwise."""
-    if after is None:
-        return None
-    parts = after.split(":")
-    if len(parts) != 3 or not all(parts):
-        raise InvalidInput(
-            [("after", "must be the next_after of a previous page (account:region:instance)")]
-        )
-    return (parts[0], parts[1], parts[2])
-
-
 @router.get(
     "/{execution_id}/targets",
     response_model=TargetPage,
@@ -392,7 +380,7 @@ async def targets(
         Offset, Query(description="Deprecated: the database counts through every row before.")
     ] = 0,
 ) -> Any:
-    key = _target_key(after)
+    key = executions.parse_target_key(after)
     await executions.get_execution(session, execution_id)
     rows = await executions.targets_of(
         session, execution_id, status=status, limit=limit + 1, offset=offset, after=key
@@ -401,7 +389,7 @@ async def targets(
     more = len(rows) > limit
     return TargetPage(
         items=[target_out(row) for row in page],
-        next_after=":".join(executions.target_key(page[-1])) if more else None,
+        next_after=executions.target_key_text(page[-1]) if more else None,
         next_offset=offset + limit if more and key is None else None,
     )
 

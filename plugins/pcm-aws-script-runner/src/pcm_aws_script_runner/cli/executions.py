@@ -94,37 +94,63 @@ def show(obj: CliContext, execution_id: int, output: bool, as_json: bool) -> Non
     """One execution and its per-instance results."""
     from pcm_aws_script_runner.services import executions as service
 
-    async def work(session: Any) -> Any:
+    async def work(session: Any) -> None:
         execution = await service.get_execution(session, execution_id)
-        return execution, await service.targets_of(session, execution_id)
-
-    execution, targets = run_in_session(obj.settings(), work)
-    if as_json:
-        data = summary(execution)
-        data["instances"] = [target_row(t) for t in targets]
-        click.echo(json.dumps(data, indent=2))
-        return
-    click.echo(
-        f"execution {execution.id}: {execution.script_name} v{execution.script_version} "
-        f"({execution.script_sha256[:12]}), {execution.status}"
-        + (f": {execution.status_reason}" if execution.status_reason else "")
-    )
-    click.echo(f"  by {execution.requested_by} at {execution.created_at:%Y-%m-%d %H:%M:%S} UTC")
-    click.echo(f"  {counts_text(execution.counts)}")
-    for target in targets:
-        code = "" if target.exit_code is None else f" exit {target.exit_code}"
-        reason = f" ({target.skip_reason})" if target.skip_reason else ""
+        if as_json:
+            # The summary, then the instances a page at a time: memory stays flat in the
+            # number of targets (the same document json.dumps(..., indent=2) writes).
+            head = json.dumps(summary(execution), indent=2)
+            click.echo(head[: -len("\n}")] + ',\n  "instances": [', nl=False)
+            first = True
+            async for target in _every_target(service, session, execution_id):
+                row = json.dumps(target_row(target), indent=2).replace("\n", "\n    ")
+                click.echo(("\n    " if first else ",\n    ") + row, nl=False)
+                first = False
+            click.echo("]\n}" if first else "\n  ]\n}")
+            return
         click.echo(
-            f"  {target.instance_id} {target.account_id} {target.region} {target.name}: "
-            f"{target.status}{code}{reason}"
+            f"execution {execution.id}: {execution.script_name} v{execution.script_version} "
+            f"({execution.script_sha256[:12]}), {execution.status}"
+            + (f": {execution.status_reason}" if execution.status_reason else "")
         )
-        if output and (target.stdout or target.stderr):
-            for line in target.stdout.splitlines():
-                click.echo(f"    | {line}")
-            for line in target.stderr.splitlines():
-                click.echo(f"    ! {line}")
-            if target.stdout_truncated:
-                click.echo(f"    (truncated; whole output: {target.output_url or 'not kept'})")
+        click.echo(f"  by {execution.requested_by} at {execution.created_at:%Y-%m-%d %H:%M:%S} UTC")
+        click.echo(f"  {counts_text(execution.counts)}")
+        async for target in _every_target(service, session, execution_id):
+            _echo_target(target, output)
+
+    run_in_session(obj.settings(), work)
+
+
+#: Instances read at once by ``show`` (keyset pages: no OFFSET, no list of every target).
+SHOW_PAGE = 1000
+
+
+async def _every_target(service: Any, session: Any, execution_id: int) -> Any:
+    after = None
+    while True:
+        page = await service.targets_of(session, execution_id, limit=SHOW_PAGE, after=after)
+        for target in page:
+            yield target
+        if len(page) < SHOW_PAGE:
+            return
+        after = service.target_key(page[-1])
+        session.expunge_all()  # the page's objects go with it
+
+
+def _echo_target(target: Any, output: bool) -> None:
+    code = "" if target.exit_code is None else f" exit {target.exit_code}"
+    reason = f" ({target.skip_reason})" if target.skip_reason else ""
+    click.echo(
+        f"  {target.instance_id} {target.account_id} {target.region} {target.name}: "
+        f"{target.status}{code}{reason}"
+    )
+    if output and (target.stdout or target.stderr):
+        for line in target.stdout.splitlines():
+            click.echo(f"    | {line}")
+        for line in target.stderr.splitlines():
+            click.echo(f"    ! {line}")
+        if target.stdout_truncated:
+            click.echo(f"    (truncated; whole output: {target.output_url or 'not kept'})")
 
 
 @executions.command()

@@ -31,6 +31,7 @@ from pcm_aws_script_runner.ids import API_PREFIX, EXECUTE, READ
 from pcm_aws_script_runner.services import executions, scripts
 from pcm_aws_script_runner.services.errors import (
     Conflict,
+    InvalidInput,
     NotFound,
     ScriptRunnerError,
 )
@@ -54,6 +55,8 @@ API = API_PREFIX
 HISTORY_PAGE = 50
 #: Instances per page of an execution.
 TARGETS_PAGE = 500
+#: Batches per page of an execution (1,000 at 50,000 instances).
+BATCHES_PAGE = 200
 #: Execution statuses, in the order the history's filter offers them.
 EXECUTION_STATUSES = tuple(ExecutionStatus)
 #: Instance statuses, in the order the counters show them.
@@ -220,27 +223,38 @@ def output_link(location: str | None) -> str | None:
 
 
 @router.get("/executions/{execution_id}", response_class=HTMLResponse, dependencies=[require(READ)])
-async def execution_detail(
-    request: Request, execution_id: PathId, session: DbSession, offset: Offset = 0
-) -> Any:
+async def execution_detail(request: Request, execution_id: PathId, session: DbSession) -> Any:
+    """The execution, a page of its batches and a page of its instances, each paged by key
+    (``batches_after``, ``after``): bounded however many targets it has."""
     execution = await executions.get_execution(session, execution_id)
     status_filter = form_text(request.query_params, "instance_status")
     if status_filter not in INSTANCE_STATUSES:
         status_filter = ""
+    after_text = form_text(request.query_params, "after") or None
+    after = executions.parse_target_key(after_text)
+    batches_after = _batch_number(form_text(request.query_params, "batches_after"))
     targets = await executions.targets_of(
-        session, execution_id, status=status_filter or None, limit=TARGETS_PAGE + 1, offset=offset
+        session, execution_id, status=status_filter or None, limit=TARGETS_PAGE + 1, after=after
     )
-    batches = await executions.batches_of(session, execution_id)
+    batches = await executions.batches_of(
+        session, execution_id, after=batches_after, limit=BATCHES_PAGE + 1
+    )
     finished = execution.status in FINISHED
     failures = sum(n for status, n in execution.counts.items() if status in RERUN_STATUSES)
 
-    def targets_url(new_offset: int) -> str:
-        params = {"instance_status": status_filter, "offset": str(new_offset) if new_offset else ""}
+    def page_url(anchor: str, **changed: str) -> str:
+        params = {
+            "instance_status": status_filter,
+            "after": after_text or "",
+            "batches_after": str(batches_after) if batches_after is not None else "",
+            **changed,
+        }
         query = urlencode({key: value for key, value in params.items() if value})
-        return f"{BASE}/executions/{execution_id}" + (
-            f"?{query}#instances" if query else "#instances"
-        )
+        return f"{BASE}/executions/{execution_id}" + (f"?{query}" if query else "") + anchor
 
+    more_targets = len(targets) > TARGETS_PAGE
+    more_batches = len(batches) > BATCHES_PAGE
+    targets, batches = targets[:TARGETS_PAGE], batches[:BATCHES_PAGE]
     spec = execution.target_spec
     saved_name = str(spec.get("name", ""))
     return page(
@@ -248,15 +262,23 @@ async def execution_detail(
         "execution.html",
         {
             "execution": execution,
-            "targets": targets[:TARGETS_PAGE],
+            "targets": targets,
             "batches": batches,
+            "first_batches_url": page_url("#batches", batches_after="")
+            if batches_after is not None
+            else None,
+            "more_batches_url": page_url("#batches", batches_after=str(batches[-1].number))
+            if more_batches
+            else None,
             "finished": finished,
             "failures": failures,
             "counters": _counters(execution.counts),
             "instance_statuses": INSTANCE_STATUSES,
             "status_filter": status_filter,
-            "previous_url": targets_url(max(offset - TARGETS_PAGE, 0)) if offset else None,
-            "next_url": targets_url(offset + TARGETS_PAGE) if len(targets) > TARGETS_PAGE else None,
+            "previous_url": page_url("#instances", after="") if after is not None else None,
+            "next_url": page_url("#instances", after=executions.target_key_text(targets[-1]))
+            if more_targets
+            else None,
             "targets_summary": describe_targets(_spec_targets(spec), saved_name),
             "events_url": f"{API}/executions/{execution_id}/events",
             "api_url": f"{API}/executions/{execution_id}",
@@ -269,6 +291,15 @@ async def execution_detail(
             "details_spellings": " ".join(f"{k}={v}" for k, v in DETAILS_SPELLINGS.items()),
         },
     )
+
+
+def _batch_number(text: str) -> int | None:
+    """``batches_after`` as a batch number; a 422 naming it otherwise."""
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 9:
+        raise InvalidInput([("batches_after", "must be a batch number")])
+    return int(text)
 
 
 def _spec_targets(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -41,7 +41,9 @@ from pcm_aws_script_runner.services.executions.queries import (
     batches_of,
     get_execution,
     list_executions,
+    parse_target_key,
     target_key,
+    target_key_text,
     targets_of,
 )
 from pcm_aws_script_runner.services.executions.starting import (
@@ -70,10 +72,12 @@ __all__ = [
     "launch",
     "list_executions",
     "parse_limit",
+    "parse_target_key",
     "plan_execution",
     "request_cancel",
     "rerun_draft",
     "start_execution",
     "target_key",
+    "target_key_text",
     "targets_of",
 ]

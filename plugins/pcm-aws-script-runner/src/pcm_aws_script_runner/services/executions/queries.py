@@ -15,7 +15,7 @@ from pcm_aws_script_runner.models import (
     AwsSrExecutionBatch,
     AwsSrExecutionTarget,
 )
-from pcm_aws_script_runner.services.errors import NotFound
+from pcm_aws_script_runner.services.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,7 +27,9 @@ __all__ = [
     "batches_of",
     "get_execution",
     "list_executions",
+    "parse_target_key",
     "target_key",
+    "target_key_text",
     "targets_of",
 ]
 
@@ -127,6 +129,26 @@ async def targets_of(
 def target_key(target: AwsSrExecutionTarget) -> TargetKey:
     """The key of ``target`` in the order :func:`targets_of` lists them."""
     return (target.account_id, target.region, target.instance_id)
+
+
+def target_key_text(target: AwsSrExecutionTarget) -> str:
+    """:func:`target_key` as the text that :func:`parse_target_key` reads back."""
+    return ":".join(target_key(target))
+
+
+def parse_target_key(text: str | None, field: str = "after") -> TargetKey | None:
+    """``account_id:region:instance_id`` (a page's ``next_after``) as a :data:`TargetKey`.
+
+    :raises InvalidInput: naming ``field``, when ``text`` is not of that shape.
+    """
+    if text is None:
+        return None
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise InvalidInput(
+            [(field, "must be the next_after of a previous page (account:region:instance)")]
+        )
+    return (parts[0], parts[1], parts[2])
 
 
 async def batches_of(
