@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import weakref
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -31,9 +33,27 @@ from pcm_ops.db.types import utcnow
 from pcm_ops.jobs import publish_async
 from pcm_ops.logs import bind_log_context
 
-__all__ = ["send_batch"]
+__all__ = ["SENDS_AT_ONCE", "send_batch"]
 
 logger = logging.getLogger("pcm_aws_script_runner.executions")
+
+#: SendCommand steps that work at once in a process. Each has its own transactions: 200 at
+#: once (10,000 instances at 100%) queued on the database's connection pool (5 + 10
+#: overflow) and, on SQLite, its one writer, until one timed out waiting for a connection;
+#: the calls to AWS are not what limits sending.
+SENDS_AT_ONCE = 10
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _send_slots() -> asyncio.Semaphore:
+    """The running event loop's slots for sending (a semaphore belongs to its loop)."""
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(SENDS_AT_ONCE)
+    return slots
 
 
 @DBOS.step(name="aws-script-runner.send_batch", retries_allowed=True, max_attempts=3)
@@ -48,6 +68,11 @@ async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
     a crash and finds the batch ``sending``, it looks the same way before anything else.
     """
     bind_log_context(execution_id=execution_id)
+    async with _send_slots():
+        return await _send_batch(execution_id, number)
+
+
+async def _send_batch(execution_id: int, number: int) -> dict[str, Any]:
     rt = await runtime()
     async with rt.database.session() as session:
         execution = await session.get(AwsSrExecution, execution_id)

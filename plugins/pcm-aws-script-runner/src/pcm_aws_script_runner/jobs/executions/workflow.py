@@ -25,7 +25,7 @@ from pcm_aws_script_runner.jobs.executions.lifecycle import (
     hold_batches,
 )
 from pcm_aws_script_runner.jobs.executions.polling import poll
-from pcm_aws_script_runner.jobs.executions.sending import send_batch
+from pcm_aws_script_runner.jobs.executions.sending import SENDS_AT_ONCE, send_batch
 
 __all__ = ["execute"]
 
@@ -33,11 +33,8 @@ logger = logging.getLogger("pcm_aws_script_runner.executions")
 
 #: Polls after a cancel request before the workflow stops waiting for SSM to confirm.
 CANCEL_POLLS = 20
-#: Batches whose SendCommand steps run at once. Each step has its own transactions: 200 at
-#: once (10,000 instances at 100%) queued on the database's connection pool and, on
-#: SQLite, its one writer, until a step timed out waiting for a connection; the calls to
-#: AWS are not what limits sending.
-SEND_AT_ONCE = 10
+#: Batches sent one after the other make one group, whose first batch is its poll probe.
+SEND_GROUP = SENDS_AT_ONCE
 
 
 def _interleaved(batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -273,35 +270,39 @@ async def _send(
 ) -> list[int]:
     """Send ``to_send``; return the batches whose step ran out of retries without an
     outcome (nothing recorded against them: they are sent again later, looking first)."""
+    # Every step is started at once, in a fixed order (so a replay matches each recorded
+    # outcome to its batch); send_batch itself lets SENDS_AT_ONCE of them work at a time,
+    # so a slow answer holds one slot, not a whole group of ten.
+    answers = await asyncio.gather(
+        *(send_batch(execution_id, n) for n in to_send), return_exceptions=True
+    )
     outcomes: list[dict[str, Any] | None] = []
-    for start in range(0, len(to_send), SEND_AT_ONCE):  # in a fixed order: replays match
-        chunk = to_send[start : start + SEND_AT_ONCE]
-        answers = await asyncio.gather(
-            *(send_batch(execution_id, n) for n in chunk), return_exceptions=True
-        )
-        settled: list[dict[str, Any] | None] = []
-        for n, answer in zip(chunk, answers, strict=True):
-            if isinstance(answer, dbos_errors.DBOSMaxStepRetriesExceeded):
-                logger.warning(
-                    "execution %s batch %s: not sent yet, will try again: %s",
-                    execution_id,
-                    n,
-                    "; ".join(f"{type(e).__name__}: {e}" for e in answer.errors)[:1000],
-                )
-                settled.append(None)
-            elif isinstance(answer, BaseException):
-                raise answer
-            else:
-                settled.append(answer)
-        # Each group sent together gets its own probe: later groups started later.
+    for n, answer in zip(to_send, answers, strict=True):
+        if isinstance(answer, dbos_errors.DBOSMaxStepRetriesExceeded):
+            logger.warning(
+                "execution %s batch %s: not sent yet, will try again: %s",
+                execution_id,
+                n,
+                "; ".join(f"{type(e).__name__}: {e}" for e in answer.errors)[:1000],
+            )
+            outcomes.append(None)
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            outcomes.append(answer)
+    # Each group of batches sent one after the other gets its own probe.
+    for start in range(0, len(to_send), SEND_GROUP):
         schedule.sent(
             [
                 n
-                for n, a in zip(chunk, settled, strict=True)
+                for n, a in zip(
+                    to_send[start : start + SEND_GROUP],
+                    outcomes[start : start + SEND_GROUP],
+                    strict=True,
+                )
                 if a is not None and a["status"] in RUNNING_BATCHES
             ]
         )
-        outcomes += settled
     unsettled = []
     for n, outcome in zip(to_send, outcomes, strict=True):
         if outcome is None:
