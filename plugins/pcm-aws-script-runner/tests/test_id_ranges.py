@@ -5,6 +5,7 @@ columns past 32), on either backend."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -140,7 +141,7 @@ async def test_a_page_value_past_its_column_is_a_422_naming_it(
 ) -> None:
     cases = [
         ("/executions", "offset"),
-        ("/executions/1", "offset"),
+        # (An execution's page pages by key now, `after`/`batches_after`: no offset.)
         ("/inventory", "offset"),
         ("/scripts/1/diff", "from"),
     ]
@@ -149,7 +150,9 @@ async def test_a_page_value_past_its_column_is_a_422_naming_it(
             PAGES + path, params={field: str(2**63)}, headers=HTML
         )
         assert response.status_code == 422, (path, response.text)
-        assert f"{field}: must be at most" in response.text, path  # in words, named
+        text = " ".join(re.sub(r"<[^>]+>", " ", response.text).split())
+        assert re.search(rf"\b{field} ?: ", text), path  # the field named...
+        assert "Input should be" not in text, path  # ...and the problem in words
 
 
 async def test_the_history_filter_by_a_script_id_past_its_column_asks_for_a_script(
