@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -249,3 +250,19 @@ async def test_a_worker_builds_its_factory_from_the_settings(api, registry, pcm_
     )
     assert identity.account == "333333333333"
     assert [a.account_id for a in gov_accounts] == ["333333333333"]
+
+
+async def test_the_factorys_clients_parse_timestamps_with_it(api, registry):
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    async with _factory(api) as aws:
+        async with aws.client("ssm", account="222222222222", region="us-east-1") as ssm:
+            await ssm.put_parameter(Name="/pcm/ts", Value="v", Type="String")
+            described = await ssm.describe_parameters()
+        # A JSON protocol (epoch numbers) above, a query protocol (ISO text) here.
+        async with aws.client("sts", account="222222222222") as sts:
+            token = await sts.get_session_token()
+
+    modified = described["Parameters"][0]["LastModifiedDate"]
+    assert modified.tzinfo is UTC  # botocore's own parser gives dateutil's tzlocal()
+    assert before <= modified <= datetime.now(UTC) + timedelta(seconds=5)
+    assert token["Credentials"]["Expiration"] > before

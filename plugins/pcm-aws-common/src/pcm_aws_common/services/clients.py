@@ -61,6 +61,7 @@ from pcm_aws_common.services.partitions import (
     partition_label,
     partition_of_arn,
 )
+from pcm_aws_common.services.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
     from aiobotocore.session import AioSession
@@ -677,6 +678,10 @@ class AwsClients:
         # One loader for every session: service models and endpoint data are parsed once
         # per process instead of once per session.
         session.register_component("data_loader", _shared_loader())
+        # Timestamps without dateutil (the same instants; see services.timestamps).
+        session.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=parse_timestamp
+        )
         session.register("before-call", self.api_calls.before_call)
         session.register("after-call", self.api_calls.after_call)
         session.register("creating-client-class", _add_limit_mixin)
