@@ -205,3 +205,68 @@ async def test_publish_refuses_what_sse_cannot_carry(
 
     with pytest.raises(error):
         await publish_async(stream, event_type, data)
+
+
+async def test_publish_many_appends_events_in_one_go_with_consecutive_ids(
+    running_app: Any,
+) -> None:
+    from pcm_ops.jobs import publish_async, publish_many_async
+
+    first = await publish_async("jobs-test:thing:41", "tick", {"n": 0})
+    ids = await publish_many_async(
+        "jobs-test:thing:41", [("tick", {"n": 1}), ("tock", {"n": 2}), ("tick", {"n": 3})]
+    )
+    after = await publish_async("jobs-test:thing:41", "tick", {"n": 4})
+    nothing = await publish_many_async("jobs-test:thing:41", [])
+
+    response = await running_app.client.get(
+        "/api/tools/test/jobs/things/41/events?after=0", headers=running_app.auth("alice")
+    )
+    events = [e for e in parse(response.text) if "id" in e]
+    assert (first, ids, after, nothing) == (1, [2, 3, 4], 5, [])
+    assert [(e["id"], e["event"], json.loads(e["data"])["data"]["n"]) for e in events] == [
+        ("1", "tick", 0),
+        ("2", "tick", 1),
+        ("3", "tock", 2),
+        ("4", "tick", 3),
+        ("5", "tick", 4),
+    ]
+
+
+async def test_publish_many_refuses_a_bad_event_and_publishes_none_of_them(
+    running_app: Any,
+) -> None:
+    from pcm_ops.db.engine import Database
+    from pcm_ops.jobs import publish_many_async
+    from pcm_ops.jobs.events import last_event_id
+
+    with pytest.raises(TypeError):
+        await publish_many_async(
+            "jobs-test:thing:bad", [("tick", {"n": 1}), ("tick", {"when": object()})]
+        )
+    with pytest.raises(ValueError, match="event type"):
+        await publish_many_async("jobs-test:thing:bad", [("tick", None), ("two words", None)])
+
+    database = Database(running_app.settings)
+    try:
+        assert await last_event_id(database.engine, "jobs-test:thing:bad") == 0
+    finally:
+        await database.dispose()
+
+
+async def test_publish_many_with_a_step_key_publishes_nothing_twice(running_app: Any) -> None:
+    """What a step that runs again after a crash does: the same key, the same ids, and the
+    events stored once."""
+    from pcm_ops.jobs import events as events_module
+
+    publisher = events_module._running_publisher()
+    batch = [("tick", {"n": 1}), ("tick", {"n": 2})]
+    first = publisher.publish_many("jobs-test:thing:42", batch, "wf/7/0")
+    again = publisher.publish_many("jobs-test:thing:42", batch, "wf/7/0")
+    other = publisher.publish_many("jobs-test:thing:42", batch, "wf/7/1")
+
+    response = await running_app.client.get(
+        "/api/tools/test/jobs/things/42/events?after=0", headers=running_app.auth("alice")
+    )
+    assert (first, again, other) == ([1, 2], [1, 2], [3, 4])
+    assert [e["id"] for e in parse(response.text) if "id" in e] == ["1", "2", "3", "4"]

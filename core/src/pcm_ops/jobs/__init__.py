@@ -48,6 +48,8 @@ from pcm_ops.jobs.events import (
     publish_async,
     publish_job_event,
     publish_job_event_async,
+    publish_many,
+    publish_many_async,
 )
 from pcm_ops.jobs.names import job_stream
 from pcm_ops.jobs.sse import event_stream_response
@@ -64,4 +66,6 @@ __all__ = [
     "publish_async",
     "publish_job_event",
     "publish_job_event_async",
+    "publish_many",
+    "publish_many_async",
 ]

@@ -84,6 +84,16 @@ class _Publisher:
         self.doorbell = doorbell
 
     def publish(self, stream: str, type_: str, data: Any, dedupe_key: str | None) -> int:
+        return self.publish_many(stream, [(type_, data)], dedupe_key)[0]
+
+    def publish_many(
+        self, stream: str, events: Sequence[tuple[str, Any]], dedupe_key: str | None
+    ) -> list[int]:
+        """Append ``events`` to ``stream`` in one transaction; their ids, in order.
+
+        ``dedupe_key`` is the first event's key; the others get ``<key>+1``, ``<key>+2``...
+        Either all of them were committed before (their ids are returned) or none was.
+        """
         from sqlalchemy import select, update
         from sqlalchemy.exc import IntegrityError
 
@@ -91,44 +101,57 @@ class _Publisher:
         from pcm_ops.jobs.models import EventStream, StreamEvent, table_of
 
         streams = table_of(EventStream)
-        events = table_of(StreamEvent)
+        events_table = table_of(StreamEvent)
         now = utcnow()
+        count = len(events)
+        keys = (
+            [None] * count
+            if dedupe_key is None
+            else [dedupe_key if i == 0 else f"{dedupe_key}+{i}" for i in range(count)]
+        )
         for _attempt in range(3):
             try:
                 with self.engine.begin() as connection:
                     self._ensure_stream(connection, stream, now)
                     # The row lock taken here serializes publishers of this stream until
                     # commit, so sequence numbers become visible in increasing order.
-                    seq = connection.execute(
+                    last = connection.execute(
                         update(streams)
                         .where(streams.c.name == stream)
-                        .values(last_seq=streams.c.last_seq + 1, updated_at=now)
+                        .values(last_seq=streams.c.last_seq + count, updated_at=now)
                         .returning(streams.c.last_seq)
                     ).scalar_one()
                     if dedupe_key is not None:
+                        # One transaction wrote them all: the first key tells for every one.
                         existing = connection.execute(
-                            select(events.c.seq).where(
-                                events.c.stream == stream, events.c.dedupe_key == dedupe_key
+                            select(events_table.c.seq).where(
+                                events_table.c.stream == stream,
+                                events_table.c.dedupe_key == dedupe_key,
                             )
                         ).scalar_one_or_none()
                         if existing is not None:
                             raise _AlreadyPublished(existing)
+                    first = int(last) - count + 1
                     connection.execute(
-                        events.insert().values(
-                            stream=stream,
-                            seq=seq,
-                            type=type_,
-                            data=data,
-                            dedupe_key=dedupe_key,
-                            created_at=now,
-                        )
+                        events_table.insert(),
+                        [
+                            {
+                                "stream": stream,
+                                "seq": first + i,
+                                "type": type_,
+                                "data": data,
+                                "dedupe_key": keys[i],
+                                "created_at": now,
+                            }
+                            for i, (type_, data) in enumerate(events)
+                        ],
                     )
                     if self.is_postgres:
                         from sqlalchemy import func
 
                         connection.execute(select(func.pg_notify(NOTIFY_CHANNEL, stream)))
             except _AlreadyPublished as already:
-                return already.seq
+                return list(range(already.seq, already.seq + count))
             except IntegrityError:
                 # Two first publishers created the stream row at once; the loser retries.
                 logger.debug("retrying publish to %s after a conflict", stream, exc_info=True)
@@ -136,7 +159,7 @@ class _Publisher:
             _wake_local_listeners(stream)
             if self.doorbell is not None:
                 self.doorbell.ring(stream)
-            return int(seq)
+            return list(range(first, first + count))
         raise JobsError(f"could not publish to stream {stream!r}: it kept conflicting")
 
     def close(self) -> None:
@@ -276,7 +299,7 @@ def _dedupe_key_in_step(workflow_id: str, step_id: int, step_status: Any) -> str
     return f"{workflow_id}/{step_id}/{position}"
 
 
-def _publish_now(stream: str, type_: str, data: Any, dedupe_key: str | None) -> int:
+def _running_publisher() -> _Publisher:
     publisher = _publisher
     if publisher is None:
         raise JobsError(
@@ -284,7 +307,11 @@ def _publish_now(stream: str, type_: str, data: Any, dedupe_key: str | None) -> 
             "(publish from a route of a running server or from a job, or call "
             "pcm_ops.jobs.events.configure(settings) first)"
         )
-    return publisher.publish(stream, type_, data, dedupe_key)
+    return publisher
+
+
+def _publish_now(stream: str, type_: str, data: Any, dedupe_key: str | None) -> int:
+    return _running_publisher().publish(stream, type_, data, dedupe_key)
 
 
 def _publish_as_step(stream: str, type_: str, data: Any) -> int:
@@ -355,6 +382,90 @@ async def publish_async(stream: str, event_type: str, data: Any = None) -> int:
     assert step_id is not None
     key = _dedupe_key_in_step(workflow_id, step_id, step_status)
     return await anyio.to_thread.run_sync(_publish_now, stream, event_type, data, key)
+
+
+def _publish_many_now(
+    stream: str, events: Sequence[tuple[str, Any]], dedupe_key: str | None
+) -> list[int]:
+    return _running_publisher().publish_many(stream, events, dedupe_key)
+
+
+def _publish_many_as_step(stream: str, events: Sequence[tuple[str, Any]]) -> list[int]:
+    position = _workflow_position()
+    assert position is not None
+    workflow_id, step_id, step_status = position
+    assert step_id is not None
+    key = _dedupe_key_in_step(workflow_id, step_id, step_status)
+    return _publish_many_now(stream, events, key)
+
+
+def _checked_events(stream: str, events: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    checked = []
+    for event in events:
+        event_type, data = event
+        _check(stream, event_type, data)
+        checked.append((event_type, data))
+    return checked
+
+
+def publish_many(stream: str, events: Sequence[tuple[str, Any]]) -> list[int]:
+    """Append several events to ``stream`` in one transaction; return their ids, in order.
+
+    ``events`` are ``(event type, data)`` pairs, as :func:`publish` takes them. Readers see
+    all of them or none, with consecutive ids, and every process is woken once for them
+    all: where a step publishes many events at a time (a batch of results, say), this
+    costs one transaction instead of one each. Durable like :func:`publish`: in workflow
+    code it is a step of its own, in a step it is not published twice when the step runs
+    again after a crash. An empty ``events`` publishes nothing and returns ``[]``.
+
+    :raises ValueError: bad stream name or type. :raises TypeError: data is not JSON.
+    :raises JobsError: the job engine does not run in this process.
+    """
+    checked = _checked_events(stream, events)
+    if not checked:
+        return []
+    position = _workflow_position()
+    if position is None:
+        return _publish_many_now(stream, checked, None)
+    workflow_id, step_id, step_status = position
+    if step_id is not None:
+        key = _dedupe_key_in_step(workflow_id, step_id, step_status)
+        return _publish_many_now(stream, checked, key)
+    from dbos import DBOS
+
+    result: list[int] = DBOS.run_step(
+        {"name": "pcm_ops.jobs.publish", "retries_allowed": True, "max_attempts": 5},
+        _publish_many_as_step,
+        stream,
+        checked,
+    )
+    return result
+
+
+async def publish_many_async(stream: str, events: Sequence[tuple[str, Any]]) -> list[int]:
+    """:func:`publish_many` for ``async`` code (routes, async workflows and steps)."""
+    checked = _checked_events(stream, events)
+    if not checked:
+        return []
+    position = _workflow_position()
+    if position is not None and position[1] is None:
+        from dbos import DBOS
+
+        result: list[int] = await DBOS.run_step_async(
+            {"name": "pcm_ops.jobs.publish", "retries_allowed": True, "max_attempts": 5},
+            _publish_many_as_step,
+            stream,
+            checked,
+        )
+        return result
+    import anyio.to_thread
+
+    if position is None:
+        return await anyio.to_thread.run_sync(_publish_many_now, stream, checked, None)
+    workflow_id, step_id, step_status = position
+    assert step_id is not None
+    key = _dedupe_key_in_step(workflow_id, step_id, step_status)
+    return await anyio.to_thread.run_sync(_publish_many_now, stream, checked, key)
 
 
 def _current_job_id() -> str:
@@ -448,6 +559,8 @@ __all__ = [
     "publish_async",
     "publish_job_event",
     "publish_job_event_async",
+    "publish_many",
+    "publish_many_async",
     "read_events",
     "remove_local_listener",
     "unconfigure",
