@@ -439,7 +439,7 @@ def _phases(
         )
 
     begin_start, begin_end, _ = span("aws-script-runner.begin_execution")
-    send_start, send_end, _ = span("aws-script-runner.send_batch")
+    send_start, send_end, _ = span("aws-script-runner.send_batches")
     _, _, polls = span("aws-script-runner.poll_results")
     finish_start, finish_end, _ = span("aws-script-runner.finish_execution")
     return {

@@ -8,8 +8,9 @@ It loops:
    may be sent now: the execution's max concurrency counts the instances still running
    across *all* its batches, and once more instances have failed than its max errors
    allows, no further batch is sent;
-2. send them, concurrently, each ``SendCommand`` a step of its own (see :func:`send_batch`
-   for how a crash between the call and its checkpoint never sends a batch twice);
+2. send them, concurrently, in steps of up to ten batches, one ``SendCommand`` each (see
+   :func:`send_batches` for how a crash between a call and its checkpoint never sends a
+   batch twice);
 3. wait (a durable sleep that grows while nothing changes), then poll every running batch
    in one step: ``ListCommandInvocations`` pages with details, ``GetCommandInvocation``
    only for output that the list truncated; changed results are written and published to
@@ -21,7 +22,7 @@ Results and events go to the stream ``aws-script-runner:execution:<id>``: ``batc
 failed to send, cancelled), ``instances`` (the instances of one batch whose result changed)
 and ``execution`` (status and counts).
 
-The steps and the workflow live in their own modules (each ``SendCommand`` a step of
+The steps and the workflow live in their own modules (the sending step in
 :mod:`.sending`; :mod:`.polling`; :mod:`.lifecycle` for begin, hold, cancel and finish;
 :mod:`.workflow` for the loop). Their job-engine names are recorded in its database and
 never change; importing :mod:`.workflow` registers them all (it is the module the plugin's

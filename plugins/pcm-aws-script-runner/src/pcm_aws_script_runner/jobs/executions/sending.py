@@ -1,4 +1,4 @@
-"""The step that sends one batch's ``SendCommand``, exactly once in effect."""
+"""The step that sends a group of batches, each ``SendCommand`` exactly once in effect."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import weakref
+from collections import Counter
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -16,11 +17,7 @@ from sqlmodel import col, select
 from pcm_aws_script_runner.domain import UNSENT_BATCHES, BatchStatus, InstanceStatus
 from pcm_aws_script_runner.ids import execution_stream
 from pcm_aws_script_runner.jobs.executions.commands import find_sent, render_command, send_arguments
-from pcm_aws_script_runner.jobs.executions.records import (
-    add_to_counts,
-    batch_row,
-    status_moves,
-)
+from pcm_aws_script_runner.jobs.executions.records import add_to_counts, status_moves
 from pcm_aws_script_runner.jobs.runtime import runtime
 from pcm_aws_script_runner.models import (
     AwsSrExecution,
@@ -30,18 +27,23 @@ from pcm_aws_script_runner.models import (
 )
 from pcm_aws_script_runner.services.executions.starting import comment_stamp
 from pcm_ops.db.types import utcnow
-from pcm_ops.jobs import publish_async
+from pcm_ops.jobs import publish_many_async
 from pcm_ops.logs import bind_log_context
 
-__all__ = ["SENDS_AT_ONCE", "send_batch"]
+__all__ = ["GROUPS_AT_ONCE", "SEND_GROUP", "send_batches"]
 
 logger = logging.getLogger("pcm_aws_script_runner.executions")
 
-#: SendCommand steps that work at once in a process. Each has its own transactions: 200 at
-#: once (10,000 instances at 100%) queued on the database's connection pool (5 + 10
-#: overflow) and, on SQLite, its one writer, until one timed out waiting for a connection;
-#: the calls to AWS are not what limits sending.
-SENDS_AT_ONCE = 10
+#: Batches one step sends: their SendCommands go out concurrently, and the group is marked
+#: ``sending`` in one transaction and its outcomes recorded in another (one event publish
+#: for them all). A step per batch cost two transactions, an event and DBOS's step records
+#: per 50 instances: most of the application's CPU in a large fan-out.
+SEND_GROUP = 10
+#: Send steps that work at once in a process (``GROUPS_AT_ONCE`` x ``SEND_GROUP``
+#: SendCommands in flight at most, within each account-region's own limit). Each has its
+#: own transactions: hundreds at once queued on the connection pool and, on SQLite, its one
+#: writer, until one timed out waiting for a connection.
+GROUPS_AT_ONCE = 2
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
@@ -52,60 +54,152 @@ def _send_slots() -> asyncio.Semaphore:
     loop = asyncio.get_running_loop()
     slots = _slots.get(loop)
     if slots is None:
-        slots = _slots[loop] = asyncio.Semaphore(SENDS_AT_ONCE)
+        slots = _slots[loop] = asyncio.Semaphore(GROUPS_AT_ONCE)
     return slots
 
 
-@DBOS.step(name="aws-script-runner.send_batch", retries_allowed=True, max_attempts=3)
-async def send_batch(execution_id: int, number: int) -> dict[str, Any]:
-    """Send one batch's ``SendCommand``, at most once.
+@DBOS.step(name="aws-script-runner.send_batches", retries_allowed=True, max_attempts=3)
+async def send_batches(execution_id: int, numbers: list[int]) -> list[dict[str, Any]]:
+    """Send the batches ``numbers`` (one ``SendCommand`` each, concurrently), each at most
+    once; return each one's outcome, in order: ``{"status", "command_id", "errors"}``.
 
-    Before calling AWS the batch is marked ``sending`` (committed). SendCommand goes through
-    a client that never retries; when its outcome is unknown (5xx, timeout, reset,
-    throttling), SSM is asked for a command whose comment carries the batch's stamp
-    (``ListCommands`` since the execution was created, every page) before it is sent again,
-    and a command found is adopted (see :func:`_send_once`). If this step runs again after
-    a crash and finds the batch ``sending``, it looks the same way before anything else.
+    Before calling AWS the group's unsent batches are marked ``sending`` (committed).
+    SendCommand goes through a client that never retries; when its outcome is unknown
+    (5xx, timeout, reset, throttling), SSM is asked for a command whose comment carries the
+    batch's stamp (``ListCommands`` since the execution was created, every page) before it
+    is sent again, and a command found is adopted (see :func:`_send_once`). The outcomes
+    known are recorded together; when a batch's could not be settled (SSM could not even
+    be asked), the step fails after recording the others and is retried: the retry skips
+    the batches recorded, finds that one ``sending`` and looks before anything else, as a
+    run of this step after a crash does.
     """
     bind_log_context(execution_id=execution_id)
     async with _send_slots():
-        return await _send_batch(execution_id, number)
+        return await _send_group(execution_id, numbers)
 
 
-async def _send_batch(execution_id: int, number: int) -> dict[str, Any]:
+async def _send_group(execution_id: int, numbers: list[int]) -> list[dict[str, Any]]:
     rt = await runtime()
+    answers: dict[int, dict[str, Any]] = {}
+    to_send: list[tuple[int, bool, list[str], str, str]] = []
+    command: str = ""
+    snapshot: dict[str, Any] = {}
     async with rt.database.session() as session:
         execution = await session.get(AwsSrExecution, execution_id)
-        batch = await batch_row(session, execution_id, number)
-        if execution is None or batch is None:
-            raise LookupError(f"execution {execution_id} batch {number} is gone")
-        if batch.status not in UNSENT_BATCHES:
-            return {"status": str(batch.status), "command_id": batch.command_id}
-        resumed = batch.status == BatchStatus.SENDING
-        batch.status = BatchStatus.SENDING
-        session.add(batch)
-        command = await _command_of(session, execution)
-        snapshot = _snapshot(execution, batch)
+        batches = await _batch_rows(session, execution_id, numbers)
+        if execution is None or len(batches) != len(set(numbers)):
+            missing = sorted(set(numbers) - set(batches))
+            raise LookupError(f"execution {execution_id} batches {missing} are gone")
+        for number in numbers:
+            batch = batches[number]
+            if batch.status not in UNSENT_BATCHES:
+                answers[number] = _answer(str(batch.status), batch.command_id, batch)
+                continue
+            to_send.append(
+                (
+                    number,
+                    batch.status == BatchStatus.SENDING,
+                    list(batch.instance_ids),
+                    batch.account_id,
+                    batch.region,
+                )
+            )
+            batch.status = BatchStatus.SENDING
+            session.add(batch)
+        if to_send:
+            command = await _command_of(session, execution)
+            snapshot = _snapshot(execution)
+    if not to_send:
+        return [answers[number] for number in numbers]
+    sent = await asyncio.gather(
+        *(
+            _send_one(rt, execution_id, snapshot, command, number, resumed, ids, account, region)
+            for number, resumed, ids, account, region in to_send
+        ),
+        return_exceptions=True,
+    )
+    settled: dict[int, tuple[str | None, str, bool]] = {}
+    unsettled: list[BaseException] = []
+    for (number, *_rest), outcome in zip(to_send, sent, strict=True):
+        if isinstance(outcome, BaseException):
+            if not isinstance(outcome, Exception):
+                raise outcome  # cancelled, interrupted: nothing else is safe to do
+            logger.warning(
+                "execution %s batch %s: outcome not known yet, the step will look again: %s: %s",
+                execution_id,
+                number,
+                type(outcome).__name__,
+                outcome,
+            )
+            unsettled.append(outcome)
+        else:
+            settled[number] = outcome
+    if settled:
+        recorded, counts = await _record_outcomes(rt, execution_id, settled)
+        events = []
+        for number, (status, command_id, error, adopted, sent_at, size) in recorded.items():
+            answers[number] = {
+                "status": status,
+                "command_id": command_id,
+                "errors": 0 if command_id else size,
+            }
+            events.append(
+                (
+                    "batch",
+                    {
+                        "number": number,
+                        "status": status,
+                        "command_id": command_id,
+                        "error": error,
+                        "adopted": adopted,
+                        "sent_at": sent_at,
+                        "counts": counts,
+                    },
+                )
+            )
+        await publish_many_async(execution_stream(execution_id), events)
+    if unsettled:
+        raise unsettled[0]
+    return [answers[number] for number in numbers]
+
+
+def _answer(status: str, command_id: str | None, batch: AwsSrExecutionBatch) -> dict[str, Any]:
+    errors = len(batch.instance_ids) if status == BatchStatus.FAILED else 0
+    return {"status": status, "command_id": command_id, "errors": errors}
+
+
+async def _batch_rows(
+    session: Any, execution_id: int, numbers: list[int]
+) -> dict[int, AwsSrExecutionBatch]:
+    rows = (
+        await session.exec(
+            select(AwsSrExecutionBatch).where(
+                AwsSrExecutionBatch.execution_id == execution_id,
+                col(AwsSrExecutionBatch.number).in_(numbers),
+            )
+        )
+    ).all()
+    return {row.number: row for row in rows}
+
+
+async def _send_one(
+    rt: Any,
+    execution_id: int,
+    snapshot: dict[str, Any],
+    command: str,
+    number: int,
+    resumed: bool,
+    instance_ids: list[str],
+    account_id: str,
+    region: str,
+) -> tuple[str | None, str, bool]:
     stamp = comment_stamp(execution_id, number)
+    batch = {**snapshot, "account_id": account_id, "region": region, "instance_ids": instance_ids}
     command_id, error, adopted = await _send_once(
-        rt, snapshot, send_arguments(snapshot, command, stamp), stamp, resumed=resumed
+        rt, batch, send_arguments(batch, command, stamp), stamp, resumed=resumed
     )
     _log_outcome(execution_id, number, command_id, error, adopted)
-    status, shown = await _record_outcome(rt, execution_id, number, command_id, error)
-    data = {
-        "number": number,
-        "status": status,
-        "command_id": command_id,
-        "error": error,
-        "adopted": adopted,
-        **shown,
-    }
-    await publish_async(execution_stream(execution_id), "batch", data)
-    return {
-        "status": status,
-        "command_id": command_id,
-        "errors": 0 if command_id else len(snapshot["instance_ids"]),
-    }
+    return command_id, error, adopted
 
 
 async def _command_of(session: Any, execution: AwsSrExecution) -> str:
@@ -127,12 +221,9 @@ async def _command_of(session: Any, execution: AwsSrExecution) -> str:
     return render_command(execution.language, version.body, ordered)
 
 
-def _snapshot(execution: AwsSrExecution, batch: AwsSrExecutionBatch) -> dict[str, Any]:
-    """What sending the batch needs, read before the session closes."""
+def _snapshot(execution: AwsSrExecution) -> dict[str, Any]:
+    """What sending the execution's batches needs, read before the session closes."""
     return {
-        "account_id": batch.account_id,
-        "region": batch.region,
-        "instance_ids": list(batch.instance_ids),
         "document": execution.document_name,
         "delivery": execution.delivery_timeout_seconds,
         "timeout": execution.execution_timeout_seconds,
@@ -160,41 +251,73 @@ def _log_outcome(
         logger.warning("execution %s batch %s: %s", execution_id, number, error)
 
 
-async def _record_outcome(
-    rt: Any, execution_id: int, number: int, command_id: str | None, error: str
-) -> tuple[str, dict[str, Any]]:
-    """Mark the batch sent (its instances ``Sent``) or failed (``Undeliverable``); return
-    its status as plain text (step outputs are pickled: no class of this package) and
-    what the page shows of it: when it was sent, and the execution's new counts."""
+async def _record_outcomes(
+    rt: Any, execution_id: int, settled: dict[int, tuple[str | None, str, bool]]
+) -> tuple[dict[int, tuple[str, str | None, str, bool, str | None, int]], dict[str, int]]:
+    """Mark each batch of ``settled`` (``number: (command id, error, adopted)``) sent (its
+    instances ``Sent``) or failed (``Undeliverable``), in one transaction; return per batch
+    ``(status as plain text, command id, error, adopted, sent at, size)`` (step outputs are
+    pickled: no class of this package) and the execution's new counts."""
     now = utcnow()
+    recorded: dict[int, tuple[str, str | None, str, bool, str | None, int]] = {}
     async with rt.database.session() as session:
-        batch = await batch_row(session, execution_id, number)
-        assert batch is not None
-        if command_id is not None:
-            batch.status, batch.command_id, batch.sent_at = BatchStatus.SENT, command_id, now
-            new_status, details = InstanceStatus.SENT, ""
-        else:
-            batch.status, batch.error, batch.finished_at = BatchStatus.FAILED, error, now
-            new_status, details = InstanceStatus.UNDELIVERABLE, error[:100]
-        session.add(batch)
-        before = await _statuses_of(session, execution_id, batch.instance_ids)
-        await session.exec(
-            update(AwsSrExecutionTarget)
-            .where(
-                col(AwsSrExecutionTarget.execution_id) == execution_id,
-                # By the unique (execution, instance) index: batch_number has none, and
-                # filtering on it read every target of the execution for each batch.
-                col(AwsSrExecutionTarget.instance_id).in_(batch.instance_ids),
+        batches = await _batch_rows(session, execution_id, list(settled))
+        sent_ids: list[str] = []
+        failed: list[tuple[list[str], str]] = []
+        for number, (command_id, error, adopted) in settled.items():
+            batch = batches[number]
+            if command_id is not None:
+                batch.status, batch.command_id, batch.sent_at = BatchStatus.SENT, command_id, now
+                sent_ids.extend(batch.instance_ids)
+                status, sent_at = BatchStatus.SENT, now.isoformat()
+            else:
+                batch.status, batch.error, batch.finished_at = BatchStatus.FAILED, error, now
+                failed.append((list(batch.instance_ids), error[:100]))
+                status, sent_at = BatchStatus.FAILED, None
+            session.add(batch)
+            recorded[number] = (
+                str(status),
+                command_id,
+                error,
+                adopted,
+                sent_at,
+                len(batch.instance_ids),
             )
-            .values(status=new_status, status_details=details, updated_at=now)
+        every_id = sent_ids + [i for ids, _details in failed for i in ids]
+        before = await _statuses_of(session, execution_id, every_id)
+        after: Counter[str] = Counter()
+        if sent_ids:
+            after[InstanceStatus.SENT] += await _set_status(
+                session, execution_id, sent_ids, InstanceStatus.SENT, "", now
+            )
+        for ids, details in failed:
+            after[InstanceStatus.UNDELIVERABLE] += await _set_status(
+                session, execution_id, ids, InstanceStatus.UNDELIVERABLE, details, now
+            )
+        counts = await add_to_counts(session, execution_id, status_moves(before, after))
+    return recorded, counts
+
+
+async def _set_status(
+    session: Any,
+    execution_id: int,
+    instance_ids: list[str],
+    status: InstanceStatus,
+    details: str,
+    now: Any,
+) -> int:
+    """Give these targets of the execution ``status``; return how many rows changed."""
+    result = await session.exec(
+        update(AwsSrExecutionTarget)
+        .where(
+            col(AwsSrExecutionTarget.execution_id) == execution_id,
+            # By the unique (execution, instance) index: batch_number has none, and
+            # filtering on it read every target of the execution for each batch.
+            col(AwsSrExecutionTarget.instance_id).in_(instance_ids),
         )
-        moved = sum(before.values())
-        counts = await add_to_counts(
-            session, execution_id, status_moves(before, {new_status: moved})
-        )
-    sent_at = now.isoformat() if command_id is not None else None
-    status = BatchStatus.SENT if command_id is not None else BatchStatus.FAILED
-    return str(status), {"sent_at": sent_at, "counts": counts}
+        .values(status=status, status_details=details, updated_at=now)
+    )
+    return int(result.rowcount or 0)
 
 
 async def _statuses_of(session: Any, execution_id: int, instance_ids: list[str]) -> dict[str, int]:

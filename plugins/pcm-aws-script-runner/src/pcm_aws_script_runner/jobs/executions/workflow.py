@@ -25,7 +25,7 @@ from pcm_aws_script_runner.jobs.executions.lifecycle import (
     hold_batches,
 )
 from pcm_aws_script_runner.jobs.executions.polling import poll
-from pcm_aws_script_runner.jobs.executions.sending import SENDS_AT_ONCE, send_batch
+from pcm_aws_script_runner.jobs.executions.sending import SEND_GROUP, send_batches
 
 __all__ = ["execute"]
 
@@ -33,8 +33,6 @@ logger = logging.getLogger("pcm_aws_script_runner.executions")
 
 #: Polls after a cancel request before the workflow stops waiting for SSM to confirm.
 CANCEL_POLLS = 20
-#: Batches sent one after the other make one group, whose first batch is its poll probe.
-SEND_GROUP = SENDS_AT_ONCE
 
 
 def _interleaved(batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -67,7 +65,7 @@ async def execute(execution_id: int) -> dict[str, Any]:
     ended: dict[int, int] = {}  # sent batch → instances that have ended
     errors: dict[int, int] = {}
     state: dict[int, str] = {number: batch["status"] for number, batch in batches.items()}
-    # A batch found "sending" was interrupted mid-call: send_batch settles it first.
+    # A batch found "sending" was interrupted mid-call: send_batches settles it first.
     for number, status in state.items():
         if status in RUNNING_BATCHES:
             ended[number] = 0
@@ -270,27 +268,28 @@ async def _send(
 ) -> list[int]:
     """Send ``to_send``; return the batches whose step ran out of retries without an
     outcome (nothing recorded against them: they are sent again later, looking first)."""
-    # Every step is started at once, in a fixed order (so a replay matches each recorded
-    # outcome to its batch); send_batch itself lets SENDS_AT_ONCE of them work at a time,
-    # so a slow answer holds one slot, not a whole group of ten.
+    # Groups of SEND_GROUP batches in sending order (so one account-region after the other),
+    # each a step; every step is started at once, in a fixed order (so a replay matches each
+    # recorded outcome to its group), and send_batches lets a few work at a time.
+    groups = [to_send[start : start + SEND_GROUP] for start in range(0, len(to_send), SEND_GROUP)]
     answers = await asyncio.gather(
-        *(send_batch(execution_id, n) for n in to_send), return_exceptions=True
+        *(send_batches(execution_id, group) for group in groups), return_exceptions=True
     )
     outcomes: list[dict[str, Any] | None] = []
-    for n, answer in zip(to_send, answers, strict=True):
+    for group, answer in zip(groups, answers, strict=True):
         if isinstance(answer, dbos_errors.DBOSMaxStepRetriesExceeded):
             logger.warning(
-                "execution %s batch %s: not sent yet, will try again: %s",
+                "execution %s batches %s: not all sent yet, will try again: %s",
                 execution_id,
-                n,
+                group,
                 "; ".join(f"{type(e).__name__}: {e}" for e in answer.errors)[:1000],
             )
-            outcomes.append(None)
+            outcomes.extend([None] * len(group))
         elif isinstance(answer, BaseException):
             raise answer
         else:
-            outcomes.append(answer)
-    # Each group of batches sent one after the other gets its own probe.
+            outcomes.extend(answer)
+    # Each group gets its own probe.
     for start in range(0, len(to_send), SEND_GROUP):
         schedule.sent(
             [
