@@ -9,7 +9,9 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from dbos import DBOS
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlmodel import col, select
 
 from pcm_aws_script_runner.domain import (
@@ -92,30 +94,26 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
         *(poll_batch(rt, snapshot, batch) for batch in batches), return_exceptions=True
     )
     summary: dict[str, Any] = {"batches": {}, "changed": 0, "cancel": cancel}
-    changed_rows: dict[int, list[dict[str, Any]]] = {}
-    delta: Counter[str] = Counter()
-    async with rt.database.session() as session:
-        for batch, results in zip(batches, polled, strict=True):
-            number = batch["number"]
-            if isinstance(results, BaseException):
-                from pcm_aws_common.services.clients import aws_error
+    answers: list[dict[str, dict[str, Any]]] = []
+    for batch, results in zip(batches, polled, strict=True):
+        if isinstance(results, BaseException):
+            from pcm_aws_common.services.clients import aws_error
 
-                # A read: the next poll asks again.
-                code, message = aws_error(results)
-                logger.warning(
-                    "execution %s batch %s: polling failed: %s: %s",
-                    execution_id,
-                    number,
-                    code,
-                    message,
-                )
-                results = {}
-            changed, summary["batches"][str(number)], moves = await _write_results(
-                session, execution_id, batch, results
+            # A read: the next poll asks again.
+            code, message = aws_error(results)
+            logger.warning(
+                "execution %s batch %s: polling failed: %s: %s",
+                execution_id,
+                batch["number"],
+                code,
+                message,
             )
-            delta.update(moves)
-            if changed:
-                changed_rows[number] = changed
+            results = {}
+        answers.append(results)
+    async with rt.database.session() as session:
+        changed_rows, summary["batches"], delta = await _write_results(
+            session, execution_id, batches, answers
+        )
         summary["changed"] = sum(len(rows) for rows in changed_rows.values())
         counts = await add_to_counts(session, execution_id, delta)
     summary["counts"] = counts
@@ -176,44 +174,64 @@ async def _sent_batches(
     ]
 
 
+#: Targets read per statement (bound parameters of one ``IN``).
+READ_CHUNK = 500
+
+
 async def _write_results(
-    session: Any, execution_id: int, batch: dict[str, Any], results: dict[str, dict[str, Any]]
-) -> tuple[list[dict[str, Any]], dict[str, Any], Counter[str]]:
-    """Write one batch's changed results; mark it finished once every instance has ended.
+    session: Any,
+    execution_id: int,
+    batches: list[dict[str, Any]],
+    answers: list[dict[str, dict[str, Any]]],
+) -> tuple[dict[int, list[dict[str, Any]]], dict[str, dict[str, Any]], Counter[str]]:
+    """Write the polled batches' changed results; mark those finished whose every instance
+    has ended.
 
-    The batch's targets are read as plain rows by the unique (execution, instance) index
-    (no ORM object per target, no scan of the execution's other batches), and the changed
-    ones are written with one executemany UPDATE by primary key.
+    The batches' targets are read as plain rows by the unique (execution, instance) index,
+    ``READ_CHUNK`` at a time (no ORM object per target, no scan of the execution's other
+    batches); the changed ones are written with one executemany ``UPDATE`` by primary key
+    and the finished batches with one ``UPDATE``: a few statements per poll, however many
+    batches it read.
 
-    :return: the event rows of the instances that changed, the batch's summary, and the
-        change in the execution's counts per status.
+    :return: the event rows of the instances that changed, per batch; each batch's summary
+        (``ended``, ``errors``, ``finished``) by number as text; the change in the
+        execution's counts per status.
     """
-    number = batch["number"]
     now = utcnow()
-    target = AwsSrExecutionTarget
-    columns = [col(getattr(target, name)) for name in RESULT_FIELDS]
-    rows = (
-        await session.exec(
-            select(  # type: ignore[call-overload]  # sqlmodel types up to four columns
-                col(target.id),
-                col(target.instance_id),
-                col(target.account_id),
-                col(target.region),
-                col(target.name),
-                *columns,
-            ).where(
-                col(target.execution_id) == execution_id,
-                col(target.instance_id).in_(batch["instance_ids"]),
+    table = cast(Any, AwsSrExecutionTarget).__table__
+    results_of: dict[str, dict[str, Any]] = {}
+    batch_of: dict[str, int] = {}
+    for batch, results in zip(batches, answers, strict=True):
+        for instance_id in batch["instance_ids"]:
+            batch_of[instance_id] = batch["number"]
+        results_of.update(results)
+    columns = [table.c[name] for name in RESULT_FIELDS]
+    wanted = list(batch_of)
+    rows: list[Any] = []
+    for start in range(0, len(wanted), READ_CHUNK):
+        rows += (
+            await session.exec(
+                sa_select(
+                    table.c.id,
+                    table.c.instance_id,
+                    table.c.account_id,
+                    table.c.region,
+                    table.c.name,
+                    *columns,
+                ).where(
+                    table.c.execution_id == execution_id,
+                    table.c.instance_id.in_(wanted[start : start + READ_CHUNK]),
+                )
             )
-        )
-    ).all()
-    changed: list[dict[str, Any]] = []
+        ).all()
+    changed: dict[int, list[dict[str, Any]]] = {}
     updates: list[dict[str, Any]] = []
-    ended = errors = 0
+    tally = {batch["number"]: [0, 0, 0] for batch in batches}  # rows, ended, errors
     moves: Counter[str] = Counter()
     for row in rows:
         current = dict(zip(RESULT_FIELDS, row[5:], strict=True))
-        result = results.get(row[1])
+        number = batch_of[row[1]]
+        result = results_of.get(row[1])
         if (
             result is not None
             and current["status"] not in TERMINAL_STATUSES
@@ -223,8 +241,8 @@ async def _write_results(
                 moves[str(current["status"])] -= 1
                 moves[str(result["status"])] += 1
             current.update(result)
-            updates.append({"id": row[0], **result, "updated_at": now})
-            changed.append(
+            updates.append({"row_id": row[0], **result, "updated_at": now})
+            changed.setdefault(number, []).append(
                 event_row(  # the row's columns by name, as the model's attributes
                     cast(Any, SimpleNamespace)(
                         instance_id=row[1],
@@ -235,19 +253,30 @@ async def _write_results(
                     )
                 )
             )
-        ended += current["status"] in TERMINAL_STATUSES
-        errors += current["status"] in ERROR_STATUSES
+        counts = tally[number]
+        counts[0] += 1
+        counts[1] += current["status"] in TERMINAL_STATUSES
+        counts[2] += current["status"] in ERROR_STATUSES
     if updates:
-        await session.exec(update(target), params=updates)
-    finished = ended == len(rows)
+        await session.exec(
+            sa_update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values({name: bindparam(name) for name in (*RESULT_FIELDS, "updated_at")}),
+            params=updates,
+        )
+    summaries = {
+        str(number): {"ended": ended, "errors": errors, "finished": ended == size}
+        for number, (size, ended, errors) in tally.items()
+    }
+    finished = [number for number, (size, ended, _errors) in tally.items() if ended == size]
     if finished:
         await session.exec(
             update(AwsSrExecutionBatch)
             .where(
                 col(AwsSrExecutionBatch.execution_id) == execution_id,
-                col(AwsSrExecutionBatch.number) == number,
+                col(AwsSrExecutionBatch.number).in_(finished),
                 col(AwsSrExecutionBatch.status).in_(RUNNING_BATCHES),
             )
             .values(status=BatchStatus.FINISHED, finished_at=now)
         )
-    return changed, {"ended": ended, "errors": errors, "finished": finished}, moves
+    return changed, summaries, moves
