@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import insert
 
@@ -211,7 +211,8 @@ async def _add_targets(
         for target in plan.targets
     ]
     if rows:
-        await session.exec(insert(AwsSrExecutionTarget), params=rows)
+        # Into the table (Core), not the model: the ORM's bulk path processed every row.
+        await session.exec(insert(cast(Any, AwsSrExecutionTarget).__table__), params=rows)
 
 
 def _initial_status(target: PlannedTarget) -> str:
