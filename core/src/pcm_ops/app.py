@@ -33,7 +33,6 @@ def create_app(settings: Settings, registry: PluginRegistry | None = None) -> Fa
 
     from pcm_ops.security import secrets
     from pcm_ops.security.auth import authenticate
-    from pcm_ops.security.headers import SecurityHeadersMiddleware
     from pcm_ops.security.permissions import collect_permissions
 
     secrets.configure(settings.data_dir)
@@ -94,27 +93,24 @@ def create_app(settings: Settings, registry: PluginRegistry | None = None) -> Fa
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
         )
-    from pcm_ops.security.nul import RefuseNulMiddleware
-
-    app.add_middleware(RefuseNulMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
-    from pcm_ops.metrics import Metrics, MetricsMiddleware
+    from pcm_ops.metrics import Metrics
     from pcm_ops.metrics import router as metrics_router
+    from pcm_ops.middleware import CoreMiddleware
 
     app.state.metrics = Metrics(registry)
     app.include_router(metrics_router)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    from pcm_ops.logs import RequestLogContext
-
-    # Outermost: every log record of a request carries its id and the plugin it is for.
+    # Outermost: log context (request id, plugin), metrics, security headers, NUL refusal
+    # and the flash cookie, in one layer with one `send` wrapper (see pcm_ops.middleware).
     app.add_middleware(
-        RequestLogContext,
+        CoreMiddleware,
+        metrics=app.state.metrics,
         prefixes={
             prefix: record.id
             for record in registry.records
             if record.metadata is not None
             for prefix in (record.metadata.api_prefix, record.metadata.page_prefix)
         },
+        hsts=settings.hsts,
     )
 
     from pcm_ops.dispatch import install_prefix_dispatch

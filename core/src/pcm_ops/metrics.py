@@ -157,6 +157,11 @@ class Metrics:
         )
         self.registry.register(_PluginStates(plugin_registry))
         self.templates = _RouteTemplates()
+        # The labelled children of `duration` and `requests`, kept: `labels()` validates
+        # and locks on every call, and each request needs one of each. (No series of these
+        # two is ever removed.)
+        self._durations: dict[tuple[str, str], Any] = {}
+        self._counts: dict[tuple[str, str, int], Any] = {}
         self.scrape_callbacks: list[ScrapeCallback] = [_core_gauges]
         self._refresh_lock = asyncio.Lock()
         self._refreshed_at: float | None = None
@@ -203,6 +208,28 @@ class Metrics:
             ["callback"],
             registry=self.registry,
         )
+
+    def response_started(self, scope: Scope, started: float) -> str:
+        """Record the time from ``started`` (``time.perf_counter()``) to the first byte of
+        the response to ``scope``; returns the template of the route that served it."""
+        route = self.templates.of(scope)
+        key = (scope["method"], route)
+        histogram = self._durations.get(key)
+        if histogram is None:
+            histogram = self._durations[key] = self.duration.labels(*key)
+        histogram.observe(time.perf_counter() - started)
+        return route
+
+    def request_done(self, scope: Scope, route: str | None, status: int) -> None:
+        """Count the request ``scope``, answered with ``status`` (500 when the application
+        raised before answering) by ``route`` (``None``: looked up now)."""
+        if route is None:
+            route = self.templates.of(scope)
+        key = (scope["method"], route, status)
+        counter = self._counts.get(key)
+        if counter is None:
+            counter = self._counts[key] = self.requests.labels(scope["method"], route, str(status))
+        counter.inc()
 
     async def refresh(self, app: Any) -> None:
         """Run the scrape callbacks; one that fails leaves its gauges as they were.
@@ -354,7 +381,9 @@ class _RouteTemplates:
         self.signature = (id(app.routes), len(app.routes))
 
     def of(self, scope: Scope) -> str:
-        """The template of the route that served ``scope``, or ``unmatched``."""
+        """The template of the route that served ``scope`` (``/api/x/{id}``), or
+        ``unmatched`` (no route: a 404 or a redirect; or a 405, the route not serving that
+        method)."""
         app = scope["app"]
         if self.signature != (id(app.routes), len(app.routes)):
             self.build(app)
@@ -377,15 +406,10 @@ class _RouteTemplates:
         return "unmatched"
 
 
-def _route_template(metrics: Metrics, scope: Scope) -> str:
-    """The template of the route that served ``scope`` (``/api/x/{id}``), or ``unmatched``
-    (no route: a 404 or a redirect; or a 405, the route not serving that method)."""
-    return metrics.templates.of(scope)
-
-
 class MetricsMiddleware:
     """Counts requests by route *template* (never the raw path: ids would explode the
-    number of series)."""
+    number of series). An application built by ``create_app`` does the same in
+    ``pcm_ops.middleware.CoreMiddleware``."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -403,18 +427,13 @@ class MetricsMiddleware:
             nonlocal status, route
             if message["type"] == "http.response.start":
                 status = message["status"]
-                route = _route_template(self.metrics, scope)
-                self.metrics.duration.labels(scope["method"], route).observe(
-                    time.perf_counter() - started
-                )
+                route = self.metrics.response_started(scope, started)
             await send(message)
 
         try:
             await self.app(scope, receive, record_status)
         finally:
-            if route is None:
-                route = _route_template(self.metrics, scope)
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.request_done(scope, route, status)
 
 
 async def _metrics_access(request: Request) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: No inline scripts and no eval anywhere: the UI loads scripts from /static only.
@@ -22,8 +24,39 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 HSTS = "max-age=31536000; includeSubDomains"
 
+#: The headers every response gets, unless it sets them itself.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+
+#: The same, with ``Strict-Transport-Security``: for HTTPS requests when HSTS is on.
+SECURITY_HEADERS_HSTS = (*SECURITY_HEADERS, (b"strict-transport-security", HSTS.encode()))
+
+_NAMES = frozenset(name for name, _ in SECURITY_HEADERS_HSTS)
+
+
+def with_security_headers(
+    headers: Iterable[tuple[bytes, bytes]], wanted: Sequence[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """A new list: ``headers`` followed by those of ``wanted`` (:data:`SECURITY_HEADERS`
+    or :data:`SECURITY_HEADERS_HSTS`) that ``headers`` does not set (any case)."""
+    result = list(headers)
+    present = {name.lower() for name, _ in result}
+    if present.isdisjoint(_NAMES):
+        result += wanted
+    else:
+        result += [(name, value) for name, value in wanted if name not in present]
+    return result
+
 
 class SecurityHeadersMiddleware:
+    """Adds the security headers to every HTTP response. ``pcm_ops.middleware.CoreMiddleware``
+    does the same in an application built by ``create_app``."""
+
     def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
         self.hsts = hsts
@@ -32,23 +65,12 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        https = scope.get("scheme") == "https"
+        https = self.hsts and scope.get("scheme") == "https"
+        wanted = SECURITY_HEADERS_HSTS if https else SECURITY_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                wanted = [
-                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"same-origin"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"cross-origin-opener-policy", b"same-origin"),
-                ]
-                if https and self.hsts:
-                    wanted.append((b"strict-transport-security", HSTS.encode()))
-                headers += [(name, value) for name, value in wanted if name not in present]
-                message["headers"] = headers
+                message["headers"] = with_security_headers(message.get("headers", ()), wanted)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -28,7 +28,41 @@ def _problem(location: str) -> bytes:
     ).encode()
 
 
+async def call_refusing_nul(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Call ``app`` for the HTTP request ``scope``, or answer 422 when its path, query or
+    (JSON or form) body holds a NUL character. ``pcm_ops.middleware.CoreMiddleware``
+    calls it for every HTTP request of an application built by ``create_app``."""
+    path: str = scope["path"]
+    if "\x00" in path or b"%00" in scope.get("query_string", b""):
+        await _refuse(send, "path" if "\x00" in path else "query")
+        return
+    content_type = b""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            content_type = value  # the last one, as a dict of the headers would hold
+    if b"json" not in content_type and b"form" not in content_type:
+        await app(scope, receive, send)
+        return
+    # Read the (size-limited by the server) body once, check it, then replay it.
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            await app(scope, _replay([message], receive), send)
+            return
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    if _JSON_NUL in body or b"%00" in body or b"\x00" in body:
+        await _refuse(send, "body")
+        return
+    await app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
+
+
 class RefuseNulMiddleware:
+    """:func:`call_refusing_nul` as an ASGI middleware of its own."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -36,30 +70,7 @@ class RefuseNulMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
-            where = "path" if "\x00" in scope["path"] else "query"
-            await _refuse(send, where)
-            return
-        headers = dict(scope.get("headers", []))
-        content_type = headers.get(b"content-type", b"")
-        if b"json" not in content_type and b"form" not in content_type:
-            await self.app(scope, receive, send)
-            return
-        # Read the (size-limited by the server) body once, check it, then replay it.
-        chunks: list[bytes] = []
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([message], receive), send)
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        if _JSON_NUL in body or b"%00" in body or b"\x00" in body:
-            await _refuse(send, "body")
-            return
-        await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
+        await call_refusing_nul(self.app, scope, receive, send)
 
 
 def _replay(messages: list[Message], original: Receive) -> Receive:

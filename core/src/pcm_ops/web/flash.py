@@ -14,8 +14,8 @@ A route handler calls :func:`flash` and usually redirects; the next page rendere
 
 Messages travel in a short-lived cookie named ``pcm_flash`` (HttpOnly, SameSite=Lax, path
 ``/``). It is not signed: it carries display text only, and templates escape it when they
-show it. :class:`FlashMiddleware` writes the cookie for messages flashed on a request and
-clears it once the messages have been shown.
+show it. Core's request middleware (:func:`write_flash_cookie`) writes the cookie for
+messages flashed on a request and clears it once the messages have been shown.
 """
 
 from __future__ import annotations
@@ -200,7 +200,9 @@ def _set_flash_cookie(headers: list[tuple[bytes, bytes]], messages: list[Flash])
 
 
 class FlashMiddleware:
-    """Writes the flash cookie for what a request flashed and clears what it showed.
+    """Writes the flash cookie for what a request flashed and clears what it showed
+    (:func:`write_flash_cookie` as an ASGI middleware of its own; an application built by
+    ``create_app`` does it in ``pcm_ops.middleware.CoreMiddleware``).
 
     A response that already sets the flash cookie (through ``flash(response, ...)``) keeps
     its messages; those the request still had pending are put before them.
@@ -216,12 +218,22 @@ class FlashMiddleware:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
-                messages: FlashMessages | None = scope.get("state", {}).get(_STATE_KEY)
-                if messages is not None and messages.changed:
-                    _write_cookie(message, messages)
+                write_flash_cookie(scope, message)
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+def write_flash_cookie(scope: Scope, message: Message) -> None:
+    """Set (or clear) the flash cookie on ``message``, the ``http.response.start`` of the
+    request ``scope``, when the request flashed or showed messages; what
+    :class:`FlashMiddleware` and ``pcm_ops.middleware.CoreMiddleware`` do."""
+    state = scope.get("state")
+    if not state:
+        return
+    messages: FlashMessages | None = state.get(_STATE_KEY)
+    if messages is not None and messages.changed:
+        _write_cookie(message, messages)
 
 
 def _write_cookie(message: Message, messages: FlashMessages) -> None:

@@ -16,7 +16,6 @@ from pcm_ops.plugin import NavEntry, WebPages
 from pcm_ops.registry import PluginRecord, PluginRegistry
 from pcm_ops.settings import Settings
 from pcm_ops.web.errors import install_error_handlers
-from pcm_ops.web.flash import FlashMiddleware
 from pcm_ops.web.nav import build_navigation, page_href
 from pcm_ops.web.templating import PluginPages, UiSettings, WebState, build_environment
 
@@ -38,8 +37,9 @@ def setup_web(app: FastAPI, settings: Settings, registry: PluginRegistry) -> Non
     every plugin's ``pcm_ops_web_pages`` hook and mounts its page routers under
     ``/tools/<provider>/<tool>`` and its static folder at ``/tools/<provider>/<tool>/static``;
     builds the one Jinja2 environment (core's templates and each plugin's under
-    ``"<plugin-id>/"``) and the navigation; installs the error pages and the flash
-    middleware. Stores a :class:`~pcm_ops.web.templating.WebState` on ``app.state.web``.
+    ``"<plugin-id>/"``) and the navigation; installs the error pages. Stores a
+    :class:`~pcm_ops.web.templating.WebState` on ``app.state.web``. (The flash cookie is
+    written by ``pcm_ops.middleware.CoreMiddleware``, which ``create_app`` adds.)
 
     A plugin whose pages cannot be mounted (a bad return value, a missing folder, a route
     outside its prefix or colliding with another) is marked failed, naming the problem, and
@@ -79,7 +79,6 @@ def setup_web(app: FastAPI, settings: Settings, registry: PluginRegistry) -> Non
         plugins=plugins,
     )
     install_error_handlers(app)
-    app.add_middleware(FlashMiddleware)
 
 
 def _problem_with(pages: object) -> str | None:
