@@ -19,7 +19,10 @@ What is measured:
   /dev/null) and, as baseline, a bare FastAPI app with one ``/healthz`` route under the
   same uvicorn and options (uvicorn's own log configuration, access lines at ``info``).
   Each server is its own process; the client is another (asyncio, raw HTTP/1.1). Ratio:
-  PCM-Ops req/s / bare req/s.
+  PCM-Ops req/s / bare req/s. Also the server process's CPU time per request (user +
+  system, from ``/proc``; Linux only), which other load on the machine changes less than
+  the rate: the ratio bare / PCM-Ops of it is what the rate ratio would be if the server
+  were the only bottleneck.
 
 Every measurement runs ``--runs`` times and the medians are reported. Everything listens
 on 127.0.0.1 only and ends by itself.
@@ -253,8 +256,18 @@ def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("server did not start within 30 s")
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far, or ``None`` without ``/proc``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def healthz(runs: int, seconds: float) -> None:
     rates: dict[str, list[float]] = {"bare": [], "pcm": []}
+    cpu_per_request: dict[str, list[float]] = {"bare": [], "pcm": []}
     for _ in range(runs):
         for kind in ("bare", "pcm"):
             port = _free_port()
@@ -266,8 +279,12 @@ def healthz(runs: int, seconds: float) -> None:
             try:
                 _wait_for(port, process)
                 asyncio.run(_load(port, 0.5))  # warm-up
+                cpu_before = _cpu_seconds(process.pid)
                 done, elapsed = asyncio.run(_load(port, seconds))
+                cpu_after = _cpu_seconds(process.pid)
                 rates[kind].append(done / elapsed)
+                if cpu_before is not None and cpu_after is not None:
+                    cpu_per_request[kind].append((cpu_after - cpu_before) / done)
             finally:
                 process.terminate()
                 process.wait(15)
@@ -280,6 +297,17 @@ def healthz(runs: int, seconds: float) -> None:
     print(f"  bare FastAPI: {bare:8.0f} req/s ({min(rates['bare']):.0f}-{max(rates['bare']):.0f})")
     print(f"  PCM-Ops:      {pcm:8.0f} req/s ({min(rates['pcm']):.0f}-{max(rates['pcm']):.0f})")
     print(f"  ratio PCM-Ops / bare: {pcm / bare:.2f}x")
+    if cpu_per_request["bare"] and cpu_per_request["pcm"]:
+        print("  server CPU per request (user + system), median (spread min-max):")
+        for kind, label in (("bare", "bare FastAPI"), ("pcm", "PCM-Ops")):
+            values = [value * 1e6 for value in cpu_per_request[kind]]
+            print(
+                f"    {label + ':':13} {statistics.median(values):6.0f} us "
+                f"({min(values):.0f}-{max(values):.0f})"
+            )
+        bare_cpu = statistics.median(cpu_per_request["bare"])
+        pcm_cpu = statistics.median(cpu_per_request["pcm"])
+        print(f"  ratio bare / PCM-Ops CPU per request: {bare_cpu / pcm_cpu:.2f}x")
 
 
 def main() -> None:
