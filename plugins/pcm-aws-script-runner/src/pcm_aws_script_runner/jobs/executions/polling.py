@@ -22,7 +22,11 @@ from pcm_aws_script_runner.domain import (
     ExecutionStatus,
 )
 from pcm_aws_script_runner.ids import execution_stream
-from pcm_aws_script_runner.jobs.executions.records import add_to_counts, cancel_requested
+from pcm_aws_script_runner.jobs.executions.records import (
+    add_to_counts,
+    cancel_requested,
+    stored_counts,
+)
 from pcm_aws_script_runner.jobs.executions.results import event_row, poll_batch
 from pcm_aws_script_runner.jobs.runtime import runtime
 from pcm_aws_script_runner.models import (
@@ -90,17 +94,18 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
             else {}
         )
         batches = await _sent_batches(session, execution_id, numbers)
-    polled = await asyncio.gather(
-        *(poll_batch(rt, snapshot, batch) for batch in batches), return_exceptions=True
-    )
     summary: dict[str, Any] = {"batches": {}, "changed": 0, "cancel": cancel}
-    answers: list[dict[str, dict[str, Any]]] = []
-    for batch, results in zip(batches, polled, strict=True):
-        if isinstance(results, BaseException):
+    stream = execution_stream(execution_id)
+    counts: dict[str, int] | None = None
+    changed_any = False
+
+    async def read(batch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        try:
+            return batch, await poll_batch(rt, snapshot, batch)
+        except Exception as exc:  # a read: the next poll asks again
             from pcm_aws_common.services.clients import aws_error
 
-            # A read: the next poll asks again.
-            code, message = aws_error(results)
+            code, message = aws_error(exc)
             logger.warning(
                 "execution %s batch %s: polling failed: %s: %s",
                 execution_id,
@@ -108,37 +113,66 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
                 code,
                 message,
             )
-            results = {}
-        answers.append(results)
-    async with rt.database.session() as session:
-        changed_rows, summary["batches"], delta = await _write_results(
-            session, execution_id, batches, answers
-        )
-        summary["changed"] = sum(len(rows) for rows in changed_rows.values())
-        counts = await add_to_counts(session, execution_id, delta)
+            return batch, {}
+
+    # The answers are written as they come, WRITE_AT_LEAST batches (or what is left) in one
+    # transaction, while the other reads are still out: the writing overlaps the waiting
+    # instead of following it. Each write is safe to repeat (a retry of this
+    # step reads and compares again), and publishes its events in one go.
+    pending = {asyncio.ensure_future(read(batch)) for batch in batches}
+    try:
+        while pending:
+            done: set[asyncio.Future[Any]] = set()
+            while pending and len(done) < WRITE_AT_LEAST:
+                more, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                done |= more
+            answered = sorted((task.result() for task in done), key=lambda a: a[0]["number"])
+            async with rt.database.session() as session:
+                changed_rows, batch_summaries, delta = await _write_results(
+                    session,
+                    execution_id,
+                    [batch for batch, _results in answered],
+                    [results for _batch, results in answered],
+                )
+                counts = await add_to_counts(session, execution_id, delta)
+            summary["batches"].update(batch_summaries)
+            summary["changed"] += sum(len(rows) for rows in changed_rows.values())
+            changed_any = changed_any or bool(changed_rows)
+            events: list[tuple[str, Any]] = [
+                ("instances", {"batch": number, "instances": rows})
+                for number, rows in sorted(changed_rows.items())
+            ]
+            events += [
+                ("batch", {"number": int(key), "status": BatchStatus.FINISHED})
+                for key, batch_summary in batch_summaries.items()
+                if batch_summary["finished"]  # the page shows each batch's status
+            ]
+            await publish_many_async(stream, events)
+    finally:
+        for task in pending:
+            task.cancel()
+    if counts is None:  # nothing to read (only a cancel check)
+        async with rt.database.session() as session:
+            counts = await stored_counts(session, execution_id)
     summary["counts"] = counts
-    # Every event of the poll in one transaction (one per event cost most of a poll's time).
-    events: list[tuple[str, Any]] = [
-        ("instances", {"batch": number, "instances": rows})
-        for number, rows in sorted(changed_rows.items())
-    ]
-    events += [
-        ("batch", {"number": int(key), "status": BatchStatus.FINISHED})
-        for key, batch_summary in summary["batches"].items()
-        if batch_summary["finished"]  # the page shows each batch's status
-    ]
-    if changed_rows or cancel:  # while cancelling, the page learns who asked and when
-        events.append(
-            (
-                "execution",
-                {
-                    "status": ExecutionStatus.CANCELLING if cancel else ExecutionStatus.RUNNING,
-                    "counts": counts,
-                    **cancel_fields,
-                },
-            )
+    if changed_any or cancel:  # while cancelling, the page learns who asked and when
+        await publish_many_async(
+            stream,
+            [
+                (
+                    "execution",
+                    {
+                        "status": ExecutionStatus.CANCELLING if cancel else ExecutionStatus.RUNNING,
+                        "counts": counts,
+                        **cancel_fields,
+                    },
+                )
+            ],
         )
-    await publish_many_async(execution_stream(execution_id), events)
+    # Numbers in the order asked (the workflow reads them by key).
+    summary["batches"] = {
+        str(batch["number"]): summary["batches"][str(batch["number"])] for batch in batches
+    }
     return summary
 
 
@@ -174,6 +208,8 @@ async def _sent_batches(
     ]
 
 
+#: Batches whose answers a poll writes together (fewer when the last ones come in).
+WRITE_AT_LEAST = 20
 #: Targets read per statement (bound parameters of one ``IN``).
 READ_CHUNK = 500
 

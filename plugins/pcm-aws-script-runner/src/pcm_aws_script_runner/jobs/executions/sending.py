@@ -43,7 +43,7 @@ SEND_GROUP = 10
 #: SendCommands in flight at most, within each account-region's own limit). Each has its
 #: own transactions: hundreds at once queued on the connection pool and, on SQLite, its one
 #: writer, until one timed out waiting for a connection.
-GROUPS_AT_ONCE = 2
+GROUPS_AT_ONCE = 4
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
