@@ -45,7 +45,9 @@ class LoginRequired(HTTPException):
 
 
 def is_public(request: Request) -> bool:
-    path = request.url.path
+    path: str = request.scope["path"]
+    if "?" in path or "#" in path or "\\" in path:
+        path = request.url.path  # as the URL has it (escaped); else the same, unbuilt
     return path in ALWAYS_PUBLIC or path in request.app.state.settings.public_paths
 
 
