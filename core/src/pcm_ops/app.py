@@ -56,8 +56,10 @@ def create_app(settings: Settings, registry: PluginRegistry | None = None) -> Fa
 
     from pcm_ops.api import audit, auth, docs, health, jobs, plugins
 
+    # The probes (/healthz, /readyz) skip the app-wide dependency and check credentials
+    # themselves, only when their path is not public (see pcm_ops.api.health.guard).
+    app.router.routes.extend(health.router.routes)
     for core_router in (
-        health.router,
         auth.router,
         audit.router,
         plugins.router,

@@ -53,6 +53,19 @@ async def test_public_paths_answer_without_credentials(platform: Any) -> None:
     assert (await platform.client.get("/readyz")).status_code in (200, 503)
 
 
+async def test_a_probe_taken_out_of_the_public_paths_needs_a_login(platform: Any) -> None:
+    """The probes are mounted without the app-wide dependency (they are called often) and
+    check credentials themselves: taking one out of ``public_paths`` still protects it."""
+    platform.app.state.settings = platform.settings.model_copy(
+        update={"public_paths": ["/metrics"]}
+    )
+    for path in ("/healthz", "/readyz"):
+        assert (await platform.client.get(path)).status_code == 401, path
+        answer = await platform.client.get(path, headers=platform.auth("vera"))
+        assert answer.status_code in (200, 503), path
+    assert (await platform.client.get("/healthz?x=1")).status_code == 401
+
+
 async def test_viewer_gets_403_on_every_write_route(platform: Any) -> None:
     checked = 0
     for method, route in _api_routes(platform.app):

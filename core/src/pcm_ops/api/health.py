@@ -38,12 +38,26 @@ class Readiness(BaseModel):
     checks: list[CheckResult]
 
 
+async def guard(request: Request) -> None:
+    """The app-wide authentication, for the probes (which ``create_app`` mounts without
+    it): nothing on a public path (both are by default), a login elsewhere.
+
+    A load balancer calls the probes many times a second; FastAPI's dependency machinery
+    for the app-wide dependency cost more than the rest of ``/healthz``.
+    """
+    from pcm_ops.security.auth import authenticate, is_public
+
+    if not is_public(request):
+        await authenticate(request)
+
+
 #: The liveness answer, made once: probes call it often and it never changes.
 _ALIVE = b'{"status":"ok"}'
 
 
 @router.get("/healthz", response_model=Liveness, summary="Liveness: the process answers")
-async def healthz() -> Response:
+async def healthz(request: Request) -> Response:
+    await guard(request)
     # A ready response skips validating and serialising the model on every probe (the
     # model still documents the answer).
     return Response(_ALIVE, media_type="application/json")
@@ -111,6 +125,7 @@ def _plugin_state_checks(registry: PluginRegistry) -> list[CheckResult]:
     responses={503: {"model": Readiness, "description": "Not ready; the checks say why."}},
 )
 async def readyz(request: Request) -> Any:
+    await guard(request)
     state = request.app.state
     checks: list[CheckResult] = [await _database_check(state.database)]
     if checks[0].ok:
