@@ -184,35 +184,41 @@ def _add_batches(session: AsyncSession, execution_id: int, plan: Plan) -> dict[s
 async def _add_targets(
     session: AsyncSession, execution_id: int, plan: Plan, numbers: dict[str, int]
 ) -> None:
-    # One multi-row INSERT, not an ORM object per instance: building and validating 2,000
-    # SQLModel objects took most of the time of starting a large execution.
+    # Multi-row INSERTs, not an ORM object per instance: building and validating 2,000
+    # SQLModel objects took most of the time of starting a large execution. A thousand
+    # rows per statement, so that the rows in memory at once do not grow with the run.
     now = utcnow()
-    rows = [
-        {
-            "execution_id": execution_id,
-            "instance_id": target.instance_id,
-            "account_id": target.account_id,
-            "region": target.region,
-            "name": target.name,
-            "batch_number": numbers.get(target.instance_id),
-            "status": _initial_status(target),
-            "status_details": "",
-            "skip_reason": target.skip_reason,
-            "exit_code": None,
-            "stdout": "",
-            "stderr": "",
-            "stdout_truncated": False,
-            "stderr_truncated": False,
-            "output_url": None,
-            "started_at": None,
-            "ended_at": None,
-            "updated_at": now,
-        }
-        for target in plan.targets
-    ]
-    if rows:
+    table = cast(Any, AwsSrExecutionTarget).__table__
+    for start in range(0, len(plan.targets), TARGETS_PER_INSERT):
+        rows = [
+            {
+                "execution_id": execution_id,
+                "instance_id": target.instance_id,
+                "account_id": target.account_id,
+                "region": target.region,
+                "name": target.name,
+                "batch_number": numbers.get(target.instance_id),
+                "status": _initial_status(target),
+                "status_details": "",
+                "skip_reason": target.skip_reason,
+                "exit_code": None,
+                "stdout": "",
+                "stderr": "",
+                "stdout_truncated": False,
+                "stderr_truncated": False,
+                "output_url": None,
+                "started_at": None,
+                "ended_at": None,
+                "updated_at": now,
+            }
+            for target in plan.targets[start : start + TARGETS_PER_INSERT]
+        ]
         # Into the table (Core), not the model: the ORM's bulk path processed every row.
-        await session.exec(insert(cast(Any, AwsSrExecutionTarget).__table__), params=rows)
+        await session.exec(insert(table), params=rows)
+
+
+#: Targets written per INSERT when an execution starts.
+TARGETS_PER_INSERT = 1000
 
 
 def _initial_status(target: PlannedTarget) -> str:
