@@ -83,9 +83,20 @@ async def _invocations(ssm: Any, command_id: str) -> list[dict[str, Any]]:
 async def poll_batch(
     rt: Any, execution: dict[str, Any], batch: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
-    """The latest result of each instance of one sent batch, by instance id."""
+    """The latest result of each instance of one sent batch, by instance id.
+
+    The reads go through the account-region's client for SendCommand (``idempotent=False``:
+    each call made once, botocore retries nothing) rather than a second, retrying client:
+    a fan-out then keeps one SSM client per account-region instead of two (each holds
+    botocore's per-client class, methods and operation models, about half a MiB), and a
+    poll that fails is simply asked again by the next poll.
+    """
     async with rt.aws.client(
-        "ssm", account=batch["account_id"], region=batch["region"], user=execution["user"]
+        "ssm",
+        account=batch["account_id"],
+        region=batch["region"],
+        user=execution["user"],
+        idempotent=False,
     ) as ssm:
         invocations = await _invocations(ssm, batch["command_id"])
         results: dict[str, dict[str, Any]] = {}
