@@ -486,8 +486,8 @@ def _phases(
 ) -> dict[str, float]:
     """Where the wall time went, from the job's steps: seconds since the POST."""
 
-    def span(name: str) -> tuple[float, float, int]:
-        chosen = [step for step in steps if step["name"] == name]
+    def span(*names: str) -> tuple[float, float, int]:
+        chosen = [step for step in steps if step["name"] in names]
         return (
             min(_timestamp(step["started_at"]) for step in chosen) - clock,
             max(_timestamp(step["finished_at"]) for step in chosen) - clock,
@@ -502,7 +502,8 @@ def _phases(
         )
 
     begin_start, begin_end, _ = span("aws-script-runner.begin_execution")
-    send_start, send_end, _ = span("aws-script-runner.send_batches")
+    # send_batch: a step per batch, before sending went in groups (to measure older code).
+    send_start, send_end, _ = span("aws-script-runner.send_batches", "aws-script-runner.send_batch")
     _, _, polls = span("aws-script-runner.poll_results")
     finish_start, finish_end, _ = span("aws-script-runner.finish_execution")
     return {
