@@ -24,6 +24,10 @@ def sync_url(settings: Settings) -> str:
     return url.render_as_string(hide_password=False)
 
 
+#: SQLite's page cache per connection, in KiB.
+SQLITE_CACHE_KIB = 512
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers and a writer work at once; busy_timeout makes concurrent writers
     # (server, CLI, workers) wait instead of failing with "database is locked".
@@ -31,6 +35,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # 512 KiB of page cache per connection instead of SQLite's 2 MiB: a server keeps a pool
+    # of them (and the job engine its own), whose caches filled up as the tables grew (27
+    # of the 300 MiB of a 20,000-instance execution); the OS caches the file anyway.
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 

@@ -99,9 +99,12 @@ async def poll(execution_id: int, numbers: list[int]) -> dict[str, Any]:
     counts: dict[str, int] | None = None
     changed_any = False
 
+    reading = asyncio.Semaphore(READS_AT_ONCE)
+
     async def read(batch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         try:
-            return batch, await poll_batch(rt, snapshot, batch)
+            async with reading:
+                return batch, await poll_batch(rt, snapshot, batch)
         except Exception as exc:  # a read: the next poll asks again
             from pcm_aws_common.services.clients import aws_error
 
@@ -208,6 +211,10 @@ async def _sent_batches(
     ]
 
 
+#: Batches a poll reads at once. Their answers (up to 50 invocations with output each) are
+#: held until written: every running batch read at once made a poll's memory grow with
+#: the execution (hundreds of pages in flight at 20,000 instances).
+READS_AT_ONCE = 40
 #: Batches whose answers a poll writes together (fewer when the last ones come in).
 WRITE_AT_LEAST = 20
 #: Targets read per statement (bound parameters of one ``IN``).

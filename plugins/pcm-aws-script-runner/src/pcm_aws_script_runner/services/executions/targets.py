@@ -39,7 +39,7 @@ __all__ = ["PlannedTarget", "TargetRequest", "plan_targets", "target_kind"]
 _KIND_NAMES = tuple(kind.value for kind in TargetKind)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedTarget:
     """One instance of a planned run: sent the command, or skipped with a reason."""
 
