@@ -239,35 +239,6 @@ def use_log_format(log_format: str) -> None:
     install_redaction()
 
 
-class RequestLogContext:
-    """ASGI middleware: each HTTP request's log records carry a ``request_id``
-    (:func:`request_id_of`, sent back in the response's ``X-Request-ID``) and the ``plugin``
-    whose prefix the path is under. The user is added when the request is authenticated.
-    An application built by ``create_app`` does the same in
-    ``pcm_ops.middleware.CoreMiddleware``."""
-
-    def __init__(self, app: Any, prefixes: Mapping[str, str] | None = None) -> None:
-        self.app = app
-        self.owners = PrefixOwners(prefixes)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = request_id_of(scope)
-        request_id_header = (b"x-request-id", request_id.encode())
-
-        async def send_with_id(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append(request_id_header)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        with log_context(request_id=request_id, plugin=self.owners.of(scope.get("path", ""))):
-            await self.app(scope, receive, send_with_id)
-
-
 class PrefixOwners:
     """Which plugin a request path belongs to, from ``{prefix: plugin id}`` (the plugins'
     API and page prefixes); the longest matching prefix wins."""

@@ -52,7 +52,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi import Depends as _Depends
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 router = APIRouter(include_in_schema=False)
 
@@ -404,36 +404,6 @@ class _RouteTemplates:
             if pattern.match(path) and (method in methods or "*" in methods):
                 return template
         return "unmatched"
-
-
-class MetricsMiddleware:
-    """Counts requests by route *template* (never the raw path: ids would explode the
-    number of series). An application built by ``create_app`` does the same in
-    ``pcm_ops.middleware.CoreMiddleware``."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-        route: str | None = None
-
-        async def record_status(message: Message) -> None:
-            nonlocal status, route
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                route = self.metrics.response_started(scope, started)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            self.metrics.request_done(scope, route, status)
 
 
 async def _metrics_access(request: Request) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 #: No inline scripts and no eval anywhere: the UI loads scripts from /static only.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -51,26 +49,3 @@ def with_security_headers(
     else:
         result += [(name, value) for name, value in wanted if name not in present]
     return result
-
-
-class SecurityHeadersMiddleware:
-    """Adds the security headers to every HTTP response. ``pcm_ops.middleware.CoreMiddleware``
-    does the same in an application built by ``create_app``."""
-
-    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
-        self.app = app
-        self.hsts = hsts
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        https = self.hsts and scope.get("scheme") == "https"
-        wanted = SECURITY_HEADERS_HSTS if https else SECURITY_HEADERS
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = with_security_headers(message.get("headers", ()), wanted)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

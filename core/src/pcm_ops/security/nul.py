@@ -60,19 +60,6 @@ async def call_refusing_nul(app: ASGIApp, scope: Scope, receive: Receive, send: 
     await app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
 
 
-class RefuseNulMiddleware:
-    """:func:`call_refusing_nul` as an ASGI middleware of its own."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        await call_refusing_nul(self.app, scope, receive, send)
-
-
 def _replay(messages: list[Message], original: Receive) -> Receive:
     """Give the already-read messages first, then whatever the client sends next
     (a disconnect, which streaming responses wait for)."""

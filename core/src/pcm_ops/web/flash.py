@@ -31,9 +31,9 @@ from typing import Literal
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
 
-__all__ = ["CATEGORIES", "FLASH_COOKIE", "Flash", "FlashMessages", "FlashMiddleware", "flash"]
+__all__ = ["CATEGORIES", "FLASH_COOKIE", "Flash", "FlashMessages", "flash"]
 
 FLASH_COOKIE = "pcm_flash"
 
@@ -199,35 +199,10 @@ def _set_flash_cookie(headers: list[tuple[bytes, bytes]], messages: list[Flash])
     headers.extend(_set_cookie_headers(carrier.raw_headers))
 
 
-class FlashMiddleware:
-    """Writes the flash cookie for what a request flashed and clears what it showed
-    (:func:`write_flash_cookie` as an ASGI middleware of its own; an application built by
-    ``create_app`` does it in ``pcm_ops.middleware.CoreMiddleware``).
-
-    A response that already sets the flash cookie (through ``flash(response, ...)``) keeps
-    its messages; those the request still had pending are put before them.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                write_flash_cookie(scope, message)
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)
-
-
 def write_flash_cookie(scope: Scope, message: Message) -> None:
     """Set (or clear) the flash cookie on ``message``, the ``http.response.start`` of the
     request ``scope``, when the request flashed or showed messages; what
-    :class:`FlashMiddleware` and ``pcm_ops.middleware.CoreMiddleware`` do."""
+    ``pcm_ops.middleware.CoreMiddleware`` does."""
     state = scope.get("state")
     if not state:
         return
