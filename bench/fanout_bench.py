@@ -67,6 +67,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from procstat import process_cpu_seconds  # bench/procstat.py, beside this script
+
 API = "/api/tools/aws/script-runner"
 COMMON = "/api/tools/aws/common"
 #: ``jobs_queue_poll_seconds`` of the application under test (``--queue-poll``).
@@ -408,15 +410,6 @@ def _cpu_seconds() -> float:
     return times.user + times.system
 
 
-def _process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of another process (Linux ``/proc``; else ``None``)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _timestamp(text: str | None) -> float:
     from datetime import datetime
 
@@ -440,7 +433,7 @@ async def pcm_ops_run(server: Server, aws: FakeAws) -> dict[str, Any]:
     peak_is_per_run = _reset_peak_rss()
     rss_before = _peak_rss_mib()
     cpu = _cpu_seconds()
-    aws_cpu = _process_cpu_seconds(aws.process.pid)
+    aws_cpu = process_cpu_seconds(aws.process.pid)
     clock = time.time()  # the server's timestamps are on this clock
     started = time.perf_counter()
     response = await client.post(f"{API}/executions", headers=server.operator, json=body)
@@ -461,7 +454,7 @@ async def pcm_ops_run(server: Server, aws: FakeAws) -> dict[str, Any]:
         await server.news.wait(0.02 if ended == len(ids) else 0.25)
     wall = time.perf_counter() - started
     cpu = _cpu_seconds() - cpu
-    aws_after = _process_cpu_seconds(aws.process.pid)
+    aws_after = process_cpu_seconds(aws.process.pid)
     aws_cpu = aws_after - aws_cpu if aws_cpu is not None and aws_after is not None else None
     peak = _peak_rss_mib()
     calls = _difference(aws.requests(), before)

@@ -45,6 +45,8 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
+from procstat import process_cpu_seconds  # bench/procstat.py, beside this script
+
 ROUTES_PER_PLUGIN = 20
 PLUGIN_COUNTS = (1, 10, 50)
 CONNECTIONS = 8
@@ -256,15 +258,6 @@ def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("server did not start within 30 s")
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of process ``pid`` so far, or ``None`` without ``/proc``."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def healthz(runs: int, seconds: float) -> None:
     rates: dict[str, list[float]] = {"bare": [], "pcm": []}
     cpu_per_request: dict[str, list[float]] = {"bare": [], "pcm": []}
@@ -279,9 +272,9 @@ def healthz(runs: int, seconds: float) -> None:
             try:
                 _wait_for(port, process)
                 asyncio.run(_load(port, 0.5))  # warm-up
-                cpu_before = _cpu_seconds(process.pid)
+                cpu_before = process_cpu_seconds(process.pid)
                 done, elapsed = asyncio.run(_load(port, seconds))
-                cpu_after = _cpu_seconds(process.pid)
+                cpu_after = process_cpu_seconds(process.pid)
                 rates[kind].append(done / elapsed)
                 if cpu_before is not None and cpu_after is not None:
                     cpu_per_request[kind].append((cpu_after - cpu_before) / done)
