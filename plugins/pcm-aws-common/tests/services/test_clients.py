@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -256,8 +257,12 @@ async def test_the_factorys_clients_parse_timestamps_with_it(api, registry):
     before = datetime.now(UTC) - timedelta(seconds=5)
     async with _factory(api) as aws:
         async with aws.client("ssm", account="222222222222", region="us-east-1") as ssm:
-            await ssm.put_parameter(Name="/pcm/ts", Value="v", Type="String")
-            described = await ssm.describe_parameters()
+            # The fake AWS lives for the whole session: a name of this run's own.
+            name = f"/pcm/ts/{uuid.uuid4().hex}"
+            await ssm.put_parameter(Name=name, Value="v", Type="String")
+            described = await ssm.describe_parameters(
+                ParameterFilters=[{"Key": "Name", "Values": [name]}]
+            )
         # A JSON protocol (epoch numbers) above, a query protocol (ISO text) here.
         async with aws.client("sts", account="222222222222") as sts:
             token = await sts.get_session_token()
