@@ -15,6 +15,7 @@ from sqlalchemy import text
 from pcm_ops.db.engine import Database
 from pcm_ops.plugin import HealthCheck, HealthResult
 from pcm_ops.registry import PluginRegistry
+from pcm_ops.security.auth import authenticate, is_public
 
 router = APIRouter(tags=["core"])
 
@@ -45,8 +46,6 @@ async def guard(request: Request) -> None:
     A load balancer calls the probes many times a second; FastAPI's dependency machinery
     for the app-wide dependency cost more than the rest of ``/healthz``.
     """
-    from pcm_ops.security.auth import authenticate, is_public
-
     if not is_public(request):
         await authenticate(request)
 

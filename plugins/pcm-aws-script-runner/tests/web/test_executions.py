@@ -462,27 +462,24 @@ async def test_the_execution_page_pages_batches_and_instances_by_key(
     await fleet.wait(execution["id"])
     url = f"{PAGES}/executions/{execution['id']}"
 
-    instances: list[str] = []
-    page = await viewer.get(url)
-    while True:
-        assert page.status_code == 200, page.text
-        instances += re.findall(r'data-instance="([^"]+)"', page.text)
-        more = re.search(r'<a href="([^"]+)" rel="next">Next</a>', page.text)
-        if more is None:
-            break
-        page = await viewer.get(html.unescape(more.group(1)))
-        assert 'rel="first">First page' in page.text
+    async def every_page(item: str, next_label: str, first_label: str) -> list[str]:
+        """The ``item`` matches of every page, following the ``next_label`` links (each
+        later page links back to the first with ``first_label``)."""
+        found: list[str] = []
+        page = await viewer.get(url)
+        while True:
+            assert page.status_code == 200, page.text
+            found += re.findall(item, page.text)
+            more = re.search(rf'<a href="([^"]+)" rel="next">{next_label}</a>', page.text)
+            if more is None:
+                return found
+            page = await viewer.get(html.unescape(more.group(1)))
+            assert f'rel="first">{first_label}' in page.text
+
+    instances = await every_page(r'data-instance="([^"]+)"', "Next", "First page")
     assert instances == sorted(fleet.instances["us-east-1"]) + sorted(fleet.instances["us-west-2"])
 
-    batches: list[str] = []
-    page = await viewer.get(url)
-    while True:
-        batches += re.findall(r'<tr data-batch="(\d+)">', page.text)
-        more = re.search(r'<a href="([^"]+)" rel="next">Next batches</a>', page.text)
-        if more is None:
-            break
-        page = await viewer.get(html.unescape(more.group(1)))
-        assert 'rel="first">First batches' in page.text
+    batches = await every_page(r'<tr data-batch="(\d+)">', "Next batches", "First batches")
     assert batches == ["1", "2", "3", "4", "5"]
 
     wrong = await viewer.get(url, params={"after": "not-a-key"})

@@ -15,6 +15,17 @@ pytestmark = pytest.mark.pcm_plugins("aws-common", "aws-script-runner")
 SQLITE_ONLY = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
 
 
+async def _run_listening(fleet, target, identifier, listener):
+    """Run a script on the whole fleet with ``listener`` on SQLAlchemy's ``identifier``
+    event of ``target``; the finished execution."""
+    event.listen(target, identifier, listener)
+    try:
+        execution = await fleet.start(max_concurrency="100%")
+        return await fleet.wait(execution["id"])
+    finally:
+        event.remove(target, identifier, listener)
+
+
 @SQLITE_ONLY
 async def test_a_run_builds_no_orm_object_per_target(make_fleet):
     fleet = await make_fleet(us_east_1=60, us_west_2=60)  # 4 batches
@@ -23,12 +34,7 @@ async def test_a_run_builds_no_orm_object_per_target(make_fleet):
     def on_load(target, context):
         loaded.append(target.instance_id)
 
-    event.listen(AwsSrExecutionTarget, "load", on_load)
-    try:
-        execution = await fleet.start(max_concurrency="100%")
-        done = await fleet.wait(execution["id"])
-    finally:
-        event.remove(AwsSrExecutionTarget, "load", on_load)
+    done = await _run_listening(fleet, AwsSrExecutionTarget, "load", on_load)
 
     assert done["counts"] == {"Success": 120}
     # Start (one INSERT), send (UPDATE by instance id), poll (rows as tuples, one
@@ -50,12 +56,7 @@ async def test_no_step_counts_every_target_of_the_execution(make_fleet):
         ):
             full_counts.append(statement)
 
-    event.listen(Engine, "before_cursor_execute", on_execute)
-    try:
-        execution = await fleet.start(max_concurrency="100%")
-        done = await fleet.wait(execution["id"])
-    finally:
-        event.remove(Engine, "before_cursor_execute", on_execute)
+    done = await _run_listening(fleet, Engine, "before_cursor_execute", on_execute)
 
     assert done["counts"] == {"Success": 120}
     assert full_counts == []

@@ -277,6 +277,7 @@ async def _send(
     )
     outcomes: list[dict[str, Any] | None] = []
     for group, answer in zip(groups, answers, strict=True):
+        settled: list[dict[str, Any] | None]
         if isinstance(answer, dbos_errors.DBOSMaxStepRetriesExceeded):
             logger.warning(
                 "execution %s batches %s: not all sent yet, will try again: %s",
@@ -284,21 +285,17 @@ async def _send(
                 group,
                 "; ".join(f"{type(e).__name__}: {e}" for e in answer.errors)[:1000],
             )
-            outcomes.extend([None] * len(group))
+            settled = [None] * len(group)
         elif isinstance(answer, BaseException):
             raise answer
         else:
-            outcomes.extend(answer)
-    # Each group gets its own probe.
-    for start in range(0, len(to_send), SEND_GROUP):
+            settled = list(answer)
+        outcomes.extend(settled)
+        # Each group gets its own probe.
         schedule.sent(
             [
                 n
-                for n, a in zip(
-                    to_send[start : start + SEND_GROUP],
-                    outcomes[start : start + SEND_GROUP],
-                    strict=True,
-                )
+                for n, a in zip(group, settled, strict=True)
                 if a is not None and a["status"] in RUNNING_BATCHES
             ]
         )

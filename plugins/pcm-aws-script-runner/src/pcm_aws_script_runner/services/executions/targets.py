@@ -14,16 +14,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from pcm_aws_common.patterns import is_account_id, is_instance_id, is_region
 from pcm_aws_script_runner.domain import PingStatus, TargetKind
 from pcm_aws_script_runner.hooktypes import ResolvedTarget
-from pcm_aws_script_runner.models import AwsSrInstance, AwsSrSavedFilter
+from pcm_aws_script_runner.models import AwsSrSavedFilter
 from pcm_aws_script_runner.services.errors import InvalidInput
 from pcm_aws_script_runner.services.executions.sources import resolve_reference
 from pcm_aws_script_runner.services.inventory import (
     InventoryFilter,
+    instance_rows_by_ids,
     matching_instances,
 )
 
@@ -114,7 +115,7 @@ async def _instance_ids(request: TargetRequest, kind: TargetKind, value: Any) ->
     ids = list(dict.fromkeys(value))
     if len(ids) > request.max_targets:
         raise InvalidInput([(where, f"at most {request.max_targets} instances per execution")])
-    found = await _inventory_rows(request.session, ids)
+    found = await instance_rows_by_ids(request.session, ids)
     missing = [item for item in ids if item not in found]
     if missing:
         raise InvalidInput(
@@ -231,35 +232,6 @@ _RESOLVERS: dict[TargetKind, Callable[[TargetRequest, TargetKind, Any], Awaitabl
 }
 
 
-async def _inventory_rows(session: AsyncSession, instance_ids: Sequence[str]) -> dict[str, Any]:
-    """What a plan needs of the known instances among ``instance_ids``, by instance id, as
-    :func:`~pcm_aws_script_runner.services.inventory.instances_by_ids` finds them (the
-    first of an id in two account-regions by account, region), as rows: an ORM object
-    per instance was most of the time of planning 2,000."""
-    found: dict[str, Any] = {}
-    wanted = list(dict.fromkeys(instance_ids))
-    for start in range(0, len(wanted), 500):  # SQLite limits the parameters of a statement
-        statement = (
-            select(  # type: ignore[call-overload]  # sqlmodel: up to four columns
-                AwsSrInstance.instance_id,
-                AwsSrInstance.account_id,
-                AwsSrInstance.region,
-                AwsSrInstance.name,
-                AwsSrInstance.ssm_managed,
-                AwsSrInstance.ping_status,
-            )
-            .where(col(AwsSrInstance.instance_id).in_(wanted[start : start + 500]))
-            .order_by(
-                col(AwsSrInstance.account_id),
-                col(AwsSrInstance.region),
-                col(AwsSrInstance.instance_id),
-            )
-        )
-        for row in (await session.exec(statement)).all():
-            found.setdefault(row.instance_id, row)
-    return found
-
-
 def _from_inventory(row: Any, reason: str = "") -> PlannedTarget:
     if not reason:
         if not row.ssm_managed:
@@ -313,7 +285,7 @@ async def _known(
             )
     if problems:
         raise InvalidInput(problems[:20])
-    found = await _inventory_rows(request.session, [target.instance_id for target in given])
+    found = await instance_rows_by_ids(request.session, [target.instance_id for target in given])
     planned = []
     for target in given:
         row = found.get(target.instance_id)
