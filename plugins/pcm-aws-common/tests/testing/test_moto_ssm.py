@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
@@ -283,3 +284,69 @@ async def test_the_control_api_drives_the_extension_over_http(ssm, moto_aws, ins
     ]
     assert (invocation["Status"], invocation["ResponseCode"]) == ("Failed", 7)
     assert call("GET", "requests")["ssm.SendCommand"] >= 1
+
+
+async def test_answers_written_directly_parse_as_motos_serializer_writes_them(
+    ssm, moto_aws, instances, monkeypatch
+):
+    """SendCommand, ListCommandInvocations and DescribeInstanceInformation are written
+    without moto's (slow) serializer: a client must read the same answer either way."""
+    from moto.core.responses import ActionResult
+
+    from pcm_aws_common.testing import ssm as extension
+
+    moto_aws.ssm.set_default_outcome(status="InProgress")
+    moto_aws.ssm.set_default_outcome(
+        status="Failed", output="out\n", error="err\n", exit_code=2, instance_id=instances[0]
+    )
+    moto_aws.ssm.set_default_outcome(status="Success", output="fine", instance_id=instances[1])
+    sent = {
+        "InstanceIds": instances,
+        "Comment": "compare",
+        "TimeoutSeconds": 120,
+        "OutputS3BucketName": "bucket-of-output",
+        "OutputS3KeyPrefix": "runs/",
+    }
+
+    async def answers() -> list[dict]:
+        command = await _send(ssm, **sent)
+        return [
+            {"Command": command},
+            await ssm.list_command_invocations(CommandId=command["CommandId"], Details=True),
+            await ssm.list_command_invocations(CommandId=command["CommandId"], MaxResults=2),
+            await ssm.describe_instance_information(
+                Filters=[{"Key": "InstanceIds", "Values": instances}]
+            ),
+        ]
+
+    direct = await answers()
+    monkeypatch.setattr(extension, "json_answer", ActionResult)
+    serialized = await answers()
+
+    assert _stable(direct) == _stable(serialized)
+    plugin = direct[1]["CommandInvocations"][0]["CommandPlugins"][0]
+    requested = direct[0]["Command"]["RequestedDateTime"]
+    assert abs(requested - datetime.now(UTC)) < timedelta(minutes=1)  # epoch seconds, UTC
+    assert requested <= plugin["ResponseFinishDateTime"] <= datetime.now(UTC)
+    assert direct[2]["NextToken"] == "2"
+
+
+def _stable(value):
+    """``value`` with what differs between two sends (ids, clocks) replaced by its type."""
+    volatile = {
+        "CommandId",
+        "RequestedDateTime",
+        "ExpiresAfter",
+        "ResponseStartDateTime",
+        "ResponseFinishDateTime",
+        "LastPingDateTime",
+    }
+    if isinstance(value, dict):
+        return {
+            key: type(item).__name__ if key in volatile else _stable(item)
+            for key, item in value.items()
+            if key != "ResponseMetadata"
+        }
+    if isinstance(value, list):
+        return [_stable(item) for item in value]
+    return value
