@@ -73,7 +73,7 @@ class ScriptRunnerSettings(BaseModel):
         gt=0,
         le=60,
         description="How long an execution waits before it first asks SSM for the results "
-        "of a group of batches sent together (its first batch, the probe), and between two "
+        "of the batches sent together (one of them, the probe), and between two "
         "polls of a batch whose results are coming in; a batch that stops changing waits "
         "twice as long each time, up to max_poll_interval_seconds.",
     )
@@ -81,8 +81,8 @@ class ScriptRunnerSettings(BaseModel):
         default=5.0,
         gt=0,
         le=300,
-        description="The longest wait between two polls of a batch; the other batches of a "
-        "group whose probe shows no result yet are polled every 4 times this.",
+        description="The longest wait between two polls of a batch; the other batches sent "
+        "with a probe that shows no result yet are polled every 4 times this.",
     )
     send_attempts: int = Field(
         default=3,

@@ -134,21 +134,21 @@ class PollSchedule:
     """When each running batch is listed again (``ListCommandInvocations``).
 
     A batch none of whose instances has ended yet is *silent*. Of the silent batches sent
-    together, only the first is listed soon (after ``poll`` seconds, then twice as long
-    each time it is still silent, up to ``max_poll``): a probe of how long the script
-    takes. The others are listed at once when a batch sent with or before them shows
-    results; until then only every ``SILENT_POLLS`` x ``max_poll`` (in case the probe's
-    instances are stuck while theirs are done). A batch whose
-    results are coming in is listed again after ``poll``; one that has stopped changing
-    waits twice as long each time, up to ``max_poll``. So a script that runs a second costs
-    one probe's few lists, then one list per batch, instead of a list of every running
-    batch every ``poll`` seconds.
+    together (one send round; :func:`probe_first` puts its probe first), only the first is
+    listed soon (after ``poll`` seconds, then twice as long each time it is still silent,
+    up to ``max_poll``): a probe of how long the script takes. The others are listed at
+    once when a batch sent with or before them shows results; until then only every
+    ``SILENT_POLLS`` x ``max_poll`` (in case the probe's instances are stuck while theirs
+    are done). A batch whose results are coming in is listed again after ``poll``; one that
+    has stopped changing waits twice as long each time, up to ``max_poll``. So a script
+    that runs a second costs one probe's few lists, then one list per batch, instead of a
+    list of every running batch every ``poll`` seconds.
 
     Time here is the sum of the waits (a logical clock): the workflow must not read the
     real one, so that a replay after a crash decides the same way.
     """
 
-    #: How many ``max_poll`` intervals a silent batch that is not its group's probe waits.
+    #: How many ``max_poll`` intervals a silent batch that is not its round's probe waits.
     SILENT_POLLS = 4
 
     def __init__(self, poll: float, max_poll: float) -> None:
@@ -162,8 +162,8 @@ class PollSchedule:
         self.probes: set[int] = set()
 
     def track(self, running: list[int]) -> None:
-        """Schedule the running batches not seen before (just sent, or running when the
-        workflow resumed): one probe per group sent together; forget those that ended."""
+        """Schedule the running batches not seen before (running when the workflow resumed:
+        one probe for them all); forget those that ended."""
         still = set(running)
         for gone in [n for n in self.next_at if n not in still]:
             del self.next_at[gone]
@@ -171,7 +171,7 @@ class PollSchedule:
         self.sent([n for n in running if n not in self.next_at])
 
     def sent(self, numbers: list[int]) -> None:
-        """Batches sent together (one group: its first is the probe)."""
+        """Batches sent together (one round: its first is the probe)."""
         new = [n for n in numbers if n not in self.next_at]
         if not new:
             return
@@ -209,6 +209,24 @@ class PollSchedule:
         else:
             self.backoff[number] = min(self.backoff[number] * 2, self.max_poll)
         self.next_at[number] = self.clock + self.backoff[number]
+
+
+def probe_first(started: list[list[int]]) -> list[int]:
+    """The batches of one send round, per group in sending order, as
+    :meth:`PollSchedule.sent` takes them: the round's probe first.
+
+    The probe is the first batch of the last group that has one running: the groups of a
+    round go out a few at a time, so when the last one shows results, those sent before it
+    most likely have theirs too. One probe per round rather than per group: a script that
+    takes a second cost each group's probe a few early lists (issue 15: SSM calls 1.10x
+    the minimum at 2,000 instances).
+    """
+    running = [n for numbers in started for n in numbers]
+    last = next((numbers for numbers in reversed(started) if numbers), None)
+    if last is None:
+        return []
+    probe = last[0]
+    return [probe, *(n for n in running if n != probe)]
 
 
 # Helpers of the workflow: they call steps in a fixed order and decide only from what
@@ -276,6 +294,7 @@ async def _send(
         *(send_batches(execution_id, group) for group in groups), return_exceptions=True
     )
     outcomes: list[dict[str, Any] | None] = []
+    started: list[list[int]] = []  # per group, its batches now running
     for group, answer in zip(groups, answers, strict=True):
         settled: list[dict[str, Any] | None]
         if isinstance(answer, dbos_errors.DBOSMaxStepRetriesExceeded):
@@ -291,14 +310,14 @@ async def _send(
         else:
             settled = list(answer)
         outcomes.extend(settled)
-        # Each group gets its own probe.
-        schedule.sent(
+        started.append(
             [
                 n
                 for n, a in zip(group, settled, strict=True)
                 if a is not None and a["status"] in RUNNING_BATCHES
             ]
         )
+    schedule.sent(probe_first(started))
     unsettled = []
     for n, outcome in zip(to_send, outcomes, strict=True):
         if outcome is None:
