@@ -3,7 +3,7 @@ rest listed once results show up (SSM calls near the minimum when scripts take t
 
 from __future__ import annotations
 
-from pcm_aws_script_runner.jobs.executions.workflow import PollSchedule, probe_first
+from pcm_aws_script_runner.jobs.executions.workflow import PollSchedule
 
 
 def _run(batches: int, script_seconds: float, *, poll: float = 0.1, max_poll: float = 1.0):
@@ -70,16 +70,9 @@ def test_results_of_one_group_do_not_hurry_a_group_sent_after_it():
     assert schedule.due(schedule.wait(), [1, 2, 3, 4]) == [2]  # 4 waits for its probe
 
 
-def test_a_send_round_has_one_probe_the_first_batch_of_its_last_group():
-    assert probe_first([[1, 2, 3], [4, 5], [6, 7]]) == [6, 1, 2, 3, 4, 5, 7]
-    # Groups with nothing running (refused, failed) do not provide the probe.
-    assert probe_first([[1, 2], [3], []]) == [3, 1, 2]
-    assert probe_first([[], []]) == []
-
-
 def test_the_groups_of_a_round_cost_one_probe_when_scripts_take_a_second():
     schedule = PollSchedule(0.1, 1.0)
-    schedule.sent(probe_first([[1, 2], [3, 4], [5, 6], [7, 8]]))
+    schedule.sent([1, 2, 3, 4, 5, 6, 7, 8])  # one round: four groups of two
     running, lists = list(range(1, 9)), 0
     while running:
         due = schedule.due(schedule.wait(), running)

@@ -134,10 +134,10 @@ class PollSchedule:
     """When each running batch is listed again (``ListCommandInvocations``).
 
     A batch none of whose instances has ended yet is *silent*. Of the silent batches sent
-    together (one send round; :func:`probe_first` puts its probe first), only the first is
-    listed soon (after ``poll`` seconds, then twice as long each time it is still silent,
-    up to ``max_poll``): a probe of how long the script takes. The others are listed at
-    once when a batch sent with or before them shows results; until then only every
+    together (one send round, however many steps it took), only the first is listed soon
+    (after ``poll`` seconds, then twice as long each time it is still silent, up to
+    ``max_poll``): a probe of how long the script takes. The others are listed at once
+    when a batch sent with or before them shows results; until then only every
     ``SILENT_POLLS`` x ``max_poll`` (in case the probe's instances are stuck while theirs
     are done). A batch whose results are coming in is listed again after ``poll``; one that
     has stopped changing waits twice as long each time, up to ``max_poll``. So a script
@@ -211,24 +211,6 @@ class PollSchedule:
         self.next_at[number] = self.clock + self.backoff[number]
 
 
-def probe_first(started: list[list[int]]) -> list[int]:
-    """The batches of one send round, per group in sending order, as
-    :meth:`PollSchedule.sent` takes them: the round's probe first.
-
-    The probe is the first batch of the last group that has one running: the groups of a
-    round go out a few at a time, so when the last one shows results, those sent before it
-    most likely have theirs too. One probe per round rather than per group: a script that
-    takes a second cost each group's probe a few early lists (issue 15: SSM calls 1.10x
-    the minimum at 2,000 instances).
-    """
-    running = [n for numbers in started for n in numbers]
-    last = next((numbers for numbers in reversed(started) if numbers), None)
-    if last is None:
-        return []
-    probe = last[0]
-    return [probe, *(n for n in running if n != probe)]
-
-
 # Helpers of the workflow: they call steps in a fixed order and decide only from what
 # earlier steps returned, so that a replay after a crash takes the same path.
 
@@ -294,7 +276,10 @@ async def _send(
         *(send_batches(execution_id, group) for group in groups), return_exceptions=True
     )
     outcomes: list[dict[str, Any] | None] = []
-    started: list[list[int]] = []  # per group, its batches now running
+    # One probe for the whole round (its first batch), not one per group: the groups go out
+    # together, a few at a time, and a script that takes a second cost each group's probe a
+    # few early lists (issue 15: SSM calls 1.10x the minimum at 2,000 instances).
+    started: list[int] = []  # the batches now running, in sending order
     for group, answer in zip(groups, answers, strict=True):
         settled: list[dict[str, Any] | None]
         if isinstance(answer, dbos_errors.DBOSMaxStepRetriesExceeded):
@@ -310,14 +295,12 @@ async def _send(
         else:
             settled = list(answer)
         outcomes.extend(settled)
-        started.append(
-            [
-                n
-                for n, a in zip(group, settled, strict=True)
-                if a is not None and a["status"] in RUNNING_BATCHES
-            ]
-        )
-    schedule.sent(probe_first(started))
+        started += [
+            n
+            for n, a in zip(group, settled, strict=True)
+            if a is not None and a["status"] in RUNNING_BATCHES
+        ]
+    schedule.sent(started)
     unsettled = []
     for n, outcome in zip(to_send, outcomes, strict=True):
         if outcome is None:
