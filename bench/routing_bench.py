@@ -17,7 +17,10 @@ What is measured:
   connections for ``--seconds``, against uvicorn serving the PCM-Ops app (no plugin,
   ``pcm-ops serve``'s log configuration with access lines at ``info``, written to
   /dev/null) and, as baseline, a bare FastAPI app with one ``/healthz`` route under the
-  same uvicorn and options (uvicorn's own log configuration, access lines at ``info``).
+  same uvicorn and options (uvicorn's own log configuration, access lines at ``info``);
+  and the PCM-Ops app again with ``jobs_execute_in_server`` off (the job engine's threads
+  in a ``pcm-ops worker`` process instead: under load, each of them taking the interpreter
+  lock back when it wakes costs the request loop).
   Each server is its own process; the client is another (asyncio, raw HTTP/1.1). Ratio:
   PCM-Ops req/s / bare req/s. Also the server process's CPU time per request (user +
   system, from ``/proc``; Linux only), which other load on the machine changes less than
@@ -89,7 +92,7 @@ def _plugin_module(index: int) -> types.ModuleType:
     return module
 
 
-def build_app(plugins: int, data_dir: Path) -> Any:
+def build_app(plugins: int, data_dir: Path, **settings: Any) -> Any:
     from pcm_ops.app import create_app
     from pcm_ops.discovery import ENTRY_POINT_GROUP, discover
     from pcm_ops.settings import load_settings
@@ -98,14 +101,18 @@ def build_app(plugins: int, data_dir: Path) -> Any:
         EntryPoint(f"bench-{i}", _plugin_module(i).__name__, ENTRY_POINT_GROUP)
         for i in range(plugins)
     ]
-    settings = load_settings(
-        None, data_dir=data_dir, plugins=[ep.name for ep in entry_points], log_level="warning"
+    loaded = load_settings(
+        None,
+        data_dir=data_dir,
+        plugins=[ep.name for ep in entry_points],
+        log_level="warning",
+        **settings,
     )
-    registry = discover(settings, entry_points_=entry_points)
+    registry = discover(loaded, entry_points_=entry_points)
     failed = [r.id for r in registry.records if r.state.value != "loaded"]
     if failed:
         raise SystemExit(f"bench plugins failed to load: {failed}")
-    return create_app(settings, registry=registry)
+    return create_app(loaded, registry=registry)
 
 
 async def _call(app: Any, path: str) -> int:
@@ -190,10 +197,15 @@ def _serve(kind: str, port: int) -> None:
     """Child process: serve the PCM-Ops app or the bare FastAPI app on ``port``."""
     import uvicorn
 
-    if kind == "pcm":
+    if kind in ("pcm", "pcm-api"):
         from pcm_ops.logs import uvicorn_log_config
 
-        app = build_app(0, Path(tempfile.mkdtemp(prefix="pcm-routing-bench-")))
+        # pcm-api: the job engine runs in a worker (`pcm-ops worker`), not in the server.
+        app = build_app(
+            0,
+            Path(tempfile.mkdtemp(prefix="pcm-routing-bench-")),
+            jobs_execute_in_server=kind == "pcm",
+        )
         log_config: Any = uvicorn_log_config()
     else:
         from fastapi import FastAPI
@@ -259,10 +271,10 @@ def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 def healthz(runs: int, seconds: float) -> None:
-    rates: dict[str, list[float]] = {"bare": [], "pcm": []}
-    cpu_per_request: dict[str, list[float]] = {"bare": [], "pcm": []}
+    rates: dict[str, list[float]] = {kind: [] for kind in SERVERS}
+    cpu_per_request: dict[str, list[float]] = {kind: [] for kind in SERVERS}
     for _ in range(runs):
-        for kind in ("bare", "pcm"):
+        for kind in SERVERS:
             port = _free_port()
             process = subprocess.Popen(
                 [sys.executable, __file__, "--serve", kind, "--port", str(port)],
@@ -282,25 +294,36 @@ def healthz(runs: int, seconds: float) -> None:
                 process.terminate()
                 process.wait(15)
     bare = statistics.median(rates["bare"])
-    pcm = statistics.median(rates["pcm"])
     print(
         f"healthz: GET /healthz, {CONNECTIONS} connections, {seconds:g} s per measurement, "
         f"median of {runs} runs (spread min-max)"
     )
-    print(f"  bare FastAPI: {bare:8.0f} req/s ({min(rates['bare']):.0f}-{max(rates['bare']):.0f})")
-    print(f"  PCM-Ops:      {pcm:8.0f} req/s ({min(rates['pcm']):.0f}-{max(rates['pcm']):.0f})")
-    print(f"  ratio PCM-Ops / bare: {pcm / bare:.2f}x")
-    if cpu_per_request["bare"] and cpu_per_request["pcm"]:
-        print("  server CPU per request (user + system), median (spread min-max):")
-        for kind, label in (("bare", "bare FastAPI"), ("pcm", "PCM-Ops")):
-            values = [value * 1e6 for value in cpu_per_request[kind]]
-            print(
-                f"    {label + ':':13} {statistics.median(values):6.0f} us "
-                f"({min(values):.0f}-{max(values):.0f})"
-            )
+    for kind, label in SERVERS.items():
+        rate = statistics.median(rates[kind])
+        ratio = "" if kind == "bare" else f"  ratio to bare: {rate / bare:.2f}x"
+        print(
+            f"  {label + ':':36} {rate:8.0f} req/s "
+            f"({min(rates[kind]):.0f}-{max(rates[kind]):.0f}){ratio}"
+        )
+    if all(cpu_per_request.values()):
         bare_cpu = statistics.median(cpu_per_request["bare"])
-        pcm_cpu = statistics.median(cpu_per_request["pcm"])
-        print(f"  ratio bare / PCM-Ops CPU per request: {bare_cpu / pcm_cpu:.2f}x")
+        print("  server CPU per request (user + system), median (spread min-max):")
+        for kind, label in SERVERS.items():
+            values = [value * 1e6 for value in cpu_per_request[kind]]
+            cpu = statistics.median(cpu_per_request[kind])
+            ratio = "" if kind == "bare" else f"  ratio bare / it: {bare_cpu / cpu:.2f}x"
+            print(
+                f"    {label + ':':34} {statistics.median(values):6.0f} us "
+                f"({min(values):.0f}-{max(values):.0f}){ratio}"
+            )
+
+
+#: The servers of the healthz section, by ``--serve`` kind.
+SERVERS = {
+    "bare": "bare FastAPI",
+    "pcm": "PCM-Ops",
+    "pcm-api": "PCM-Ops, job engine in a worker",
+}
 
 
 def main() -> None:
@@ -309,7 +332,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--sections", default="routing,healthz")
-    parser.add_argument("--serve", choices=("pcm", "bare"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=tuple(SERVERS), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args, _unknown = parser.parse_known_args()
     if args.serve:
