@@ -33,6 +33,9 @@ What is measured, each ``--runs`` times (medians reported):
   instance too, and the peak resident set size of that process during the run (Linux:
   the high-water mark is reset before each run through ``/proc/self/clear_refs``; where
   that is not possible the process's lifetime peak is reported, marked ``lifetime``).
+* Before each run, a random pause of up to the queue's poll interval (not timed): the wait
+  for the job engine's next look at the queue is then a sample, not the same offset every
+  run.
 * A **delayed** variant (``--delayed`` seconds, PCM-Ops only): every invocation reports
   ``InProgress`` for that long after SendCommand, as a real script takes time: the cost of
   polling while results are not there yet.
@@ -54,6 +57,7 @@ import json
 import math
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -73,6 +77,8 @@ API = "/api/tools/aws/script-runner"
 COMMON = "/api/tools/aws/common"
 #: ``jobs_queue_poll_seconds`` of the application under test (``--queue-poll``).
 QUEUE_POLL_SECONDS = 0.25
+#: The pause before each run (not timed): the same sequence in every invocation.
+PAUSES = random.Random(15)
 
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "sa-east-1")
 #: The largest fleet and the most account-regions ``--instances``/``--account-regions`` take.
@@ -428,6 +434,11 @@ async def pcm_ops_run(server: Server, aws: FakeAws) -> dict[str, Any]:
         "targets": {"instance_ids": ids},
         "max_concurrency": "100%",
     }
+    # The job engine looks for queued jobs every QUEUE_POLL_SECONDS: a run that starts
+    # right after the one before lands at the same point of that cycle every time, so the
+    # runs' wait for it (up to a whole interval) was not a sample but a constant, set by
+    # how long the run before took. A random pause first makes it one.
+    await asyncio.sleep(PAUSES.uniform(0.0, QUEUE_POLL_SECONDS))
     before = aws.requests()
     _release_free_memory()
     peak_is_per_run = _reset_peak_rss()
