@@ -337,7 +337,9 @@ class PcmSsmResponse(SimpleSystemManagerResponse):
 
     # SendCommand --------------------------------------------------------------------------
 
-    def send_command(self) -> JsonAnswer:
+    # moto's call_action takes an action's answer as an ActionResult or as (status, headers,
+    # body); moto's own send_command returns the former.
+    def send_command(self) -> JsonAnswer:  # type: ignore[override]
         instance_ids = list(self._get_param("InstanceIds") or [])
         targets = list(self._get_param("Targets") or [])
         if not instance_ids and not targets:
