@@ -221,8 +221,12 @@ async def _add_targets(
 TARGETS_PER_INSERT = 1000
 
 
+_PENDING, _SKIPPED = InstanceStatus.PENDING.value, InstanceStatus.SKIPPED.value
+
+
 def _initial_status(target: PlannedTarget) -> str:
-    return (InstanceStatus.PENDING if target.will_run else InstanceStatus.SKIPPED).value
+    # The values read once: an enum member's ``.value`` is a property, called per target.
+    return _SKIPPED if target.skip_reason else _PENDING
 
 
 #: The most instance ids the start's audit record lists (``instance_count`` counts them

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import ColumnElement, func
 from sqlmodel import col, select
@@ -138,12 +139,24 @@ async def instances_by_ids(
     return await _first_by_id(session, select(AwsSrInstance), instance_ids)
 
 
+class InstanceRow(NamedTuple):
+    """What planning a run reads of an inventory instance (:func:`instance_rows_by_ids`)."""
+
+    instance_id: str
+    account_id: str
+    region: str
+    name: str
+    ssm_managed: bool
+    ping_status: str
+
+
 async def instance_rows_by_ids(
     session: AsyncSession, instance_ids: Sequence[str]
-) -> dict[str, Any]:
-    """:func:`instances_by_ids` as rows of what a plan reads (instance id, account, region,
-    name, SSM managed, ping status), without an ORM object per instance: building those
-    was most of the time of planning a run on thousands of instances."""
+) -> dict[str, InstanceRow]:
+    """:func:`instances_by_ids` as :class:`InstanceRow` tuples, without an ORM object per
+    instance: building those was most of the time of planning a run on thousands of
+    instances. Plain tuples, not SQLAlchemy's rows, whose attributes cost 0.3 µs a read
+    (six per instance: a tenth of a ``POST /executions`` at 20,000)."""
     statement = select(  # type: ignore[call-overload]  # sqlmodel: up to four columns
         AwsSrInstance.instance_id,
         AwsSrInstance.account_id,
@@ -152,14 +165,19 @@ async def instance_rows_by_ids(
         AwsSrInstance.ssm_managed,
         AwsSrInstance.ping_status,
     )
-    return await _first_by_id(session, statement, instance_ids)
+    return await _first_by_id(session, statement, instance_ids, InstanceRow._make, itemgetter(0))
 
 
 async def _first_by_id(
-    session: AsyncSession, statement: Any, instance_ids: Sequence[str]
+    session: AsyncSession,
+    statement: Any,
+    instance_ids: Sequence[str],
+    make: Callable[[Any], Any] | None = None,
+    key: Callable[[Any], str] = attrgetter("instance_id"),
 ) -> dict[str, Any]:
-    """``statement``'s rows for ``instance_ids``, by instance id: the first by account and
-    region when an id is in several account-regions."""
+    """``statement``'s rows for ``instance_ids`` (each made into ``make(row)`` when given),
+    by instance id (``key(row)``): the first by account and region when an id is in several
+    account-regions."""
     found: dict[str, Any] = {}
     wanted = list(dict.fromkeys(instance_ids))
     for start in range(0, len(wanted), 500):  # SQLite limits the parameters of a statement
@@ -168,7 +186,9 @@ async def _first_by_id(
             *_TIE_BREAKERS
         )
         for row in (await session.exec(chunked)).all():
-            found.setdefault(row.instance_id, row)
+            instance_id = key(row)
+            if instance_id not in found:
+                found[instance_id] = row if make is None else make(row)
     return found
 
 
