@@ -226,7 +226,7 @@ _PENDING, _SKIPPED = InstanceStatus.PENDING.value, InstanceStatus.SKIPPED.value
 
 def _initial_status(target: PlannedTarget) -> str:
     # The values read once: an enum member's ``.value`` is a property, called per target.
-    return _SKIPPED if target.skip_reason else _PENDING
+    return _PENDING if target.will_run else _SKIPPED
 
 
 #: The most instance ids the start's audit record lists (``instance_count`` counts them
