@@ -18,6 +18,7 @@ from pcm_aws_common.services.errors import (
     PartitionBoundaryError,
     RegionNotAllowed,
 )
+from pcm_aws_common.services.parsing import ResponseParserFactory
 
 SQLITE_ONLY = pytest.mark.parametrize("pcm_backend", ["sqlite"], indirect=True)
 
@@ -253,7 +254,7 @@ async def test_a_worker_builds_its_factory_from_the_settings(api, registry, pcm_
     assert [a.account_id for a in gov_accounts] == ["333333333333"]
 
 
-async def test_the_factorys_clients_parse_timestamps_with_it(api, registry):
+async def test_the_factorys_clients_parse_json_by_plan_and_timestamps_fast(api, registry):
     before = datetime.now(UTC) - timedelta(seconds=5)
     async with _factory(api) as aws:
         async with aws.client("ssm", account="222222222222", region="us-east-1") as ssm:
@@ -263,6 +264,10 @@ async def test_the_factorys_clients_parse_timestamps_with_it(api, registry):
             described = await ssm.describe_parameters(
                 ParameterFilters=[{"Key": "Name", "Values": [name]}]
             )
+            # JSON bodies are read by plan (services.parsing); botocore keeps the rest.
+            parsers = ssm._endpoint._response_parser_factory
+            assert isinstance(parsers, ResponseParserFactory)
+            assert type(parsers.create_parser("query")).__module__ == "aiobotocore.parsers"
         # A JSON protocol (epoch numbers) above, a query protocol (ISO text) here.
         async with aws.client("sts", account="222222222222") as sts:
             token = await sts.get_session_token()

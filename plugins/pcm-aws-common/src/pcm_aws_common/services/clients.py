@@ -674,14 +674,17 @@ class AwsClients:
     def _new_session(self, profile: str | None = None) -> AioSession:
         from aiobotocore.session import AioSession
 
+        from pcm_aws_common.services.parsing import ResponseParserFactory
+
         session = AioSession(profile=profile)
         # One loader for every session: service models and endpoint data are parsed once
         # per process instead of once per session.
         session.register_component("data_loader", _shared_loader())
-        # Timestamps without dateutil (the same instants; see services.timestamps).
-        session.get_component("response_parser_factory").set_parser_defaults(
-            timestamp_parser=parse_timestamp
-        )
+        # JSON bodies read by a plan per output shape (see services.parsing), timestamps
+        # without dateutil (the same instants; see services.timestamps).
+        parsers = ResponseParserFactory()
+        parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
+        session.register_component("response_parser_factory", parsers)
         session.register("before-call", self.api_calls.before_call)
         session.register("after-call", self.api_calls.after_call)
         session.register("creating-client-class", _add_limit_mixin)
