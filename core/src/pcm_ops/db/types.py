@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+class _SQLiteDateTime(SQLITE_DATETIME):
+    """SQLite's ``DATETIME`` (the same column type, the same text in it), written without
+    building a dict per value.
+
+    SQLAlchemy writes a datetime into SQLite as ``"%(year)04d-...%(microsecond)06d" %
+    {...}``: a dict and a format per value, 1.6 µs, three times per row in a fan-out's
+    bulk writes. :meth:`datetime.isoformat` with a space and microseconds gives the same
+    text (``2026-12-05 07:00:00.000000``) in a fifth of the time; anything but a naive
+    datetime still goes through SQLAlchemy's own processor.
+    """
+
+    def bind_processor(self, dialect: Any) -> Callable[[Any], Any] | None:
+        general = super().bind_processor(dialect)
+        assert general is not None
+
+        def process(value: Any) -> Any:
+            if value.__class__ is datetime and value.tzinfo is None:
+                return value.isoformat(" ", "microseconds")
+            return general(value)
+
+        return process
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -25,11 +50,17 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime
     cache_ok = True
 
+    def load_dialect_impl(self, dialect: Any) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SQLiteDateTime())
+        return dialect.type_descriptor(self.impl_instance)
+
     def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
+        tzinfo = value.tzinfo
+        if tzinfo is not None:
+            value = value if tzinfo is UTC else value.astimezone(UTC)
         return value.replace(tzinfo=None)  # type: ignore[no-any-return]
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
