@@ -133,6 +133,30 @@ async def test_credentials_are_refreshed_before_they_expire_once_under_a_lock(ap
 
 
 @SQLITE_ONLY
+async def test_concurrent_asks_for_an_account_read_the_registry_once(api, registry):
+    from sqlalchemy import event
+
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if "FROM aws_common_account" in statement:
+            reads.append(statement)
+
+    engine = api.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with _factory(api) as aws:
+            infos = await asyncio.gather(*(aws.get_account("222222222222") for _ in range(8)))
+            again = await aws.get_account("222222222222")
+            other = await aws.get_account("333333333333")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert {info.account_id for info in infos} == {again.account_id} == {"222222222222"}
+    assert other.account_id == "333333333333"
+    assert len(reads) == 2  # one per account, however many asked at once
+
+
 async def test_assumed_credentials_are_cached_per_user_and_clients_reused(api, registry):
     async with _factory(api) as aws:
         before = aws.api_calls.calls("sts", "AssumeRole")

@@ -280,6 +280,7 @@ class AwsClients:
         self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
         self._session_locks: dict[tuple[Any, ...], asyncio.Lock] = {}
         self._accounts: dict[str, tuple[float, AccountInfo, _Source]] = {}
+        self._account_locks: dict[str, asyncio.Lock] = {}
         #: Clients taken out of the pool while in use; closed with the factory.
         self._retired: list[_PooledClient] = []
         self._closed = False
@@ -550,6 +551,15 @@ class AwsClients:
         cached = self._accounts.get(account_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1], cached[2]
+        # A fan-out asks for the clients of all of an account's regions at once: one read
+        # of the registry for all of them, not one each.
+        async with self._account_locks.setdefault(account_id, asyncio.Lock()):
+            cached = self._accounts.get(account_id)
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1], cached[2]
+            return await self._read_account(account_id)
+
+    async def _read_account(self, account_id: str) -> tuple[AccountInfo, _Source]:
         from sqlmodel import select
 
         from pcm_aws_common.models import AwsAccount, AwsCredentialSource
