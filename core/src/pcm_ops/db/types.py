@@ -51,9 +51,11 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Any) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(_SQLiteDateTime())
-        return dialect.type_descriptor(self.impl_instance)
+        chosen: TypeEngine[Any] = (
+            _SQLiteDateTime() if dialect.name == "sqlite" else self.impl_instance  # type: ignore[no-untyped-call]
+        )
+        described: TypeEngine[Any] = dialect.type_descriptor(chosen)
+        return described
 
     def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:
