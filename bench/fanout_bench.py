@@ -416,6 +416,30 @@ def _cpu_seconds() -> float:
     return times.user + times.system
 
 
+class _CollectorClock:
+    """Seconds this process spent in the garbage collector's collections (their wall
+    time, taken from :data:`gc.callbacks`; a collection holds the interpreter lock)."""
+
+    def __init__(self) -> None:
+        import gc
+        import threading
+
+        self.seconds = 0.0
+        self._started: dict[int, float] = {}
+        self._thread_id = threading.get_ident
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        key = self._thread_id()
+        if phase == "start":
+            self._started[key] = time.perf_counter()
+        elif key in self._started:
+            self.seconds += time.perf_counter() - self._started.pop(key)
+
+
+GC = _CollectorClock()
+
+
 def _timestamp(text: str | None) -> float:
     from datetime import datetime
 
@@ -444,6 +468,7 @@ async def pcm_ops_run(server: Server, aws: FakeAws) -> dict[str, Any]:
     peak_is_per_run = _reset_peak_rss()
     rss_before = _peak_rss_mib()
     cpu = _cpu_seconds()
+    collecting = GC.seconds
     aws_cpu = process_cpu_seconds(aws.process.pid)
     clock = time.time()  # the server's timestamps are on this clock
     started = time.perf_counter()
@@ -465,6 +490,7 @@ async def pcm_ops_run(server: Server, aws: FakeAws) -> dict[str, Any]:
         await server.news.wait(0.02 if ended == len(ids) else 0.25)
     wall = time.perf_counter() - started
     cpu = _cpu_seconds() - cpu
+    collected = GC.seconds - collecting
     aws_after = process_cpu_seconds(aws.process.pid)
     aws_cpu = aws_after - aws_cpu if aws_cpu is not None and aws_after is not None else None
     peak = _peak_rss_mib()
@@ -476,6 +502,7 @@ async def pcm_ops_run(server: Server, aws: FakeAws) -> dict[str, Any]:
         "wall": wall,
         "cpu": cpu,
         "cpu_per_instance_ms": cpu / len(ids) * 1000,
+        "gc": collected,
         "aws_cpu": aws_cpu,
         "peak_rss_mib": peak,
         "peak_rss_per_run": peak_is_per_run,
@@ -675,6 +702,7 @@ def summarize(
                     "first_run_wall": variants["first"][0]["wall"],
                     "cpu": _median(runs, "cpu"),
                     "cpu_per_instance_ms": _median(runs, "cpu_per_instance_ms"),
+                    "gc": _median(runs, "gc"),
                     "aws_cpu": statistics.median(run["aws_cpu"] for run in runs)
                     if all(run["aws_cpu"] is not None for run in runs)
                     else None,
@@ -760,9 +788,9 @@ def report(figures: dict[str, Any], delayed: float) -> None:
     print()
     print(
         "| run | backend | app CPU | CPU per instance | peak RSS (max of runs) | "
-        "RSS at the start | CPU / wall | fake AWS CPU |"
+        "RSS at the start | CPU / wall | in the garbage collector | fake AWS CPU |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in figures["pcm_ops"]:
         name = "PCM-Ops" if row["variant"] == "instant" else f"PCM-Ops, {delayed:g} s scripts"
         peak = f"{row['peak_rss_mib']:.0f} MiB ({row['peak_rss_max_mib']:.0f})"
@@ -771,7 +799,7 @@ def report(figures: dict[str, Any], delayed: float) -> None:
         print(
             f"| {name} | {row['backend']} | {row['cpu']:.2f} s | "
             f"{row['cpu_per_instance_ms']:.3f} ms | {peak} | {row['rss_before_mib']:.0f} MiB | "
-            f"{row['cpu'] / row['wall']:.2f} | "
+            f"{row['cpu'] / row['wall']:.2f} | {row['gc']:.2f} s | "
             + (f"{row['aws_cpu']:.2f} s |" if row["aws_cpu"] is not None else "- |")
         )
     print()

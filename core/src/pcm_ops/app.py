@@ -158,6 +158,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await start_jobs(app)
     try:
         await registry.call_each_async("pcm_ops_startup", app=app, settings=settings)
+        from pcm_ops.memory import tune_garbage_collector
+
+        tune_garbage_collector(settings)
         try:
             yield
         finally:

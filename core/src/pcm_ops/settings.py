@@ -159,6 +159,12 @@ class Settings(BaseSettings):
         description="Stable id of this process as a durable-job executor; default "
         "`server@<host name>` for `pcm-ops serve`, `worker@<host name>` for `pcm-ops worker`.",
     )
+    tune_gc: bool = Field(
+        default=True,
+        description="Once started, leave the start-up's objects out of Python's garbage "
+        "collections and collect young objects every 10,000 allocations instead of 700 "
+        "(`pcm_ops.memory`): a sixth less CPU in large executions.",
+    )
     jobs_execute_in_server: bool = Field(
         default=True,
         description="Run durable jobs inside `pcm-ops serve`; turn off when `pcm-ops worker` "

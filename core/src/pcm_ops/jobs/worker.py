@@ -56,6 +56,9 @@ def run_worker(
     try:
         engine.start()
         try:
+            from pcm_ops.memory import tune_garbage_collector
+
+            tune_garbage_collector(settings)
             if on_ready is not None:
                 on_ready(engine)
             stop.wait()

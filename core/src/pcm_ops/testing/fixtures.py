@@ -341,7 +341,8 @@ def make_pcm_settings(
     The settings are built by :func:`pcm_ops.settings.load_settings`, like the CLI's, from:
     ``data_dir`` = the test's temporary directory, ``database_url`` = ``pcm_database_url``,
     ``plugins`` = the ids of the test's plugins (its ``pcm_plugins`` marker's, else the
-    ``pcm_plugins`` fixture's), ``metrics_refresh_seconds`` = 0, and then ``overrides``
+    ``pcm_plugins`` fixture's), ``metrics_refresh_seconds`` = 0, ``tune_gc`` = ``False``
+    (:mod:`pcm_ops.memory`: a test process starts many apps), and then ``overrides``
     (any setting, plus ``config_file=`` for a TOML file). ``PCM_*`` environment variables
     present when the test starts are removed for the test; variables the test sets itself
     (``monkeypatch.setenv``) before calling the factory are read as usual. Invalid values
@@ -358,6 +359,9 @@ def make_pcm_settings(
             "database_url": pcm_database_url,
             "plugins": [_plugin_id(spec) for spec in chosen],
             "metrics_refresh_seconds": 0,  # a test's scrape sees what it just did
+            # A test process starts hundreds of apps: freezing what each start-up made
+            # would keep every earlier test's objects for good.
+            "tune_gc": False,
         }
         values.update(overrides)
         config_file = values.pop("config_file", None)
