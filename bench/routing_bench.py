@@ -18,7 +18,10 @@ What is measured:
   ``pcm-ops serve``'s log configuration with access lines at ``info``, written to
   /dev/null) and, as baseline, a bare FastAPI app with one ``/healthz`` route under the
   same uvicorn and options (uvicorn's own log configuration, access lines at ``info``);
-  and the PCM-Ops app again with ``jobs_execute_in_server`` off (the job engine's threads
+  the bare app again with the garbage collector set up as a started PCM-Ops process sets
+  it up (:mod:`pcm_ops.memory`: start-up frozen, young collections every 10,000
+  allocations), to tell that from the rest; and the PCM-Ops app again with
+  ``jobs_execute_in_server`` off (the job engine's threads
   in a ``pcm-ops worker`` process instead: under load, each of them taking the interpreter
   lock back when it wakes costs the request loop).
   Each server is its own process; the client is another (asyncio, raw HTTP/1.1). Ratio:
@@ -208,9 +211,23 @@ def _serve(kind: str, port: int) -> None:
         )
         log_config: Any = uvicorn_log_config()
     else:
+        from contextlib import asynccontextmanager
+
         from fastapi import FastAPI
 
-        app = FastAPI()
+        @asynccontextmanager
+        async def lifespan(_app: FastAPI) -> Any:
+            if kind == "bare-gc":  # the collector set up as pcm_ops.memory sets it up
+                import gc
+
+                from pcm_ops.memory import YOUNG_THRESHOLD
+
+                gc.collect()
+                gc.freeze()
+                gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+            yield
+
+        app = FastAPI(lifespan=lifespan)
 
         @app.get("/healthz")
         async def healthz() -> dict[str, str]:
@@ -321,6 +338,7 @@ def healthz(runs: int, seconds: float) -> None:
 #: The servers of the healthz section, by ``--serve`` kind.
 SERVERS = {
     "bare": "bare FastAPI",
+    "bare-gc": "bare FastAPI, PCM-Ops' gc set-up",
     "pcm": "PCM-Ops",
     "pcm-api": "PCM-Ops, job engine in a worker",
 }
