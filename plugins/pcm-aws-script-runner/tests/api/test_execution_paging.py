@@ -38,6 +38,9 @@ async def test_the_detail_has_batch_counts_and_links_not_one_row_per_batch(make_
         assert "batches" not in detail
         assert detail["batches_url"].endswith(f"/executions/{execution['id']}/batches")
         assert detail["targets_url"].endswith(f"/executions/{execution['id']}/targets")
+        assert detail["events_url"].endswith(f"/executions/{execution['id']}/events")
+        # The second execution's links come from the pattern found for the first.
+        assert detail["batches_url"].startswith("/api/")
         assert sum(detail["batch_counts"].values()) == len(await fleet.batches(execution["id"]))
     assert detail["batch_counts"] == {"finished": 4}
     # The same account-regions and statuses: 120 instances (4 batches) make no longer a

@@ -75,7 +75,7 @@ async def _detail(request: Request, session: Any, execution: AwsSrExecution) -> 
     batches and instances are paged through their own routes)."""
     execution_id = execution.id or 0
     urls = {
-        name: str(request.url_for(route, execution_id=execution_id).path)
+        name: _execution_path(request, route, execution_id)
         for name, route in (
             ("batches_url", "execution_batches"),
             ("targets_url", "execution_targets"),
@@ -87,7 +87,32 @@ async def _detail(request: Request, session: Any, execution: AwsSrExecution) -> 
 
 
 def events_url(request: Request, execution_id: int) -> str:
-    return str(request.url_for("execution_events", execution_id=execution_id).path)
+    return _execution_path(request, "execution_events", execution_id)
+
+
+#: An execution id no execution has: where it lands in a route's path is where every
+#: execution's id goes.
+_ANY_ID = 987_654_321_987
+
+
+def _execution_path(request: Request, route: str, execution_id: int) -> str:
+    """``request.url_for(route, execution_id=...).path``, without looking the route up in
+    the app's route table each time (a page that watches an execution reads its detail
+    every second or so: three look-ups through every route of every plugin each time).
+    The path's pattern is found once per app, mount point and route."""
+    state = request.app.state
+    patterns: dict[tuple[str, str], tuple[str, str]] | None = getattr(
+        state, "aws_sr_execution_paths", None
+    )
+    if patterns is None:
+        patterns = state.aws_sr_execution_paths = {}
+    key = (request.scope.get("root_path", ""), route)
+    pattern = patterns.get(key)
+    if pattern is None:
+        path = str(request.url_for(route, execution_id=_ANY_ID).path)
+        before, _, after = path.partition(str(_ANY_ID))
+        pattern = patterns[key] = (before, after)
+    return f"{pattern[0]}{execution_id}{pattern[1]}"
 
 
 def _actor(principal: Principal, request: Request) -> Actor:
