@@ -3,13 +3,12 @@ Python's garbage collector once it has started.
 
 Python's cyclic collector runs a *young* collection every 700 new container objects and,
 when enough objects have survived into the oldest generation, a *full* one that walks
-every object it tracks. A started PCM-Ops process holds a few hundred thousand objects
-that live as long as it does (modules, classes, models, the route table, AWS clients'
-service models), so each full collection took ~150 ms, and a fan-out's rows and answers,
-alive for the length of a page, triggered one every few thousand instances: with young
-collections every 700 objects, a sixth of a 10,000-instance execution's CPU went to the
-collector (2.4 s of collections in a benchmark of four runs; 1.0 s after
-:func:`tune_garbage_collector`).
+every object it tracks. A started PCM-Ops process holds hundreds of thousands of objects
+that live as long as it does (modules, classes, models, the route table, the AWS
+clients' service models), so a full collection took up to ~150 ms, and an execution's
+rows and answers, alive for the length of a page, kept promoting objects and triggering
+them: at 20,000 instances the collector took 0.39 s of the execution's 6.1 s of CPU
+(0.10 s with :func:`tune_garbage_collector`), at 10,000 0.07-0.09 s (0.03-0.04 s).
 
 :func:`tune_garbage_collector` moves the objects that start-up made out of the
 collector's walks (:func:`gc.freeze`) and collects young objects every
