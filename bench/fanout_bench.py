@@ -440,6 +440,21 @@ class _CollectorClock:
 GC = _CollectorClock()
 
 
+def _reference_seconds() -> float:
+    """CPU seconds of a fixed piece of pure-Python work (the best of three), taken just
+    before a run: how fast this machine runs Python right now. A shared VM's speed drifts
+    by tens of percent within an hour; runs of two versions compare fairly only at the
+    same speed, and this column says whether they were."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for number in range(1_000_000):
+            total += number
+        best = min(best, time.process_time() - started)
+    return best
+
+
 def _timestamp(text: str | None) -> float:
     from datetime import datetime
 
@@ -463,6 +478,7 @@ async def pcm_ops_run(server: Server, aws: FakeAws) -> dict[str, Any]:
     # runs' wait for it (up to a whole interval) was not a sample but a constant, set by
     # how long the run before took. A random pause first makes it one.
     await asyncio.sleep(PAUSES.uniform(0.0, QUEUE_POLL_SECONDS))
+    reference = _reference_seconds()
     before = aws.requests()
     _release_free_memory()
     peak_is_per_run = _reset_peak_rss()
@@ -503,6 +519,7 @@ async def pcm_ops_run(server: Server, aws: FakeAws) -> dict[str, Any]:
         "cpu": cpu,
         "cpu_per_instance_ms": cpu / len(ids) * 1000,
         "gc": collected,
+        "reference": reference,
         "aws_cpu": aws_cpu,
         "peak_rss_mib": peak,
         "peak_rss_per_run": peak_is_per_run,
@@ -703,6 +720,7 @@ def summarize(
                     "cpu": _median(runs, "cpu"),
                     "cpu_per_instance_ms": _median(runs, "cpu_per_instance_ms"),
                     "gc": _median(runs, "gc"),
+                    "reference": _median(runs, "reference"),
                     "aws_cpu": statistics.median(run["aws_cpu"] for run in runs)
                     if all(run["aws_cpu"] is not None for run in runs)
                     else None,
@@ -788,9 +806,10 @@ def report(figures: dict[str, Any], delayed: float) -> None:
     print()
     print(
         "| run | backend | app CPU | CPU per instance | peak RSS (max of runs) | "
-        "RSS at the start | CPU / wall | in the garbage collector | fake AWS CPU |"
+        "RSS at the start | CPU / wall | in the garbage collector | fake AWS CPU | "
+        "reference loop |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in figures["pcm_ops"]:
         name = "PCM-Ops" if row["variant"] == "instant" else f"PCM-Ops, {delayed:g} s scripts"
         peak = f"{row['peak_rss_mib']:.0f} MiB ({row['peak_rss_max_mib']:.0f})"
@@ -801,6 +820,7 @@ def report(figures: dict[str, Any], delayed: float) -> None:
             f"{row['cpu_per_instance_ms']:.3f} ms | {peak} | {row['rss_before_mib']:.0f} MiB | "
             f"{row['cpu'] / row['wall']:.2f} | {row['gc']:.2f} s | "
             + (f"{row['aws_cpu']:.2f} s |" if row["aws_cpu"] is not None else "- |")
+            + f" {row['reference'] * 1000:.0f} ms |"
         )
     print()
     print("AWS calls by operation (medians):")
