@@ -127,6 +127,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # worker that lacks them, and the test would wait for ever. Set it yourself to test
     # versions.
     os.environ.setdefault("DBOS__APPVERSION", "pcm-ops-tests")
+    # A test process starts many applications (and the servers and workers a test starts
+    # inherit the environment): freezing what one start-up made would keep it for the
+    # rest of the run, and a collector set up for a server delays collecting each test's
+    # garbage. Tests keep Python's collector as it is (pcm_ops.memory); make_pcm_settings
+    # sets tune_gc off too, whatever the environment says.
+    os.environ.setdefault("PCM_TUNE_GC", "false")
 
 
 def _backends() -> list[Any]:
