@@ -10,8 +10,10 @@ gives clients a parser that, for the ``json`` protocol (SSM's, among others), tu
 output shape into a plan once (which members to read under which key, and which values
 to convert) and applies it to every response of that shape. The result is the same as
 botocore's, value for value and key for key, in the same order (a test compares both on
-every SSM operation PCM-Ops calls); errors, event streams, tagged unions and every other
-protocol stay botocore's own code.
+generated answers to every operation of eight JSON services, SSM's among them); errors,
+event streams, tagged unions and every other protocol stay botocore's own code. A page
+of 50 invocations with details: 1.22 ms with botocore's walk, 0.60 ms by plan (0.36 ms of
+it ``json.loads``).
 """
 
 from __future__ import annotations
