@@ -218,13 +218,9 @@ def _serve(kind: str, port: int) -> None:
         @asynccontextmanager
         async def lifespan(_app: FastAPI) -> Any:
             if kind == "bare-gc":  # the collector set up as pcm_ops.memory sets it up
-                import gc
+                from pcm_ops.memory import freeze_and_collect_less_often
 
-                from pcm_ops.memory import YOUNG_THRESHOLD
-
-                gc.collect()
-                gc.freeze()
-                gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+                freeze_and_collect_less_often()
             yield
 
         app = FastAPI(lifespan=lifespan)

@@ -26,7 +26,7 @@ from pcm_ops.settings import Settings
 #: New container objects between two young collections (Python's default is 700).
 YOUNG_THRESHOLD = 10_000
 
-__all__ = ["YOUNG_THRESHOLD", "tune_garbage_collector"]
+__all__ = ["YOUNG_THRESHOLD", "freeze_and_collect_less_often", "tune_garbage_collector"]
 
 _tuned = False
 
@@ -45,8 +45,15 @@ def tune_garbage_collector(settings: Settings) -> bool:
     if not settings.tune_gc or _tuned:
         return False
     _tuned = True
+    freeze_and_collect_less_often()
+    return True
+
+
+def freeze_and_collect_less_often() -> None:
+    """The set-up itself, whatever the settings: collect, freeze what is left, and collect
+    young objects every :data:`YOUNG_THRESHOLD` allocations (for a process that is not a
+    PCM-Ops one, such as a benchmark's baseline)."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
-    return True

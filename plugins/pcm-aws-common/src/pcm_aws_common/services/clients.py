@@ -548,16 +548,19 @@ class AwsClients:
         return self._database
 
     async def _account(self, account_id: str) -> tuple[AccountInfo, _Source]:
-        cached = self._accounts.get(account_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1], cached[2]
+        cached = self._cached_account(account_id)
+        if cached is not None:
+            return cached
         # A fan-out asks for the clients of all of an account's regions at once: one read
         # of the registry for all of them, not one each.
         async with self._account_locks.setdefault(account_id, asyncio.Lock()):
-            cached = self._accounts.get(account_id)
-            if cached is not None and cached[0] > time.monotonic():
-                return cached[1], cached[2]
-            return await self._read_account(account_id)
+            return self._cached_account(account_id) or await self._read_account(account_id)
+
+    def _cached_account(self, account_id: str) -> tuple[AccountInfo, _Source] | None:
+        cached = self._accounts.get(account_id)
+        if cached is None or cached[0] <= time.monotonic():
+            return None
+        return cached[1], cached[2]
 
     async def _read_account(self, account_id: str) -> tuple[AccountInfo, _Source]:
         from sqlmodel import select

@@ -76,7 +76,7 @@ def _compile(shape: Any, timestamp: Plan, blob: Plan, seen: dict[str, Plan]) -> 
         item = _compile(shape.member, timestamp, blob, seen)
         if item is None:
             return list
-        convert = item
+        convert = item  # narrowed to a Plan for the closure
 
         def each(node: Any) -> Any:
             return [None if value is None else convert(value) for value in node]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import ColumnElement, func
@@ -160,7 +159,7 @@ async def instance_rows_by_ids(
     # The columns are InstanceRow's fields, in its order (instance_id first: the key).
     columns = [getattr(AwsSrInstance, name) for name in InstanceRow._fields]
     statement = select(*columns)
-    return await _first_by_id(session, statement, instance_ids, InstanceRow._make, itemgetter(0))
+    return await _first_by_id(session, statement, instance_ids, InstanceRow._make)
 
 
 async def _first_by_id(
@@ -168,10 +167,9 @@ async def _first_by_id(
     statement: Any,
     instance_ids: Sequence[str],
     make: Callable[[Any], Any] | None = None,
-    key: Callable[[Any], str] = attrgetter("instance_id"),
 ) -> dict[str, Any]:
     """``statement``'s rows for ``instance_ids`` (each made into ``make(row)`` when given),
-    by instance id (``key(row)``): the first by account and region when an id is in several
+    by instance id: the first by account and region when an id is in several
     account-regions."""
     found: dict[str, Any] = {}
     wanted = list(dict.fromkeys(instance_ids))
@@ -181,9 +179,8 @@ async def _first_by_id(
             *_TIE_BREAKERS
         )
         for row in (await session.exec(chunked)).all():
-            instance_id = key(row)
-            if instance_id not in found:
-                found[instance_id] = row if make is None else make(row)
+            item = row if make is None else make(row)
+            found.setdefault(item.instance_id, item)
     return found
 
 
