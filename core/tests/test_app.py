@@ -79,6 +79,18 @@ async def test_healthz_answers_200(pcm_client):
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
+async def test_healthz_answered_before_routing_is_the_routes_answer(pcm_app, pcm_client):
+    """Core's layer answers a public ``/healthz`` itself; with a query string the route
+    does: both answers (and the route's documented model) must be the same."""
+    fast = await pcm_client.get("/healthz")
+    routed = await pcm_client.get("/healthz?probe=1")
+    for name in ("content-type", "content-length", "x-content-type-options"):
+        assert fast.headers[name] == routed.headers[name], name
+    assert (fast.status_code, fast.content) == (routed.status_code, routed.content)
+    documented = pcm_app.openapi()["paths"]["/healthz"]["get"]["responses"]["200"]
+    assert documented["content"]["application/json"]["schema"]["$ref"].endswith("/Liveness")
+
+
 async def test_readyz_answers_503_with_details_before_migrations(pcm_client):
     response = await pcm_client.get("/readyz")
 

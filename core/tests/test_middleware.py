@@ -51,7 +51,13 @@ async def echo(request: Request) -> Response:
     return PlainTextResponse((await request.body()).decode())
 
 
-def build(hsts: bool = False) -> tuple[Starlette, Metrics]:
+async def routed(request: Request) -> Response:
+    return PlainTextResponse(f"routed {request.method}")
+
+
+def build(
+    hsts: bool = False, answers: dict[str, tuple[str, bytes]] | None = None
+) -> tuple[Starlette, Metrics]:
     metrics = Metrics(SimpleNamespace(records=[]))
     app = Starlette(
         routes=[
@@ -62,8 +68,13 @@ def build(hsts: bool = False) -> tuple[Starlette, Metrics]:
             Route("/flashing", flashing),
             Route("/broken", broken),
             Route("/echo", echo, methods=["POST"]),
+            Route("/alive", routed, methods=["GET", "POST"]),
         ],
-        middleware=[Middleware(CoreMiddleware, metrics=metrics, prefixes=PREFIXES, hsts=hsts)],
+        middleware=[
+            Middleware(
+                CoreMiddleware, metrics=metrics, prefixes=PREFIXES, hsts=hsts, answers=answers
+            )
+        ],
     )
     return app, metrics
 
@@ -198,6 +209,33 @@ async def test_what_a_request_flashes_goes_out_in_the_flash_cookie() -> None:
         plain = await http.get("/items/1")
     assert FLASH_COOKIE in flashed.cookies
     assert "set-cookie" not in plain.headers
+
+
+async def test_a_fixed_answer_is_sent_before_routing_with_the_layers_own_work() -> None:
+    app, metrics = build(hsts=True, answers={"/alive": ("application/json", b'{"up":true}')})
+    async with client(app, "https://testserver") as http:
+        first = await http.get("/alive")
+        second = await http.get("/alive", headers={"X-Request-ID": "probe-1"})
+        with_query = await http.get("/alive?verbose=1")
+        posted = await http.post("/alive")
+    for answer in (first, second):
+        assert answer.status_code == 200
+        assert answer.content == b'{"up":true}'
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.headers["content-length"] == "11"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "strict-transport-security" in answer.headers
+    assert len(first.headers["x-request-id"]) == 32
+    assert second.headers["x-request-id"] == "probe-1"
+    # A query string or another method is the route's to answer.
+    assert with_query.text == "routed GET"
+    assert posted.text == "routed POST"
+    assert count(metrics, "GET", "/alive", "200") == 3
+    assert count(metrics, "POST", "/alive", "200") == 1
+    duration = metrics.registry.get_sample_value(
+        "pcm_http_request_duration_seconds_count", {"method": "GET", "route": "/alive"}
+    )
+    assert duration == 3
 
 
 async def test_other_scopes_pass_through_untouched() -> None:

@@ -113,6 +113,12 @@ def create_app(settings: Settings, registry: PluginRegistry | None = None) -> Fa
             for prefix in (record.metadata.api_prefix, record.metadata.page_prefix)
         },
         hsts=settings.hsts,
+        # The liveness probe, when public, is answered before routing (it never changes).
+        answers=(
+            {"/healthz": ("application/json", health.LIVENESS_ANSWER)}
+            if "/healthz" in settings.public_paths
+            else None
+        ),
     )
 
     from pcm_ops.dispatch import install_prefix_dispatch

@@ -209,10 +209,12 @@ class Metrics:
             registry=self.registry,
         )
 
-    def response_started(self, scope: Scope, started: float) -> str:
+    def response_started(self, scope: Scope, started: float, route: str | None = None) -> str:
         """Record the time from ``started`` (``time.perf_counter()``) to the first byte of
-        the response to ``scope``; returns the template of the route that served it."""
-        route = self.templates.of(scope)
+        the response to ``scope``; returns the template of the route that served it
+        (``route`` when given, else looked up)."""
+        if route is None:
+            route = self.templates.of(scope)
         key = (scope["method"], route)
         histogram = self._durations.get(key)
         if histogram is None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
+
+from pcm_ops.app import create_app
 from pcm_ops.routes import EffectiveRoute, effective_routes
 from pcm_ops.security.auth import declared_permission
 from pcm_ops.security.permissions import AUTHENTICATED
@@ -55,15 +58,20 @@ async def test_public_paths_answer_without_credentials(platform: Any) -> None:
 
 async def test_a_probe_taken_out_of_the_public_paths_needs_a_login(platform: Any) -> None:
     """The probes are mounted without the app-wide dependency (they are called often) and
-    check credentials themselves: taking one out of ``public_paths`` still protects it."""
-    platform.app.state.settings = platform.settings.model_copy(
-        update={"public_paths": ["/metrics"]}
-    )
-    for path in ("/healthz", "/readyz"):
-        assert (await platform.client.get(path)).status_code == 401, path
-        answer = await platform.client.get(path, headers=platform.auth("vera"))
-        assert answer.status_code in (200, 503), path
-    assert (await platform.client.get("/healthz?x=1")).status_code == 401
+    check credentials themselves, and core's layer answers ``/healthz`` before routing only
+    while it is public: taking one out of ``public_paths`` still protects it."""
+    settings = platform.settings.model_copy(update={"public_paths": ["/metrics"]})
+    app = create_app(settings, platform.app.state.registry)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x")
+    try:
+        for path in ("/healthz", "/readyz"):
+            assert (await client.get(path)).status_code == 401, path
+            answer = await client.get(path, headers=platform.auth("vera"))
+            assert answer.status_code in (200, 503), path
+        assert (await client.get("/healthz?x=1")).status_code == 401
+    finally:
+        await client.aclose()
+        await app.state.database.dispose()
 
 
 async def test_viewer_gets_403_on_every_write_route(platform: Any) -> None:

@@ -50,8 +50,11 @@ async def guard(request: Request) -> None:
         await authenticate(request)
 
 
-#: The liveness answer, made once: probes call it often and it never changes.
-_ALIVE = b'{"status":"ok"}'
+#: The liveness answer, made once: probes call it often and it never changes. When
+#: ``/healthz`` is public (the default), core's outermost layer answers it with this body
+#: before routing (:class:`pcm_ops.middleware.CoreMiddleware`); the route below serves it
+#: when a login is required.
+LIVENESS_ANSWER = b'{"status":"ok"}'
 
 
 @router.get("/healthz", response_model=Liveness, summary="Liveness: the process answers")
@@ -59,7 +62,7 @@ async def healthz(request: Request) -> Response:
     await guard(request)
     # A ready response skips validating and serialising the model on every probe (the
     # model still documents the answer).
-    return Response(_ALIVE, media_type="application/json")
+    return Response(LIVENESS_ANSWER, media_type="application/json")
 
 
 async def _database_check(database: Database) -> CheckResult:
