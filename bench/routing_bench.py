@@ -1,7 +1,7 @@
 """Benchmarks of request routing: latency flat in plugin count, and /healthz throughput.
 
     python bench/routing_bench.py [--runs 3] [--requests 2000] [--seconds 3]
-                                  [--sections routing,healthz]
+                                  [--sections routing,healthz] [--path /healthz]
 
 What is measured:
 
@@ -24,6 +24,9 @@ What is measured:
   ``jobs_execute_in_server`` off (the job engine's threads
   in a ``pcm-ops worker`` process instead: under load, each of them taking the interpreter
   lock back when it wakes costs the request loop).
+  PCM-Ops answers a public ``/healthz`` in its outermost layer, before routing; ``--path
+  '/healthz?routed=1'`` makes it route the probe like any other request (the bare app
+  answers both alike), which measures what a routed request costs.
   Each server is its own process; the client is another (asyncio, raw HTTP/1.1). Ratio:
   PCM-Ops req/s / bare req/s. Also the server process's CPU time per request (user +
   system, from ``/proc``; Linux only), which other load on the machine changes less than
@@ -242,8 +245,8 @@ def _free_port() -> int:
         return port
 
 
-async def _load(port: int, seconds: float) -> tuple[int, float]:
-    request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+async def _load(port: int, seconds: float, path: str = "/healthz") -> tuple[int, float]:
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
     deadline = time.perf_counter() + seconds
     done = 0
 
@@ -283,7 +286,7 @@ def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("server did not start within 30 s")
 
 
-def healthz(runs: int, seconds: float) -> None:
+def healthz(runs: int, seconds: float, path: str = "/healthz") -> None:
     rates: dict[str, list[float]] = {kind: [] for kind in SERVERS}
     cpu_per_request: dict[str, list[float]] = {kind: [] for kind in SERVERS}
     for _ in range(runs):
@@ -296,9 +299,9 @@ def healthz(runs: int, seconds: float) -> None:
             )
             try:
                 _wait_for(port, process)
-                asyncio.run(_load(port, 0.5))  # warm-up
+                asyncio.run(_load(port, 0.5, path))  # warm-up
                 cpu_before = process_cpu_seconds(process.pid)
-                done, elapsed = asyncio.run(_load(port, seconds))
+                done, elapsed = asyncio.run(_load(port, seconds, path))
                 cpu_after = process_cpu_seconds(process.pid)
                 rates[kind].append(done / elapsed)
                 if cpu_before is not None and cpu_after is not None:
@@ -308,7 +311,7 @@ def healthz(runs: int, seconds: float) -> None:
                 process.wait(15)
     bare = statistics.median(rates["bare"])
     print(
-        f"healthz: GET /healthz, {CONNECTIONS} connections, {seconds:g} s per measurement, "
+        f"healthz: GET {path}, {CONNECTIONS} connections, {seconds:g} s per measurement, "
         f"median of {runs} runs (spread min-max)"
     )
     for kind, label in SERVERS.items():
@@ -346,6 +349,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--sections", default="routing,healthz")
+    parser.add_argument(
+        "--path",
+        default="/healthz",
+        help="what the healthz section requests: '/healthz?routed=1' makes PCM-Ops route "
+        "the probe instead of answering it in its outermost layer",
+    )
     parser.add_argument("--serve", choices=tuple(SERVERS), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args, _unknown = parser.parse_known_args()
@@ -359,7 +368,7 @@ def main() -> None:
     if "routing" in sections:
         routing(args.runs, args.requests)
     if "healthz" in sections:
-        healthz(args.runs, args.seconds)
+        healthz(args.runs, args.seconds, args.path)
 
 
 if __name__ == "__main__":
