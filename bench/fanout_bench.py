@@ -12,7 +12,10 @@ are ``--regions`` regions (4 by default) of as many accounts as that takes, with
 instances spread evenly over them. The fleet lives in the
 extended moto server (:class:`pcm_aws_common.testing.MotoAws`) with ``--latency`` seconds
 (50 ms) injected into every AWS call. moto runs in a child process, so that its work does not
-compete with PCM-Ops' for this process's interpreter lock (as real AWS would not).
+compete with PCM-Ops' for this process's interpreter lock (as real AWS would not), and
+serves through waitress, which keeps HTTP connections open between calls as AWS's endpoints
+do (``--connections close``: moto's own werkzeug server, which closes every connection, so
+that the application opens a TCP connection per call, which it does not against AWS).
 
 What is measured, each ``--runs`` times (medians reported):
 
@@ -101,12 +104,14 @@ RUN_TIME_LIMIT = 600
 # -------------------------------------------------------------------------------------------
 
 
-def serve_moto(accounts: int, regions: int, per_region: int) -> None:
+def serve_moto(accounts: int, regions: int, per_region: int, keep_alive: int = 1) -> None:
     """The child process: start moto, prepare the fleet, print it as one JSON line, and
     serve until standard input closes."""
     from pcm_aws_common.testing import MotoAws
 
-    with MotoAws() as aws:
+    # keep_alive: connections stay open between calls, as against AWS (werkzeug's server,
+    # `--connections close`, makes the app open a new TCP connection for every call).
+    with MotoAws(keep_alive=bool(keep_alive)) as aws:
         management = aws.add_account(MANAGEMENT_ACCOUNT)
         fleet: dict[str, Any] = {
             "endpoint_url": aws.endpoint_url,
@@ -136,13 +141,15 @@ def serve_moto(accounts: int, regions: int, per_region: int) -> None:
 class FakeAws:
     """The moto child process, and its control API (``/pcm-moto/``) over HTTP."""
 
-    def __init__(self, accounts: int, regions: int, per_region: int) -> None:
+    def __init__(
+        self, accounts: int, regions: int, per_region: int, keep_alive: bool = True
+    ) -> None:
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 str(Path(__file__).resolve()),
                 "--serve-moto",
-                f"{accounts},{regions},{per_region}",
+                f"{accounts},{regions},{per_region},{int(keep_alive)}",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -920,6 +927,13 @@ def main() -> None:
         "PCM_BENCH_POSTGRES_URL is set)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--connections",
+        choices=("keep-alive", "close"),
+        default="keep-alive",
+        help="the fake AWS keeps HTTP connections open between calls, as AWS does "
+        "(keep-alive, waitress), or closes each one (close: moto's own werkzeug server)",
+    )
     parser.add_argument("--serve-moto", help=argparse.SUPPRESS)
     args, _ = parser.parse_known_args()  # bench/run.py passes every benchmark the same args
     if args.serve_moto:
@@ -952,7 +966,9 @@ def main() -> None:
     if not _postgres_url():
         print("PostgreSQL skipped: set PCM_BENCH_POSTGRES_URL=postgresql://user@host/db")
     started = time.perf_counter()
-    aws = FakeAws(args.accounts, args.regions, args.per_region)
+    aws = FakeAws(
+        args.accounts, args.regions, args.per_region, keep_alive=args.connections == "keep-alive"
+    )
     try:
         print(f"fleet ready in {time.perf_counter() - started:.1f} s", flush=True)
         aws.set_latency(args.latency)

@@ -145,3 +145,41 @@ def test_profiles_name_each_prepared_account(moto_aws, tmp_path):
 
     assert "[profile 333333333333]\nregion = us-gov-west-1" in config.read_text()
     assert moto_aws.account("member").access_key_id in credentials.read_text()
+
+
+def test_a_keep_alive_server_answers_many_calls_on_one_connection_and_stops():
+    """``MotoAws(keep_alive=True)`` (the fan-out bench's fake AWS) keeps a connection open
+    between requests, as AWS does, where werkzeug's server closes each one."""
+    import http.client
+
+    import boto3
+
+    from pcm_aws_common.testing import MotoAws
+
+    def answers_on_one_connection(aws: MotoAws) -> list[tuple[int, str | None]]:
+        host, port = aws.endpoint_url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        seen = []
+        try:
+            for _ in range(3):
+                connection.request("GET", "/pcm-moto/requests")
+                response = connection.getresponse()
+                response.read()
+                seen.append((response.status, response.getheader("connection")))
+                if response.will_close:
+                    connection.close()
+        finally:
+            connection.close()
+        return seen
+
+    with MotoAws(keep_alive=True) as aws:
+        account = aws.add_account("444444444444")
+        kept = answers_on_one_connection(aws)
+        sts = boto3.client(
+            "sts", region_name="us-east-1", endpoint_url=aws.endpoint_url, **account.credentials
+        )
+        assert sts.get_caller_identity()["Account"] == "444444444444"
+        sts.close()
+    assert kept == [(200, None)] * 3
+    with MotoAws() as aws:
+        assert answers_on_one_connection(aws) == [(200, "close")] * 3

@@ -91,25 +91,80 @@ class PcmMotoServer(ThreadedMotoServer):
     """moto's threaded server with :class:`PcmMotoMiddleware` in front of its application.
 
     ``_server_entry`` is ThreadedMotoServer's one method that builds the WSGI server; it is
-    the only thing overridden, with the same server and request handler.
+    the only thing overridden, with the same server and request handler, or (``keep_alive``)
+    waitress instead of werkzeug's server.
 
     :param listening: a socket already bound and listening on the loopback, to serve on
         instead of binding ``port`` (its address can be handed out before the server starts:
         requests wait in its backlog).
+    :param keep_alive: serve with waitress, which keeps HTTP/1.1 connections open between
+        requests as AWS's endpoints do. werkzeug's development server closes the connection
+        after every answer, so each call costs the client a new TCP connection that it does
+        not pay against AWS (benchmarks measuring the client's CPU want this on).
     """
 
-    def __init__(self, port: int = 0, listening: socket.socket | None = None) -> None:
+    def __init__(
+        self, port: int = 0, listening: socket.socket | None = None, keep_alive: bool = False
+    ) -> None:
         super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
         self._listening = listening
+        self._keep_alive = keep_alive
 
     def _server_entry(self) -> None:
         app = PcmMotoMiddleware(DomainDispatcherApplication(create_backend_app))
+        if self._keep_alive:
+            server = _KeepAliveServer(app, self._ip_address, self._port, self._listening)
+            self._server = server  # type: ignore[assignment]
+            self._server_ready_event.set()
+            server.serve_forever()
+            return
         fd = self._listening.fileno() if self._listening is not None else None
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=_QuietHandler, fd=fd
         )
         self._server_ready_event.set()
         self._server.serve_forever()
+
+
+class _KeepAliveServer:
+    """waitress serving ``app``, with the part of werkzeug's server interface that
+    ``ThreadedMotoServer`` uses (``server_address``, ``serve_forever``, ``shutdown``).
+
+    Injected latency sleeps in a worker thread, so there are enough of them for every
+    request a fan-out has in flight at once.
+    """
+
+    THREADS = 256
+
+    def __init__(
+        self, app: Any, host: str, port: int, listening: socket.socket | None = None
+    ) -> None:
+        from waitress.server import create_server  # type: ignore[import-untyped]
+
+        logging.getLogger("waitress").setLevel(logging.ERROR)  # "task queue depth" lines
+        options: dict[str, Any] = {
+            "threads": self.THREADS,
+            "connection_limit": 4096,
+            "channel_timeout": 300,
+            "ident": "moto",
+        }
+        if listening is not None:
+            options["sockets"] = [listening]
+        else:
+            options.update(host=host, port=port)
+        self._server: Any = create_server(app, **options)
+        self.server_address = (self._server.effective_host, self._server.effective_port)
+
+    def serve_forever(self) -> None:
+        self._server.run()
+
+    def shutdown(self) -> None:
+        """Close every channel and the listening socket (the loop ends when none is left),
+        then stop the worker threads."""
+        server = self._server
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        for channel in list(server._map.values()):
+            channel.handle_close()
 
 
 class MotoAws:
@@ -132,11 +187,15 @@ class MotoAws:
     :param port: the port to bind on 127.0.0.1 (0: a free one).
     :param listening: or a socket bound on 127.0.0.1 and listening, to serve on: its
         address can be handed out before moto starts. The server closes it when it stops.
+    :param keep_alive: keep connections open between requests, as AWS does
+        (:class:`PcmMotoServer`; off: werkzeug's server, which closes each one).
     """
 
-    def __init__(self, port: int = 0, *, listening: socket.socket | None = None) -> None:
+    def __init__(
+        self, port: int = 0, *, listening: socket.socket | None = None, keep_alive: bool = False
+    ) -> None:
         self._listening = listening
-        self._server = PcmMotoServer(port, listening)
+        self._server = PcmMotoServer(port, listening, keep_alive)
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._images: dict[tuple[str, bool], str] = {}
         #: One botocore session for the harness's clients: it reads each service model once.
