@@ -260,7 +260,8 @@ async def test_publish_many_with_a_step_key_publishes_nothing_twice(running_app:
     from pcm_ops.jobs import events as events_module
 
     publisher = events_module._running_publisher()
-    batch = [("tick", {"n": 1}), ("tick", {"n": 2})]
+    # The publisher takes data as JSON text (publish_many checks and encodes it).
+    batch = [("tick", '{"n": 1}'), ("tick", '{"n": 2}')]
     first = publisher.publish_many("jobs-test:thing:42", batch, "wf/7/0")
     again = publisher.publish_many("jobs-test:thing:42", batch, "wf/7/0")
     other = publisher.publish_many("jobs-test:thing:42", batch, "wf/7/1")
@@ -270,3 +271,7 @@ async def test_publish_many_with_a_step_key_publishes_nothing_twice(running_app:
     )
     assert (first, again, other) == ([1, 2], [1, 2], [3, 4])
     assert [e["id"] for e in parse(response.text) if "id" in e] == ["1", "2", "3", "4"]
+    assert [json.loads(e["data"])["data"] for e in parse(response.text) if "id" in e] == [
+        {"n": 1},
+        {"n": 2},
+    ] * 2

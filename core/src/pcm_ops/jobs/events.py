@@ -82,14 +82,36 @@ class _Publisher:
         self.engine = engine
         self.is_postgres = is_postgres
         self.doorbell = doorbell
+        self._insert: Any = None
 
-    def publish(self, stream: str, type_: str, data: Any, dedupe_key: str | None) -> int:
+    def _insert_events(self, events_table: Any) -> Any:
+        """The ``INSERT`` of events whose data is JSON text already: stored as it is on
+        SQLite (where JSON is text), cast to ``json`` on PostgreSQL."""
+        statement = self._insert
+        if statement is None:
+            from sqlalchemy import JSON, Text, bindparam, cast
+
+            data: Any = bindparam("data", type_=Text())
+            if self.is_postgres:
+                data = cast(data, JSON)
+            statement = self._insert = events_table.insert().values(
+                stream=bindparam("stream"),
+                seq=bindparam("seq"),
+                type=bindparam("type"),
+                data=data,
+                dedupe_key=bindparam("dedupe_key"),
+                created_at=bindparam("created_at"),
+            )
+        return statement
+
+    def publish(self, stream: str, type_: str, data: str, dedupe_key: str | None) -> int:
         return self.publish_many(stream, [(type_, data)], dedupe_key)[0]
 
     def publish_many(
-        self, stream: str, events: Sequence[tuple[str, Any]], dedupe_key: str | None
+        self, stream: str, events: Sequence[tuple[str, str]], dedupe_key: str | None
     ) -> list[int]:
-        """Append ``events`` to ``stream`` in one transaction; their ids, in order.
+        """Append ``events`` (``(type, data as JSON text)``, from :func:`_check`) to
+        ``stream`` in one transaction; their ids, in order.
 
         ``dedupe_key`` is the first event's key; the others get ``<key>+1``, ``<key>+2``...
         Either all of them were committed before (their ids are returned) or none was.
@@ -133,7 +155,7 @@ class _Publisher:
                             raise _AlreadyPublished(existing)
                     first = int(last) - count + 1
                     connection.execute(
-                        events_table.insert(),
+                        self._insert_events(events_table),
                         [
                             {
                                 "stream": stream,
@@ -242,7 +264,9 @@ def _wake_local_listeners(stream: str) -> None:
 # -------------------------------------------------------------------------------------------
 
 
-def _check(stream: str, type_: str, data: Any) -> None:
+def _check(stream: str, type_: str, data: Any) -> str:
+    """Check an event; return its data as JSON text (what the publisher stores: the data is
+    encoded once, here, not again by the column's type)."""
     if not isinstance(stream, str) or not _STREAM.match(stream):
         raise ValueError(
             f"stream name {stream!r} must be 1 to 255 printable characters without spaces, "
@@ -254,7 +278,7 @@ def _check(stream: str, type_: str, data: Any) -> None:
             "(e.g. 'step.finished')"
         )
     try:
-        json.dumps(data)
+        return json.dumps(data)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"event data must be JSON-serialisable: {exc}") from None
 
@@ -337,7 +361,7 @@ def publish(stream: str, event_type: str, data: Any = None) -> int:
     :raises ValueError: bad stream name or type. :raises TypeError: data is not JSON.
     :raises JobsError: the job engine does not run in this process.
     """
-    _check(stream, event_type, data)
+    data = _check(stream, event_type, data)
     position = _workflow_position()
     if position is None:
         return _publish_now(stream, event_type, data, None)
@@ -361,7 +385,7 @@ def publish(stream: str, event_type: str, data: Any = None) -> int:
 
 async def publish_async(stream: str, event_type: str, data: Any = None) -> int:
     """:func:`publish` for ``async`` code (routes, async workflows and steps)."""
-    _check(stream, event_type, data)
+    data = _check(stream, event_type, data)
     position = _workflow_position()
     if position is not None and position[1] is None:
         from dbos import DBOS
@@ -399,13 +423,9 @@ def _publish_many_as_step(stream: str, events: Sequence[tuple[str, Any]]) -> lis
     return _publish_many_now(stream, events, key)
 
 
-def _checked_events(stream: str, events: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    checked = []
-    for event in events:
-        event_type, data = event
-        _check(stream, event_type, data)
-        checked.append((event_type, data))
-    return checked
+def _checked_events(stream: str, events: Sequence[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """``(event type, data as JSON text)`` of each event, checked."""
+    return [(event_type, _check(stream, event_type, data)) for event_type, data in events]
 
 
 def publish_many(stream: str, events: Sequence[tuple[str, Any]]) -> list[int]:
