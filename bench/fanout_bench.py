@@ -294,6 +294,9 @@ async def pcm_ops(
             "PCM_AWS_COMMON__ENDPOINT_URL": aws.endpoint_url,
             "PCM_AWS_SCRIPT_RUNNER__POLL_INTERVAL_SECONDS": str(poll),
             "PCM_AWS_SCRIPT_RUNNER__MAX_POLL_INTERVAL_SECONDS": str(max_poll),
+            # The bench syncs the inventory itself, before the runs: the scheduled sync
+            # (every 30 minutes, on the clock) would land in whichever run spans :00 or :30.
+            "PCM_AWS_SCRIPT_RUNNER__INVENTORY_SYNC_SCHEDULE": "",
         }
     )
     with database(backend) as (data_dir, url):

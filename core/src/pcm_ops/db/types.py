@@ -59,7 +59,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def bind_processor(self, dialect: Any) -> Callable[[Any], Any] | None:
         """On SQLite, one function from a UTC or naive datetime to the column's text
-        (SQLAlchemy's composition of :meth:`process_bind_param` and the column type's own
+        (SQLAlchemy's composition of ``process_bind_param`` and the column type's own
         processor costs two calls and a ``replace`` per value: a fan-out writes three per
         result row); anything else, and every other database, goes through both."""
         composed = super().bind_processor(dialect)
