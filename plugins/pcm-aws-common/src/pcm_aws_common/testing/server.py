@@ -146,6 +146,9 @@ class _KeepAliveServer:
             "threads": self.THREADS,
             "connection_limit": 4096,
             "channel_timeout": 300,
+            # poll(), not select(): a fan-out over 200 account-regions keeps more than
+            # 1,024 connections open, beyond what select() takes.
+            "asyncore_use_poll": True,
             "ident": "moto",
         }
         if listening is not None:
