@@ -114,11 +114,7 @@ def create_app(settings: Settings, registry: PluginRegistry | None = None) -> Fa
         },
         hsts=settings.hsts,
         # The liveness probe, when public, is answered before routing (it never changes).
-        answers=(
-            {"/healthz": ("application/json", health.LIVENESS_ANSWER)}
-            if "/healthz" in settings.public_paths
-            else None
-        ),
+        answers=health.answered_before_routing(settings),
     )
 
     from pcm_ops.dispatch import install_prefix_dispatch

@@ -114,8 +114,10 @@ class CoreMiddleware:
                     await call_refusing_nul(self.app, scope, receive, send_response)
                 else:
                     body, headers = answer
+                    # send_response puts a new header list in the start message; the
+                    # body message is copied so that no server can change the shared one.
                     await send_response(
-                        {"type": "http.response.start", "status": 200, "headers": list(headers)}
+                        {"type": "http.response.start", "status": 200, "headers": headers}
                     )
                     await send_response(dict(body))
             finally:

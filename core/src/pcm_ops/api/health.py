@@ -15,7 +15,8 @@ from sqlalchemy import text
 from pcm_ops.db.engine import Database
 from pcm_ops.plugin import HealthCheck, HealthResult
 from pcm_ops.registry import PluginRegistry
-from pcm_ops.security.auth import authenticate, is_public
+from pcm_ops.security.auth import authenticate, is_public, is_public_path
+from pcm_ops.settings import Settings
 
 router = APIRouter(tags=["core"])
 
@@ -50,11 +51,17 @@ async def guard(request: Request) -> None:
         await authenticate(request)
 
 
-#: The liveness answer, made once: probes call it often and it never changes. When
-#: ``/healthz`` is public (the default), core's outermost layer answers it with this body
-#: before routing (:class:`pcm_ops.middleware.CoreMiddleware`); the route below serves it
-#: when a login is required.
-LIVENESS_ANSWER = b'{"status":"ok"}'
+#: The liveness answer (content type, body), made once: probes call it often and it never
+#: changes.
+LIVENESS_ANSWER = ("application/json", b'{"status":"ok"}')
+
+
+def answered_before_routing(settings: Settings) -> dict[str, tuple[str, bytes]]:
+    """The probes core's outermost layer answers itself, before routing
+    (:class:`pcm_ops.middleware.CoreMiddleware`'s ``answers``): ``/healthz`` while it is
+    public, when :func:`guard` would let it through without a login; otherwise the route
+    below answers it, after the guard."""
+    return {"/healthz": LIVENESS_ANSWER} if is_public_path("/healthz", settings) else {}
 
 
 @router.get("/healthz", response_model=Liveness, summary="Liveness: the process answers")
@@ -62,7 +69,8 @@ async def healthz(request: Request) -> Response:
     await guard(request)
     # A ready response skips validating and serialising the model on every probe (the
     # model still documents the answer).
-    return Response(LIVENESS_ANSWER, media_type="application/json")
+    media_type, body = LIVENESS_ANSWER
+    return Response(body, media_type=media_type)
 
 
 async def _database_check(database: Database) -> CheckResult:

@@ -84,25 +84,30 @@ class _Publisher:
         self.doorbell = doorbell
         self._insert: Any = None
 
-    def _insert_events(self, events_table: Any) -> Any:
-        """The ``INSERT`` of events whose data is JSON text already: stored as it is on
-        SQLite (where JSON is text), cast to ``json`` on PostgreSQL."""
-        statement = self._insert
-        if statement is None:
+    def _insert_events(self) -> Any:
+        """The ``INSERT`` of events whose data is JSON text already (:func:`_check`): stored
+        as it is on SQLite (where JSON is text), cast to ``json`` on PostgreSQL. Built once."""
+        if self._insert is None:
             from sqlalchemy import JSON, Text, bindparam, cast
+
+            from pcm_ops.jobs.models import StreamEvent, table_of
 
             data: Any = bindparam("data", type_=Text())
             if self.is_postgres:
                 data = cast(data, JSON)
-            statement = self._insert = events_table.insert().values(
-                stream=bindparam("stream"),
-                seq=bindparam("seq"),
-                type=bindparam("type"),
-                data=data,
-                dedupe_key=bindparam("dedupe_key"),
-                created_at=bindparam("created_at"),
+            self._insert = (
+                table_of(StreamEvent)
+                .insert()
+                .values(
+                    stream=bindparam("stream"),
+                    seq=bindparam("seq"),
+                    type=bindparam("type"),
+                    data=data,
+                    dedupe_key=bindparam("dedupe_key"),
+                    created_at=bindparam("created_at"),
+                )
             )
-        return statement
+        return self._insert
 
     def publish(self, stream: str, type_: str, data: str, dedupe_key: str | None) -> int:
         return self.publish_many(stream, [(type_, data)], dedupe_key)[0]
@@ -155,7 +160,7 @@ class _Publisher:
                             raise _AlreadyPublished(existing)
                     first = int(last) - count + 1
                     connection.execute(
-                        self._insert_events(events_table),
+                        self._insert_events(),
                         [
                             {
                                 "stream": stream,
@@ -334,11 +339,11 @@ def _running_publisher() -> _Publisher:
     return publisher
 
 
-def _publish_now(stream: str, type_: str, data: Any, dedupe_key: str | None) -> int:
+def _publish_now(stream: str, type_: str, data: str, dedupe_key: str | None) -> int:
     return _running_publisher().publish(stream, type_, data, dedupe_key)
 
 
-def _publish_as_step(stream: str, type_: str, data: Any) -> int:
+def _publish_as_step(stream: str, type_: str, data: str) -> int:
     position = _workflow_position()
     assert position is not None
     workflow_id, step_id, step_status = position
@@ -409,12 +414,12 @@ async def publish_async(stream: str, event_type: str, data: Any = None) -> int:
 
 
 def _publish_many_now(
-    stream: str, events: Sequence[tuple[str, Any]], dedupe_key: str | None
+    stream: str, events: Sequence[tuple[str, str]], dedupe_key: str | None
 ) -> list[int]:
     return _running_publisher().publish_many(stream, events, dedupe_key)
 
 
-def _publish_many_as_step(stream: str, events: Sequence[tuple[str, Any]]) -> list[int]:
+def _publish_many_as_step(stream: str, events: Sequence[tuple[str, str]]) -> list[int]:
     position = _workflow_position()
     assert position is not None
     workflow_id, step_id, step_status = position

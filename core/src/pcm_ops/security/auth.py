@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import hmac
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, HTTPException, Request
 
 from pcm_ops.security.principal import Principal
+
+if TYPE_CHECKING:
+    from pcm_ops.settings import Settings
 
 #: Always public, whatever the settings say: without them nobody could log in.
 LOGIN_PATHS = frozenset({"/login", "/api/auth/login"})
@@ -44,11 +47,17 @@ class LoginRequired(HTTPException):
         super().__init__(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+def is_public_path(path: str, settings: Settings) -> bool:
+    """``path`` is served without credentials under ``settings``: the always-public paths
+    and ``public_paths``."""
+    return path in ALWAYS_PUBLIC or path in settings.public_paths
+
+
 def is_public(request: Request) -> bool:
     path: str = request.scope["path"]
     if "?" in path or "#" in path or "\\" in path:
         path = request.url.path  # as the URL has it (escaped); else the same, unbuilt
-    return path in ALWAYS_PUBLIC or path in request.app.state.settings.public_paths
+    return is_public_path(path, request.app.state.settings)
 
 
 async def _csrf_token_sent(request: Request) -> str | None:
