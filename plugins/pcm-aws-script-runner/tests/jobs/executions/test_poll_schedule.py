@@ -86,3 +86,46 @@ def test_the_groups_of_a_round_cost_one_probe_when_scripts_take_a_second():
     # The probe at 0.1, 0.3, 0.7 and 1.5 s, then the 7 others once: 4 groups each with
     # a probe of their own took 3 early lists more per group.
     assert lists == 8 + 3, lists
+
+
+def test_a_probe_sent_long_before_its_round_ended_is_listed_at_once():
+    schedule = PollSchedule(0.1, 1.0)
+    # The round took 0.25 s to send after its first batch went out: that batch is due.
+    schedule.sent([1, 2, 3], probe_age=0.25)
+
+    assert schedule.wait() == 0.0
+    assert schedule.due(0.0, [1, 2, 3]) == [1]
+
+
+def test_a_probe_younger_than_the_poll_interval_waits_the_rest_of_it():
+    schedule = PollSchedule(0.1, 1.0)
+    schedule.sent([1, 2], probe_age=0.04)
+
+    assert abs(schedule.wait() - 0.06) < 1e-9
+
+
+def test_an_early_first_list_does_not_shorten_the_probes_backoff():
+    schedule = PollSchedule(0.1, 1.0)
+    schedule.sent([1, 2], probe_age=5.0)
+    schedule.due(schedule.wait(), [1, 2])
+    schedule.polled(1, progressed=False)
+
+    # Listed again after twice the poll interval, as a probe listed on time would be: not
+    # at once, over and over, because its first wait was 0.
+    assert abs(schedule.wait() - 0.2) < 1e-9
+
+
+def test_the_probes_age_comes_from_the_send_steps_recorded_outputs():
+    from pcm_aws_script_runner.jobs.executions.workflow import _probe_age
+
+    outcomes = [
+        {"status": "sent", "sent_at": 100.05, "ended_at": 100.08},
+        {"status": "sent", "sent_at": 100.07, "ended_at": 100.08},
+        {"status": "sent", "sent_at": 100.20, "ended_at": 100.31},
+    ]
+    assert abs(_probe_age([1, 2, 3], [1, 2, 3], outcomes) - 0.26) < 1e-9
+    # Outputs recorded before these fields existed (a workflow resumed across an upgrade),
+    # and a batch settled by an earlier run of its step: the probe waits a whole interval.
+    assert _probe_age([1], [1], [{"status": "sent", "command_id": "c", "errors": 0}]) == 0.0
+    assert _probe_age([1, 2], [1, 2], [{"status": "sent", "ended_at": 5.0}, outcomes[2]]) == 0.0
+    assert _probe_age([], [1], [None]) == 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import weakref
 from collections import Counter
 from contextlib import AsyncExitStack
@@ -61,7 +62,9 @@ def _send_slots() -> asyncio.Semaphore:
 @DBOS.step(name="aws-script-runner.send_batches", retries_allowed=True, max_attempts=3)
 async def send_batches(execution_id: int, numbers: list[int]) -> list[dict[str, Any]]:
     """Send the batches ``numbers`` (one ``SendCommand`` each, concurrently), each at most
-    once; return each one's outcome, in order: ``{"status", "command_id", "errors"}``.
+    once; return each one's outcome, in order: ``{"status", "command_id", "errors",
+    "sent_at", "ended_at"}`` (the last two: when its SendCommand answered and when the step
+    ended, seconds since the epoch; ``None`` or absent when not sent by this run of it).
 
     Before calling AWS the group's unsent batches are marked ``sending`` (committed).
     SendCommand goes through a client that never retries; when its outcome is unknown
@@ -119,6 +122,7 @@ async def _send_group(execution_id: int, numbers: list[int]) -> list[dict[str, A
         return_exceptions=True,
     )
     settled: dict[int, tuple[str | None, str, bool]] = {}
+    answered_at: dict[int, float] = {}
     unsettled: list[BaseException] = []
     for (number, *_rest), outcome in zip(to_send, sent, strict=True):
         if isinstance(outcome, BaseException):
@@ -133,7 +137,8 @@ async def _send_group(execution_id: int, numbers: list[int]) -> list[dict[str, A
             )
             unsettled.append(outcome)
         else:
-            settled[number] = outcome
+            command_id, error, adopted, answered_at[number] = outcome
+            settled[number] = (command_id, error, adopted)
     if settled:
         recorded, counts = await _record_outcomes(rt, execution_id, settled)
         events = []
@@ -142,6 +147,7 @@ async def _send_group(execution_id: int, numbers: list[int]) -> list[dict[str, A
                 "status": status,
                 "command_id": command_id,
                 "errors": 0 if command_id else size,
+                "sent_at": answered_at[number] if command_id else None,
             }
             events.append(
                 (
@@ -160,7 +166,10 @@ async def _send_group(execution_id: int, numbers: list[int]) -> list[dict[str, A
         await publish_many_async(execution_stream(execution_id), events)
     if unsettled:
         raise unsettled[0]
-    return [answers[number] for number in numbers]
+    # When the step ended, beside when each SendCommand answered (seconds since the epoch):
+    # the workflow times its first poll from them (recorded, so a replay decides the same).
+    ended_at = time.time()
+    return [{**answers[number], "ended_at": ended_at} for number in numbers]
 
 
 def _answer(status: str, command_id: str | None, batch: AwsSrExecutionBatch) -> dict[str, Any]:
@@ -192,14 +201,15 @@ async def _send_one(
     instance_ids: list[str],
     account_id: str,
     region: str,
-) -> tuple[str | None, str, bool]:
+) -> tuple[str | None, str, bool, float]:
+    """``(command id, error, adopted, when the outcome was known)``."""
     stamp = comment_stamp(execution_id, number)
     batch = {**snapshot, "account_id": account_id, "region": region, "instance_ids": instance_ids}
     command_id, error, adopted = await _send_once(
         rt, batch, send_arguments(batch, command, stamp), stamp, resumed=resumed
     )
     _log_outcome(execution_id, number, command_id, error, adopted)
-    return command_id, error, adopted
+    return command_id, error, adopted, time.time()
 
 
 async def _command_of(session: Any, execution: AwsSrExecution) -> str:

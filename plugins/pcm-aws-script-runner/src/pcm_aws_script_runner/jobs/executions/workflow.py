@@ -145,7 +145,9 @@ class PollSchedule:
     list of every running batch every ``poll`` seconds.
 
     Time here is the sum of the waits (a logical clock): the workflow must not read the
-    real one, so that a replay after a crash decides the same way.
+    real one, so that a replay after a crash decides the same way. The one reading of the
+    real clock, how long the round took to send after its probe went out, comes from the
+    send steps' recorded outputs, which a replay gets back unchanged.
     """
 
     #: How many ``max_poll`` intervals a silent batch that is not its round's probe waits.
@@ -170,17 +172,20 @@ class PollSchedule:
         self.silent &= still
         self.sent([n for n in running if n not in self.next_at])
 
-    def sent(self, numbers: list[int]) -> None:
-        """Batches sent together (one round: its first is the probe)."""
+    def sent(self, numbers: list[int], *, probe_age: float = 0.0) -> None:
+        """Batches sent together (one round: its first is the probe). ``probe_age``: how
+        long before the round ended its first batch was sent (a round of many batches takes
+        a while to send: the probe is due ``poll`` after it was sent, not after the last)."""
         new = [n for n in numbers if n not in self.next_at]
         if not new:
             return
         self.cohorts += 1
         for index, n in enumerate(new):
             first = self.poll if index == 0 else self.max_poll * self.SILENT_POLLS
+            due_in = max(first - probe_age, 0.0) if index == 0 else first
             if index == 0:
                 self.probes.add(n)
-            self.next_at[n], self.backoff[n] = self.clock + first, first
+            self.next_at[n], self.backoff[n] = self.clock + due_in, first
             self.cohort[n] = self.cohorts
             self.silent.add(n)
 
@@ -300,7 +305,7 @@ async def _send(
             for n, a in zip(group, settled, strict=True)
             if a is not None and a["status"] in RUNNING_BATCHES
         ]
-    schedule.sent(started)
+    schedule.sent(started, probe_age=_probe_age(started, to_send, outcomes))
     unsettled = []
     for n, outcome in zip(to_send, outcomes, strict=True):
         if outcome is None:
@@ -312,3 +317,21 @@ async def _send(
         elif outcome["status"] == BatchStatus.FAILED:
             errors[n] = batches[n]["size"]
     return unsettled
+
+
+def _probe_age(
+    started: list[int], to_send: list[int], outcomes: list[dict[str, Any] | None]
+) -> float:
+    """Seconds from the round's first SendCommand answer (its probe's) to the end of its
+    last send step, from the steps' outputs (``sent_at``, ``ended_at``: absent from
+    outputs recorded before they were added, and for a batch settled by an earlier run of
+    its step: then 0, the probe waits a whole poll interval as before)."""
+    if not started:
+        return 0.0
+    by_number = dict(zip(to_send, outcomes, strict=True))
+    probe = by_number.get(started[0]) or {}
+    sent_at = probe.get("sent_at")
+    ends = [o["ended_at"] for o in outcomes if o is not None and o.get("ended_at") is not None]
+    if sent_at is None or not ends:
+        return 0.0
+    return max(float(max(ends)) - float(sent_at), 0.0)
