@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import insert
 
-from pcm_aws_script_runner.domain import ExecutionStatus, InstanceStatus, RerunKind
+from pcm_aws_script_runner.domain import BatchStatus, ExecutionStatus, InstanceStatus, RerunKind
 from pcm_aws_script_runner.ids import EXECUTION_START_ACTION, EXECUTION_WORKFLOW, EXECUTIONS_QUEUE
 from pcm_aws_script_runner.models import (
     AwsSrExecution,
@@ -106,8 +106,11 @@ async def start_execution(
     session.add(execution)
     await session.flush()
     assert execution.id is not None
-    numbers = _add_batches(session, execution.id, plan)
-    await session.flush()
+    batches, numbers = _batches_of(execution.id, plan)
+    # Into the table (Core), as the targets below: an ORM object per batch cost more than
+    # the statement (15-30 ms of starting 2,000 instances in 40 batches; now 2 ms).
+    if batches:  # (an execution has a runnable target: checked above)
+        await session.exec(insert(cast(Any, AwsSrExecutionBatch).__table__), params=batches)
     await _add_targets(session, execution.id, plan, numbers)
     await audit.record_by(
         session,
@@ -154,31 +157,36 @@ def _execution_of(
     )
 
 
-def _add_batches(session: AsyncSession, execution_id: int, plan: Plan) -> dict[str, int]:
-    """Add the planned batches; return each runnable instance's batch number."""
+def _batches_of(execution_id: int, plan: Plan) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The planned batches' rows, and each runnable instance's batch number."""
     groups: dict[tuple[str, str], list[PlannedTarget]] = defaultdict(list)
     for target in plan.runnable:
         groups[(target.account_id, target.region)].append(target)
     numbers: dict[str, int] = {}
-    number = 0
+    rows: list[dict[str, Any]] = []
     # A batch never holds more instances than the execution may run at once.
     size = min(BATCH_SIZE, plan.concurrency)
     for account_id, region in sorted(groups):
         members = groups[(account_id, region)]
         for start in range(0, len(members), size):
             chunk = members[start : start + size]
-            number += 1
-            session.add(
-                AwsSrExecutionBatch(
-                    execution_id=execution_id,
-                    number=number,
-                    account_id=account_id,
-                    region=region,
-                    instance_ids=[t.instance_id for t in chunk],
-                )
+            number = len(rows) + 1
+            rows.append(
+                {
+                    "execution_id": execution_id,
+                    "number": number,
+                    "account_id": account_id,
+                    "region": region,
+                    "instance_ids": [t.instance_id for t in chunk],
+                    "status": BatchStatus.PLANNED.value,
+                    "command_id": None,
+                    "sent_at": None,
+                    "finished_at": None,
+                    "error": "",
+                }
             )
             numbers.update({t.instance_id: number for t in chunk})
-    return numbers
+    return rows, numbers
 
 
 async def _add_targets(
