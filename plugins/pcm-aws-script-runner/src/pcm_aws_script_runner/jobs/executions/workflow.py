@@ -181,10 +181,12 @@ class PollSchedule:
             return
         self.cohorts += 1
         for index, n in enumerate(new):
-            first = self.poll if index == 0 else self.max_poll * self.SILENT_POLLS
-            due_in = max(first - probe_age, 0.0) if index == 0 else first
             if index == 0:
                 self.probes.add(n)
+                first = self.poll
+                due_in = max(first - probe_age, 0.0)
+            else:
+                first = due_in = self.max_poll * self.SILENT_POLLS
             self.next_at[n], self.backoff[n] = self.clock + due_in, first
             self.cohort[n] = self.cohorts
             self.silent.add(n)
