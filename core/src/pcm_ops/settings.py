@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     jobs_queue_poll_seconds: float = Field(
         default=1.0, gt=0, le=60, description="How often an executor looks for queued jobs."
     )
+    jobs_start_on_enqueue: bool = Field(
+        default=True,
+        description="A job enqueued in a process that executes its queue starts at once, "
+        "not at the queue's next poll (queues whose only limit is worker_concurrency).",
+    )
     jobs_retention_days: float = Field(
         default=14.0, gt=0, description="Finished jobs and their events are deleted after this."
     )

@@ -13,7 +13,8 @@ Starting it:
 2. when the process executes jobs: records its heartbeat under its executor id (refusing an
    id that a live process uses), launches DBOS, which resumes the unfinished jobs this
    executor id left behind, declares the queues, core's retention schedule and the
-   plugins' schedules (removing those a plugin no longer declares);
+   plugins' schedules (removing those a plugin no longer declares), and starts the
+   dispatcher that starts a job enqueued here at once (:mod:`pcm_ops.jobs.dispatcher`);
 3. makes :func:`pcm_ops.jobs.publish` work in this process.
 
 Where DBOS keeps its state: on SQLite, in ``pcm-ops-dbos.sqlite`` beside the application's
@@ -42,6 +43,7 @@ from pcm_ops.jobs.queues import OwnedQueue, check_queue, core_queues, register_q
 from pcm_ops.plugin import JobDefinitions, ScheduleDefinition
 
 if TYPE_CHECKING:
+    from pcm_ops.jobs.dispatcher import Dispatcher
     from pcm_ops.jobs.service import JobStore
     from pcm_ops.registry import PluginRegistry
     from pcm_ops.settings import Settings
@@ -286,6 +288,7 @@ class JobEngine:
         self.app_version: str | None = None
         self._heartbeat: Heartbeat | None = None
         self._store: JobStore | None = None
+        self._dispatcher: Dispatcher | None = None
 
     # -- life ---------------------------------------------------------------------------
 
@@ -376,9 +379,20 @@ class JobEngine:
             raise JobsError(f"the job engine could not start: {type(exc).__name__}: {exc}") from exc
         self.launched = True
         self.app_version = DBOS.application_version
-        register_queues(
+        registered = register_queues(
             list(self.definitions.queues.values()), self.settings.jobs_queue_poll_seconds
         )
+        if self.settings.jobs_start_on_enqueue:
+            from pcm_ops.jobs.dispatcher import Dispatcher
+
+            executed = set(self.listen_queues) if self.listen_queues is not None else None
+            self._dispatcher = Dispatcher(
+                {
+                    name: queue
+                    for name, queue in registered.items()
+                    if executed is None or name in executed
+                }
+            )
         apply_retention_schedule()
         self._apply_schedules()
         self._heartbeat.app_version = self.app_version
@@ -471,6 +485,10 @@ class JobEngine:
         from pcm_ops.jobs import events
 
         events.unconfigure()
+        if self._dispatcher is not None:
+            # Before DBOS stops: no look may hand DBOS a job while it shuts down.
+            self._dispatcher.stop()
+            self._dispatcher = None
         if self._heartbeat is not None:
             self._heartbeat.stop()
             self._heartbeat = None
@@ -503,6 +521,15 @@ class JobEngine:
 
     def owner_of_workflow(self, workflow_name: str) -> str | None:
         return self.definitions.workflow_owners.get(workflow_name)
+
+    def start_soon(self, queue_name: str) -> bool:
+        """Look at ``queue_name`` for jobs to start now rather than at its next poll (see
+        :mod:`pcm_ops.jobs.dispatcher`); called after a job was enqueued on it. ``False``
+        when its jobs wait for the poll: this process does not execute that queue, the
+        queue has a deployment-wide ``concurrency`` or is partitioned, or
+        ``jobs_start_on_enqueue`` is off."""
+        dispatcher = self._dispatcher
+        return dispatcher is not None and dispatcher.request(queue_name)
 
 
 def _use_write_ahead_log(settings: Settings) -> None:

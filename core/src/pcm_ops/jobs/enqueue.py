@@ -153,6 +153,7 @@ def enqueue(
     else:
         client = engine.store().client_for_enqueue()
         client.enqueue(options, *args, **kwargs)  # type: ignore[arg-type]
+    engine.start_soon(options["queue_name"])
     return str(options["workflow_id"])
 
 
@@ -187,6 +188,7 @@ async def enqueue_async(
     else:
         client = engine.store().client_for_enqueue()
         await client.enqueue_async(options, *args, **kwargs)  # type: ignore[arg-type]
+    engine.start_soon(options["queue_name"])
     return str(options["workflow_id"])
 
 

@@ -81,12 +81,17 @@ def dbos_queue_options(definition: QueueDefinition, poll_seconds: float) -> dict
     return options
 
 
-def register_queues(queues: list[OwnedQueue], poll_seconds: float) -> None:
-    """Create or update the queues in DBOS's system database (DBOS must be launched)."""
+def register_queues(queues: list[OwnedQueue], poll_seconds: float) -> dict[str, Any]:
+    """Create or update the queues in DBOS's system database (DBOS must be launched);
+    return DBOS's queue objects by name."""
     from dbos import DBOS
 
-    for queue in queues:
-        DBOS.register_queue(queue.name, **dbos_queue_options(queue.definition, poll_seconds))
+    return {
+        queue.name: DBOS.register_queue(
+            queue.name, **dbos_queue_options(queue.definition, poll_seconds)
+        )
+        for queue in queues
+    }
 
 
 def core_queues() -> list[OwnedQueue]:

@@ -22,6 +22,7 @@ def pcm_ops_jobs() -> JobDefinitions:
             QueueDefinition("jobs-test.work"),
             QueueDefinition("jobs-test.limited", concurrency=2),
             QueueDefinition("jobs-test.partitioned", concurrency=1, partitioned=True),
+            QueueDefinition("jobs-test.one-per-worker", worker_concurrency=1),
         ],
     )
 

@@ -112,3 +112,11 @@ def busy(directory: str, label: str, seconds: float) -> None:
 @DBOS.workflow(name="jobs-test.noop")
 def noop() -> None:
     """Nothing at all: for measuring the engine's own overhead."""
+
+
+@DBOS.workflow(name="jobs-test.parent")
+def parent(queue: str) -> str:
+    """Enqueues ``jobs-test.noop`` on ``queue`` as its child; returns the child's id."""
+    from pcm_ops.jobs import enqueue
+
+    return enqueue("jobs-test.noop", queue=queue)

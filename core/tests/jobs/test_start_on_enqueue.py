@@ -1,0 +1,140 @@
+"""A job enqueued where its queue is executed starts at once, not at the queue's next poll.
+
+Every test here runs the engine with a 30 s queue poll (after the first moments, when the
+queues' worker threads have read that interval), so a job that starts within a few seconds
+was started by the look that followed its enqueue, not by a poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+#: Far longer than any wait in these tests.
+SLOW_POLL = 30.0
+
+
+@pytest.fixture
+def start_on_enqueue() -> bool:
+    return True
+
+
+@pytest.fixture
+def job_settings(job_settings: Any, start_on_enqueue: bool) -> Any:
+    """conftest's settings with a 30 s queue poll."""
+    return job_settings.model_copy(
+        update={"jobs_queue_poll_seconds": SLOW_POLL, "jobs_start_on_enqueue": start_on_enqueue}
+    )
+
+
+@pytest.fixture
+async def settled_app(running_app: Any) -> Any:
+    """The application, once every queue's worker thread waits out the 30 s interval (the
+    first of their rounds may still use the interval the template database recorded)."""
+    await asyncio.sleep(0.5)
+    return running_app
+
+
+def _state(app: Any, job_id: str) -> str:
+    return str(app.store.get(job_id, with_steps=False).state.value)
+
+
+def test_this_dbos_has_the_dequeue_functions_the_dispatcher_uses() -> None:
+    """When DBOS changes them, this fails here rather than every job silently waiting for
+    its queue's poll."""
+    from pcm_ops.jobs.dispatcher import _dbos_dequeue_functions
+
+    assert _dbos_dequeue_functions() is not None
+
+
+async def test_a_job_enqueued_where_its_queue_runs_starts_before_the_next_poll(
+    settled_app: Any, work_dir: Path
+) -> None:
+    from pcm_ops.jobs import enqueue_async
+
+    began = time.monotonic()
+    job_id = await enqueue_async("jobs-test.busy", str(work_dir), "work", 0, queue="jobs-test.work")
+    await settled_app.wait_for_state(job_id, "succeeded", within=10)
+
+    assert time.monotonic() - began < 10 < SLOW_POLL
+    assert "work" in (work_dir / "intervals.log").read_text()
+    assert settled_app.app.state.job_engine.start_soon("jobs-test.work") is True
+
+
+@SQLITE
+@pytest.mark.parametrize("start_on_enqueue", [False])
+async def test_with_the_setting_off_a_job_waits_for_the_poll(
+    settled_app: Any, work_dir: Path
+) -> None:
+    """The control of the test above: the same job, with the look turned off, is still
+    queued seconds later (its queue's poll is 30 s away)."""
+    from pcm_ops.jobs import enqueue_async
+
+    job_id = await enqueue_async("jobs-test.busy", str(work_dir), "work", 0, queue="jobs-test.work")
+    await asyncio.sleep(2)
+
+    assert _state(settled_app, job_id) == "queued"
+    assert settled_app.app.state.job_engine.start_soon("jobs-test.work") is False
+
+
+async def test_the_look_keeps_to_the_queues_worker_concurrency(
+    settled_app: Any, work_dir: Path
+) -> None:
+    """``jobs-test.one-per-worker`` runs one job at once per process: the first job starts at
+    once, the second's look finds it running and starts nothing."""
+    from pcm_ops.jobs import enqueue_async
+
+    first = await enqueue_async(
+        "jobs-test.busy", str(work_dir), "one", 3.0, queue="jobs-test.one-per-worker"
+    )
+    await settled_app.wait_for_state(first, "running", within=10)
+    second = await enqueue_async(
+        "jobs-test.busy", str(work_dir), "one", 3.0, queue="jobs-test.one-per-worker"
+    )
+    await asyncio.sleep(1)
+
+    assert _state(settled_app, second) == "queued"
+    assert _state(settled_app, first) == "running"
+
+
+@SQLITE
+@pytest.mark.parametrize(
+    ("queue", "partition_key"),
+    [("jobs-test.limited", None), ("jobs-test.partitioned", "111111111111:eu-west-1")],
+)
+async def test_a_queue_with_a_deployment_wide_limit_leaves_its_jobs_to_the_poll(
+    settled_app: Any, work_dir: Path, queue: str, partition_key: str | None
+) -> None:
+    """``concurrency`` (per queue or per partition key) is counted across executors, which
+    only the poll's claim does safely on SQLite: no look."""
+    from pcm_ops.jobs import enqueue_async
+
+    job_id = await enqueue_async(
+        "jobs-test.busy", str(work_dir), "p", 0, queue=queue, partition_key=partition_key
+    )
+    await asyncio.sleep(2)
+
+    assert _state(settled_app, job_id) == "queued"
+    assert settled_app.app.state.job_engine.start_soon(queue) is False
+
+
+@SQLITE
+async def test_a_job_enqueued_by_a_job_starts_before_the_next_poll(
+    settled_app: Any, work_dir: Path
+) -> None:
+    """A child job (enqueued inside a workflow) gets the same look."""
+    from pcm_ops.jobs import enqueue_async
+
+    began = time.monotonic()
+    parent = await enqueue_async("jobs-test.parent", "jobs-test.work", queue="jobs-test.work")
+    job = await settled_app.wait_for_state(parent, "succeeded", within=10)
+    await settled_app.wait_for_state(job.result, "succeeded", within=10)
+
+    assert time.monotonic() - began < 10
+    assert job.result.startswith("jobs-test:")
