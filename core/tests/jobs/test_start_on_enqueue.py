@@ -26,10 +26,15 @@ def start_on_enqueue() -> bool:
 
 
 @pytest.fixture
-def job_settings(job_settings: Any, start_on_enqueue: bool) -> Any:
+def queue_poll() -> float:
+    return SLOW_POLL
+
+
+@pytest.fixture
+def job_settings(job_settings: Any, start_on_enqueue: bool, queue_poll: float) -> Any:
     """conftest's settings with a 30 s queue poll."""
     return job_settings.model_copy(
-        update={"jobs_queue_poll_seconds": SLOW_POLL, "jobs_start_on_enqueue": start_on_enqueue}
+        update={"jobs_queue_poll_seconds": queue_poll, "jobs_start_on_enqueue": start_on_enqueue}
     )
 
 
@@ -138,3 +143,51 @@ async def test_a_job_enqueued_by_a_job_starts_before_the_next_poll(
 
     assert time.monotonic() - began < 10
     assert job.result.startswith("jobs-test:")
+
+
+@SQLITE
+@pytest.mark.parametrize("queue_poll", [0.05])
+async def test_a_look_that_fails_leaves_the_job_to_the_poll(
+    running_app: Any, work_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """With the usual short poll of the tests: the job still runs, and the log says why it
+    did not start at once."""
+    from pcm_ops.jobs import enqueue_async
+    from pcm_ops.jobs.dispatcher import Dispatcher
+
+    def broken(self: Any, queue_name: str) -> int:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(Dispatcher, "look_now", broken)
+    job_id = await enqueue_async("jobs-test.busy", str(work_dir), "w", 0, queue="jobs-test.work")
+    await running_app.wait_for_state(job_id, "succeeded", within=10)
+
+    assert any(
+        "could not start the jobs queued on jobs-test.work at once" in record.getMessage()
+        and "the database went away" in record.getMessage()
+        for record in caplog.records
+    )
+
+
+@pytest.fixture
+def dbos_without_dequeue_functions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pcm_ops.jobs import dispatcher
+
+    monkeypatch.setattr(dispatcher, "_dbos_dequeue_functions", lambda: None)
+
+
+@SQLITE
+@pytest.mark.parametrize("queue_poll", [0.05])
+async def test_without_dbos_dequeue_functions_jobs_wait_for_the_poll(
+    dbos_without_dequeue_functions: None, running_app: Any, work_dir: Path, caplog: Any
+) -> None:
+    """A DBOS whose dequeue functions changed: the engine starts, says so, and jobs still
+    run (at the poll)."""
+    from pcm_ops.jobs import enqueue_async
+
+    job_id = await enqueue_async("jobs-test.busy", str(work_dir), "w", 0, queue="jobs-test.work")
+    await running_app.wait_for_state(job_id, "succeeded", within=10)
+
+    assert running_app.app.state.job_engine.start_soon("jobs-test.work") is False
+    started = caplog.get_records("setup")
+    assert any("jobs start at their queue's next poll" in r.getMessage() for r in started)

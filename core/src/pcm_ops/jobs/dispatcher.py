@@ -28,7 +28,7 @@ start more than ``concurrency`` jobs, which one poll per process never does. For
 
 DBOS (3.x) offers no public way to do this. The look uses DBOS's own dequeue functions,
 checked when the engine starts: if the installed DBOS does not have them as expected, the
-dispatcher stays off (one log line says so) and every job waits for the poll, as it would
+dispatcher stays off (one warning says so) and every job waits for the poll, as it would
 with ``jobs_start_on_enqueue`` off.
 """
 
@@ -37,7 +37,6 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -96,9 +95,9 @@ class Dispatcher:
         self._stopped = False
         self._executor: ThreadPoolExecutor | None = None
         if self._functions is None:
-            logger.info(
+            logger.warning(
                 "jobs start at their queue's next poll: the installed DBOS has no dequeue "
-                "functions this version of PCM-Ops knows"
+                "functions this version of PCM-Ops knows (jobs_start_on_enqueue has no effect)"
             )
         else:
             # One thread: looks at different queues one after the other, as DBOS's claims
@@ -109,10 +108,6 @@ class Dispatcher:
     def active(self) -> bool:
         """Whether enqueued jobs can start before their queue's next poll."""
         return self._executor is not None and not self._stopped
-
-    def queues(self) -> Iterable[str]:
-        """The queues whose jobs a look can start."""
-        return self._queues.keys() if self.active else ()
 
     def request(self, queue_name: str) -> bool:
         """Look at ``queue_name`` soon, in the dispatcher's thread; ``False`` when its jobs
