@@ -178,8 +178,8 @@ class Settings(BaseSettings):
     )
     jobs_start_on_enqueue: bool = Field(
         default=True,
-        description="A job enqueued in a process that executes its queue starts at once, "
-        "not at the queue's next poll (queues whose only limit is worker_concurrency).",
+        description="A job starts as soon as it is enqueued (here or in another process), "
+        "not at its queue's next poll (queues whose only limit is worker_concurrency).",
     )
     jobs_retention_days: float = Field(
         default=14.0, gt=0, description="Finished jobs and their events are deleted after this."

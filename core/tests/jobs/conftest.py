@@ -411,9 +411,15 @@ class Kit:
         self.started.append(process)
         return process
 
-    def worker(self, executor_id: str, *queues: str, wait: bool = True) -> Process:
+    def worker(
+        self, executor_id: str, *queues: str, wait: bool = True, env: dict[str, str] | None = None
+    ) -> Process:
+        """A worker process; ``env``: more ``PCM_*`` variables (they win over the test's)."""
         process = self._spawn(
-            executor_id, "worker_main.py", list(queues), self.environment(executor_id)
+            executor_id,
+            "worker_main.py",
+            list(queues),
+            self.environment(executor_id, **(env or {})),
         )
         if wait:
             self.wait_ready(process)

@@ -191,3 +191,61 @@ async def test_without_dbos_dequeue_functions_jobs_wait_for_the_poll(
     assert running_app.app.state.job_engine.start_soon("jobs-test.work") is False
     started = caplog.get_records("setup")
     assert any("jobs start at their queue's next poll" in r.getMessage() for r in started)
+
+
+# -------------------------------------------------------------------------------------------
+# Jobs enqueued in another process: the executors are rung
+# -------------------------------------------------------------------------------------------
+
+#: A worker that polls its queues every 30 s.
+SLOW_WORKER = {"PCM_JOBS_QUEUE_POLL_SECONDS": str(SLOW_POLL)}
+
+
+def _settled_worker(kit: Any, env: dict[str, str]) -> None:
+    kit.worker("worker-rung", env=env)
+    time.sleep(0.5)  # its queue threads now wait out the 30 s interval
+
+
+async def test_a_job_enqueued_by_a_command_wakes_the_worker(kit: Any, work_dir: Path) -> None:
+    """``enqueue(..., settings=...)``, as a CLI command does, where no engine runs: the
+    worker is rung and starts the job long before its poll."""
+    from pcm_ops.jobs import enqueue_async
+
+    _settled_worker(kit, SLOW_WORKER)
+    began = time.monotonic()
+    job_id = await enqueue_async(
+        "jobs-test.busy", str(work_dir), "rung", 0, queue="jobs-test.work", settings=kit.settings
+    )
+    kit.wait_for_state(job_id, "succeeded", timeout=10)
+
+    assert time.monotonic() - began < 10 < SLOW_POLL
+
+
+def test_a_job_enqueued_by_a_server_that_only_enqueues_wakes_the_worker(
+    kit: Any, registry: Any, work_dir: Path
+) -> None:
+    """The deployment of docs/jobs.md: servers enqueue (``jobs_execute_in_server`` off),
+    workers run the jobs. Sync ``enqueue`` in a thread, as a sync route would."""
+    from pcm_ops.jobs import enqueue
+
+    _settled_worker(kit, SLOW_WORKER)
+    kit.serve_here(registry)  # its engine enqueues only
+    began = time.monotonic()
+    job_id = enqueue("jobs-test.busy", str(work_dir), "served", 0, queue="jobs-test.work")
+    kit.wait_for_state(job_id, "succeeded", timeout=10)
+
+    assert time.monotonic() - began < 10 < SLOW_POLL
+
+
+@SQLITE
+def test_a_worker_with_the_setting_off_is_not_rung(kit: Any, work_dir: Path) -> None:
+    """The control of the two tests above."""
+    from pcm_ops.jobs import enqueue
+
+    _settled_worker(kit, {**SLOW_WORKER, "PCM_JOBS_START_ON_ENQUEUE": "false"})
+    job_id = enqueue(
+        "jobs-test.busy", str(work_dir), "rung", 0, queue="jobs-test.work", settings=kit.settings
+    )
+    time.sleep(2)
+
+    assert kit.state(job_id) == "queued"

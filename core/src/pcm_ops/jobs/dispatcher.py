@@ -1,4 +1,4 @@
-"""Starting a job enqueued in this process at once, instead of at its queue's next poll.
+"""Starting a job as soon as it is enqueued, instead of at its queue's next poll.
 
 DBOS's queues are polled: each queue's worker thread looks for queued jobs every
 ``jobs_queue_poll_seconds`` (1 s by default), so a job enqueued by a request waited half
@@ -10,8 +10,8 @@ dispatcher to *look at that queue now*: a thread of its own claims what the queu
 and hands it to DBOS, exactly as one round of the queue's poll does: the same claim (one
 transaction that applies the queue's ``concurrency`` and ``worker_concurrency`` and marks
 the jobs as this executor's), the same start. The poll goes on as before and remains the
-guarantee: a job that another process enqueued, one whose look failed, and the next job of
-a full queue wait for it as they always did.
+guarantee: a job whose look failed or whose ring was lost (below), and the next job of a
+full queue, wait for it as they always did.
 
 Nothing is lost or run twice by a look: claiming is DBOS's own statement, which marks only
 jobs still queued as this executor's, and a job claimed by a poll (of this process or of
@@ -26,6 +26,15 @@ start more than ``concurrency`` jobs, which one poll per process never does. For
 ``worker_concurrency`` the same instant can pass the limit briefly by one look's claim
 (as a poll's claim can, with jobs that it started and DBOS has not counted yet).
 
+Other processes: a job enqueued where its queue does not run (a CLI command, a server with
+``jobs_execute_in_server`` off, a worker enqueuing on another worker's queue) rings the
+executors after its enqueue committed (:func:`wake_executors`): ``NOTIFY pcm_job_queues``
+with the queue's name on PostgreSQL, a loopback datagram to each executor registered
+beside the SQLite file (``pcm-ops.db-queue-wakeup/``, as :mod:`pcm_ops.jobs.wakeups` does
+for events) on SQLite. Each executor's dispatcher listens (:class:`QueueListener`) and
+looks at that queue. A ring carries no data and no authority: at worst it causes a look
+that finds nothing; a lost one leaves the job to the poll.
+
 DBOS (3.x) offers no public way to do this. The look uses DBOS's own dequeue functions,
 checked when the engine starts: if the installed DBOS does not have them as expected, the
 dispatcher stays off (one warning says so) and every job waits for the poll, as it would
@@ -34,13 +43,27 @@ with ``jobs_start_on_enqueue`` off.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+import os
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pcm_ops.settings import Settings
 
 logger = logging.getLogger("pcm_ops.jobs")
+
+#: PostgreSQL's channel for "a job was enqueued on <queue>" (the payload).
+QUEUE_CHANNEL = "pcm_job_queues"
+#: On SQLite, every datagram to a queue listener starts with this.
+QUEUE_PREFIX = b"pcm-ops-queue "
+#: On SQLite, queue listeners register in ``<database file><suffix>``.
+QUEUE_DIRECTORY_SUFFIX = "-queue-wakeup"
 
 
 def _dbos_dequeue_functions() -> dict[str, Any] | None:
@@ -94,6 +117,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._stopped = False
         self._executor: ThreadPoolExecutor | None = None
+        self._listener: QueueListener | None = None
         if self._functions is None:
             logger.warning(
                 "jobs start at their queue's next poll: the installed DBOS has no dequeue "
@@ -188,11 +212,155 @@ class Dispatcher:
             started += 1
         return started
 
+    def listen(self, settings: Settings) -> None:
+        """Also look when another process rings for one of this process's queues."""
+        if self.active and self._queues and self._listener is None:
+            self._listener = QueueListener(settings, self.request)
+            self._listener.start()
+
     def stop(self) -> None:
         """Stop looking; wait for a look under way (call before DBOS stops)."""
         self._stopped = True
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class QueueListener:
+    """A thread that calls ``wake(queue)`` when another process rings (see the module's
+    docstring): a ``LISTEN`` connection on PostgreSQL, a loopback UDP socket on SQLite.
+    Failures are logged and retried; the queues' polls go on meanwhile."""
+
+    def __init__(self, settings: Settings, wake: Any) -> None:
+        self.settings = settings
+        self.wake = wake
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._registration: Path | None = None
+
+    def start(self) -> None:
+        target = self._run_sqlite if self.settings.is_sqlite else self._run_postgres
+        self._thread = threading.Thread(target=target, name="pcm-ops-queue-listener", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run_sqlite(self) -> None:
+        from pcm_ops.jobs.wakeups import remove_dead_registrations, wakeup_directory
+
+        directory = wakeup_directory(
+            self.settings.effective_database_url, suffix=QUEUE_DIRECTORY_SUFFIX
+        )
+        if directory is None:
+            return
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+            receiver.bind(("127.0.0.1", 0))
+            receiver.settimeout(0.5)
+            registration = directory / f"{receiver.getsockname()[1]}.{os.getpid()}"
+            remove_dead_registrations(directory)
+            try:
+                while not self._stop.is_set():
+                    _ensure_registered(registration)
+                    try:
+                        data = receiver.recv(512)
+                    except TimeoutError:
+                        continue
+                    except OSError as exc:
+                        logger.debug("queue listener: %s", exc)
+                        continue
+                    if data.startswith(QUEUE_PREFIX):
+                        self.wake(data[len(QUEUE_PREFIX) :].decode("utf-8", errors="replace"))
+            finally:
+                with contextlib.suppress(OSError):
+                    registration.unlink()
+
+    def _run_postgres(self) -> None:
+        import psycopg
+
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(_libpq_dsn(self.settings), autocommit=True) as connection:
+                    connection.execute(f"LISTEN {QUEUE_CHANNEL}")
+                    backoff = 1.0
+                    while not self._stop.is_set():
+                        for notification in connection.notifies(timeout=0.5):
+                            self.wake(notification.payload)
+            except Exception as exc:
+                logger.warning(
+                    "listening for jobs enqueued by other processes failed (%s); their jobs "
+                    "start at the queues' polls meanwhile, retrying in %.0f s",
+                    exc,
+                    backoff,
+                )
+                if self._stop.wait(backoff):
+                    return
+                backoff = min(backoff * 2, 30.0)
+
+
+def wake_executors(settings: Settings, queue_name: str) -> None:
+    """Ring the executors of other processes: a job was just enqueued (and committed) on
+    ``queue_name``. Never raises: a ring that does not arrive leaves the job to the poll."""
+    try:
+        if settings.is_sqlite:
+            from pcm_ops.jobs.wakeups import Doorbell, wakeup_directory
+
+            directory = wakeup_directory(
+                settings.effective_database_url, suffix=QUEUE_DIRECTORY_SUFFIX
+            )
+            if directory is not None:
+                doorbell = Doorbell(directory, prefix=QUEUE_PREFIX)
+                try:
+                    doorbell.ring(queue_name)
+                finally:
+                    doorbell.close()
+            return
+        _notify(settings, queue_name)
+    except Exception as exc:
+        logger.debug("could not wake the executors of %s: %s", queue_name, exc)
+
+
+def _notify(settings: Settings, queue_name: str) -> None:
+    from sqlalchemy import func, select
+
+    from pcm_ops.jobs.events import configured_engine
+
+    engine = configured_engine()
+    if engine is not None:  # a server's or worker's own pool
+        with engine.begin() as connection:
+            connection.execute(select(func.pg_notify(QUEUE_CHANNEL, queue_name)))
+        return
+    import psycopg  # a command: one connection, once
+
+    with psycopg.connect(_libpq_dsn(settings), autocommit=True) as connection:
+        connection.execute("SELECT pg_notify(%s, %s)", (QUEUE_CHANNEL, queue_name))
+
+
+def _libpq_dsn(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return (
+        make_url(settings.effective_database_url)
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
+
+
+def _ensure_registered(registration: Path) -> None:
+    """Write the listener's registration when it is missing (one ``stat`` otherwise)."""
+    if registration.exists():
+        return
+    try:
+        registration.parent.mkdir(mode=0o700, exist_ok=True)
+        registration.touch()
+    except OSError as exc:
+        logger.debug("cannot register for queue wake-ups in %s: %s", registration.parent, exc)
 
 
 def _local_limits_only(queue: Any) -> bool:
@@ -206,4 +374,4 @@ def _local_limits_only(queue: Any) -> bool:
     )
 
 
-__all__ = ["Dispatcher"]
+__all__ = ["QUEUE_CHANNEL", "Dispatcher", "QueueListener", "wake_executors"]

@@ -14,7 +14,8 @@ Starting it:
    id that a live process uses), launches DBOS, which resumes the unfinished jobs this
    executor id left behind, declares the queues, core's retention schedule and the
    plugins' schedules (removing those a plugin no longer declares), and starts the
-   dispatcher that starts a job enqueued here at once (:mod:`pcm_ops.jobs.dispatcher`);
+   dispatcher that starts a job enqueued here, or rung for by another process, at once
+   (:mod:`pcm_ops.jobs.dispatcher`);
 3. makes :func:`pcm_ops.jobs.publish` work in this process.
 
 Where DBOS keeps its state: on SQLite, in ``pcm-ops-dbos.sqlite`` beside the application's
@@ -393,6 +394,7 @@ class JobEngine:
                     if executed is None or name in executed
                 }
             )
+            self._dispatcher.listen(self.settings)
         apply_retention_schedule()
         self._apply_schedules()
         self._heartbeat.app_version = self.app_version
@@ -530,6 +532,16 @@ class JobEngine:
         ``jobs_start_on_enqueue`` is off."""
         dispatcher = self._dispatcher
         return dispatcher is not None and dispatcher.request(queue_name)
+
+    def wake_others(self, queue_name: str) -> bool:
+        """Whether a job enqueued here on ``queue_name`` and not started by
+        :meth:`start_soon` should ring the other processes' executors: only for queues they
+        would look at (no deployment-wide ``concurrency``, not partitioned)."""
+        owned = self.definitions.queues.get(queue_name)
+        if owned is None:
+            return True
+        definition = owned.definition
+        return definition.concurrency is None and not definition.partitioned
 
 
 def _use_write_ahead_log(settings: Settings) -> None:

@@ -10,10 +10,12 @@ the system database, so they must be serialisable (plain data; never secrets).
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pcm_ops.jobs.dispatcher import wake_executors
 from pcm_ops.jobs.engine import current_engine, running_engine
 from pcm_ops.jobs.names import CORE_DEFAULT_QUEUE, new_job_id
 
@@ -143,6 +145,7 @@ def enqueue(
             store.client_for_enqueue().enqueue(options, *args, **kwargs)  # type: ignore[arg-type]
         finally:
             store.close()
+        wake_executors(settings, options["queue_name"])
         return str(options["workflow_id"])
     options = _options(workflow, queue, partition_key, key)
     engine = current_engine()
@@ -153,7 +156,9 @@ def enqueue(
     else:
         client = engine.store().client_for_enqueue()
         client.enqueue(options, *args, **kwargs)  # type: ignore[arg-type]
-    engine.start_soon(options["queue_name"])
+    queue_name = options["queue_name"]
+    if not engine.start_soon(queue_name) and engine.wake_others(queue_name):
+        wake_executors(engine.settings, queue_name)
     return str(options["workflow_id"])
 
 
@@ -178,6 +183,7 @@ async def enqueue_async(
             await client.enqueue_async(options, *args, **kwargs)  # type: ignore[arg-type]
         finally:
             store.close()
+        await asyncio.to_thread(wake_executors, settings, options["queue_name"])
         return str(options["workflow_id"])
     options = _options(workflow, queue, partition_key, key)
     engine = current_engine()
@@ -188,7 +194,9 @@ async def enqueue_async(
     else:
         client = engine.store().client_for_enqueue()
         await client.enqueue_async(options, *args, **kwargs)  # type: ignore[arg-type]
-    engine.start_soon(options["queue_name"])
+    queue_name = options["queue_name"]
+    if not engine.start_soon(queue_name) and engine.wake_others(queue_name):
+        await asyncio.to_thread(wake_executors, engine.settings, queue_name)
     return str(options["workflow_id"])
 
 

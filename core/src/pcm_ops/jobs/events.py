@@ -246,6 +246,13 @@ def unconfigure() -> None:
         _publisher = None
 
 
+def configured_engine() -> Engine | None:
+    """The synchronous engine on the application database that publishing uses in this
+    process, or ``None`` when publishing is not configured here."""
+    publisher = _publisher
+    return publisher.engine if publisher is not None else None
+
+
 def add_local_listener(listener: Callable[[str], None]) -> None:
     """Call ``listener(stream)`` (from any thread) after each publish in this process."""
     _local_listeners.append(listener)
@@ -578,6 +585,7 @@ __all__ = [
     "Event",
     "add_local_listener",
     "configure",
+    "configured_engine",
     "delete_streams",
     "last_event_id",
     "publish",

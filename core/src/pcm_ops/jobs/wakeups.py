@@ -37,15 +37,16 @@ PREFIX = b"pcm-ops-event "
 LOOPBACK = "127.0.0.1"
 
 
-def wakeup_directory(database_url: str) -> Path | None:
+def wakeup_directory(database_url: str, suffix: str = "-wakeup") -> Path | None:
     """Where the listeners on the SQLite database ``database_url`` register (``<file>-wakeup``
-    beside it), or ``None`` for another database or an in-memory one."""
+    beside it; the job executors' queue listeners use ``suffix`` ``-queue-wakeup``), or
+    ``None`` for another database or an in-memory one."""
     from sqlalchemy.engine import make_url
 
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
-    return Path(url.database + "-wakeup")
+    return Path(url.database + suffix)
 
 
 def _registrations(directory: Path) -> list[tuple[int, int]]:
@@ -72,11 +73,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def remove_dead_registrations(directory: Path) -> None:
+    """Delete the registrations of processes that no longer run."""
+    for port, pid in _registrations(directory):
+        if not _alive(pid):
+            with contextlib.suppress(OSError):
+                (directory / f"{port}.{pid}").unlink()
+
+
 class Doorbell:
     """The publisher's side: rings every other process's listener after a publish."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, prefix: bytes = PREFIX) -> None:
         self.directory = directory
+        self.prefix = prefix
         # One socket for every publishing thread: sendto on a UDP socket is thread-safe.
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._socket.setblocking(False)
@@ -85,7 +95,7 @@ class Doorbell:
         """Tell the other processes' listeners that ``stream`` has news; never raises."""
         own_pid = os.getpid()
         targets = [port for port, pid in _registrations(self.directory) if pid != own_pid]
-        message = PREFIX + stream.encode()
+        message = self.prefix + stream.encode()
         for port in targets:
             try:
                 self._socket.sendto(message, (LOOPBACK, port))
@@ -137,10 +147,7 @@ class Listener:
             logger.debug("cannot register for event wake-ups in %s: %s", self.directory, exc)
 
     def _remove_dead(self) -> None:
-        for port, pid in _registrations(self.directory):
-            if not _alive(pid):
-                with contextlib.suppress(OSError):
-                    (self.directory / f"{port}.{pid}").unlink()
+        remove_dead_registrations(self.directory)
 
     def stop(self) -> None:
         if self._registration is not None:
@@ -152,4 +159,4 @@ class Listener:
             self._transport = None
 
 
-__all__ = ["Doorbell", "Listener", "wakeup_directory"]
+__all__ = ["Doorbell", "Listener", "remove_dead_registrations", "wakeup_directory"]
