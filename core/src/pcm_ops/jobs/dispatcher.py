@@ -176,8 +176,8 @@ class Dispatcher:
         """One round of the queue's poll, in the calling thread: claim the jobs the queue
         may start and start them. Returns how many started.
 
-        :raises sqlalchemy.exc.DBAPIError: the claim failed (another executor was claiming
-            the same rows, say); nothing was claimed.
+        :raises sqlalchemy.exc.DBAPIError: the claim failed (the database could not be
+            reached, say); nothing was claimed.
         """
         functions = self._functions
         queue = self._queues[queue_name]
@@ -306,7 +306,10 @@ class QueueListener:
 
 def wake_executors(settings: Settings, queue_name: str) -> None:
     """Ring the executors of other processes: a job was just enqueued (and committed) on
-    ``queue_name``. Never raises: a ring that does not arrive leaves the job to the poll."""
+    ``queue_name``. Never raises: a ring that does not arrive leaves the job to the poll.
+    Nothing with ``jobs_start_on_enqueue`` off."""
+    if not settings.jobs_start_on_enqueue:
+        return
     try:
         if settings.is_sqlite:
             from pcm_ops.jobs.wakeups import Doorbell, wakeup_directory
