@@ -238,7 +238,7 @@ class QueueListener:
         self.wake = wake
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._registration: Path | None = None
+        self._port: int | None = None
 
     def start(self) -> None:
         target = self._run_sqlite if self.settings.is_sqlite else self._run_postgres
@@ -247,6 +247,13 @@ class QueueListener:
 
     def stop(self) -> None:
         self._stop.set()
+        port = self._port
+        if port is not None:  # end the socket's wait at once rather than at its timeout
+            with (
+                contextlib.suppress(OSError),
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as waker,
+            ):
+                waker.sendto(b"", ("127.0.0.1", port))
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -261,8 +268,9 @@ class QueueListener:
             return
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
             receiver.bind(("127.0.0.1", 0))
-            receiver.settimeout(0.5)
-            registration = directory / f"{receiver.getsockname()[1]}.{os.getpid()}"
+            receiver.settimeout(1.0)
+            self._port = receiver.getsockname()[1]
+            registration = directory / f"{self._port}.{os.getpid()}"
             remove_dead_registrations(directory)
             try:
                 while not self._stop.is_set():
@@ -290,7 +298,8 @@ class QueueListener:
                     connection.execute(f"LISTEN {QUEUE_CHANNEL}")
                     backoff = 1.0
                     while not self._stop.is_set():
-                        for notification in connection.notifies(timeout=0.5):
+                        # A short wait: stopping the engine waits for it to end.
+                        for notification in connection.notifies(timeout=0.1):
                             self.wake(notification.payload)
             except Exception as exc:
                 logger.warning(
