@@ -50,7 +50,6 @@ import os
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -105,14 +104,14 @@ def _dbos_dequeue_functions() -> dict[str, Any] | None:
 class Dispatcher:
     """Looks at a queue as soon as a job was enqueued on it (see the module's docstring).
 
-    :param queues: the DBOS queues (as ``DBOS.register_queue`` returned them) of this
-        process, by name; those with deployment-wide or per-partition limits are left to
-        the poll.
+    :param queues: the DBOS queues (as ``DBOS.register_queue`` returned them) that this
+        process executes and that may start on enqueue
+        (:func:`pcm_ops.jobs.queues.starts_on_enqueue`), by name.
     """
 
     def __init__(self, queues: dict[str, Any]) -> None:
         self._functions = _dbos_dequeue_functions()
-        self._queues = {name: queue for name, queue in queues.items() if _local_limits_only(queue)}
+        self._queues = queues
         self._pending: set[str] = set()
         self._lock = threading.Lock()
         self._stopped = False
@@ -259,7 +258,11 @@ class QueueListener:
             self._thread = None
 
     def _run_sqlite(self) -> None:
-        from pcm_ops.jobs.wakeups import remove_dead_registrations, wakeup_directory
+        from pcm_ops.jobs.wakeups import (
+            ensure_registered,
+            remove_dead_registrations,
+            wakeup_directory,
+        )
 
         directory = wakeup_directory(
             self.settings.effective_database_url, suffix=QUEUE_DIRECTORY_SUFFIX
@@ -274,7 +277,7 @@ class QueueListener:
             remove_dead_registrations(directory)
             try:
                 while not self._stop.is_set():
-                    _ensure_registered(registration)
+                    ensure_registered(registration)
                     try:
                         data = receiver.recv(512)
                     except TimeoutError:
@@ -291,10 +294,14 @@ class QueueListener:
     def _run_postgres(self) -> None:
         import psycopg
 
+        from pcm_ops.jobs.wakeups import libpq_dsn
+
         backoff = 1.0
         while not self._stop.is_set():
             try:
-                with psycopg.connect(_libpq_dsn(self.settings), autocommit=True) as connection:
+                with psycopg.connect(
+                    libpq_dsn(self.settings.effective_database_url), autocommit=True
+                ) as connection:
                     connection.execute(f"LISTEN {QUEUE_CHANNEL}")
                     backoff = 1.0
                     while not self._stop.is_set():
@@ -350,40 +357,10 @@ def _notify(settings: Settings, queue_name: str) -> None:
         return
     import psycopg  # a command: one connection, once
 
-    with psycopg.connect(_libpq_dsn(settings), autocommit=True) as connection:
+    from pcm_ops.jobs.wakeups import libpq_dsn
+
+    with psycopg.connect(libpq_dsn(settings.effective_database_url), autocommit=True) as connection:
         connection.execute("SELECT pg_notify(%s, %s)", (QUEUE_CHANNEL, queue_name))
-
-
-def _libpq_dsn(settings: Settings) -> str:
-    from sqlalchemy.engine import make_url
-
-    return (
-        make_url(settings.effective_database_url)
-        .set(drivername="postgresql")
-        .render_as_string(hide_password=False)
-    )
-
-
-def _ensure_registered(registration: Path) -> None:
-    """Write the listener's registration when it is missing (one ``stat`` otherwise)."""
-    if registration.exists():
-        return
-    try:
-        registration.parent.mkdir(mode=0o700, exist_ok=True)
-        registration.touch()
-    except OSError as exc:
-        logger.debug("cannot register for queue wake-ups in %s: %s", registration.parent, exc)
-
-
-def _local_limits_only(queue: Any) -> bool:
-    """Whether ``queue`` has no limit shared by executors: no deployment-wide concurrency,
-    rate limit or per-partition limit (unknown attributes: leave it to the poll)."""
-    partition_limits = getattr(queue, "_has_partition_limits", None)
-    if not callable(partition_limits) or partition_limits():
-        return False
-    return all(
-        getattr(queue, attribute, True) is None for attribute in ("_concurrency", "_limiter")
-    )
 
 
 __all__ = ["QUEUE_CHANNEL", "Dispatcher", "QueueListener", "wake_executors"]

@@ -40,7 +40,13 @@ from typing import TYPE_CHECKING, Any
 from pcm_ops.jobs.errors import JobsError
 from pcm_ops.jobs.executors import ExecutorKind, Heartbeat, default_executor_id
 from pcm_ops.jobs.names import APP_NAME, CORE_DEFAULT_QUEUE, CORE_OWNER
-from pcm_ops.jobs.queues import OwnedQueue, check_queue, core_queues, register_queues
+from pcm_ops.jobs.queues import (
+    OwnedQueue,
+    check_queue,
+    core_queues,
+    register_queues,
+    starts_on_enqueue,
+)
 from pcm_ops.plugin import JobDefinitions, ScheduleDefinition
 
 if TYPE_CHECKING:
@@ -391,7 +397,8 @@ class JobEngine:
                 {
                     name: queue
                     for name, queue in registered.items()
-                    if executed is None or name in executed
+                    if (executed is None or name in executed)
+                    and starts_on_enqueue(self.definitions.queues[name].definition)
                 }
             )
             self._dispatcher.listen(self.settings)
@@ -536,12 +543,9 @@ class JobEngine:
     def wake_others(self, queue_name: str) -> bool:
         """Whether a job enqueued here on ``queue_name`` and not started by
         :meth:`start_soon` should ring the other processes' executors: only for queues they
-        would look at (no deployment-wide ``concurrency``, not partitioned)."""
+        would look at (:func:`~pcm_ops.jobs.queues.starts_on_enqueue`)."""
         owned = self.definitions.queues.get(queue_name)
-        if owned is None:
-            return True
-        definition = owned.definition
-        return definition.concurrency is None and not definition.partitioned
+        return owned is None or starts_on_enqueue(owned.definition)
 
 
 def _use_write_ahead_log(settings: Settings) -> None:

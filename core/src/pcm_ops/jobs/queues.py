@@ -81,6 +81,15 @@ def dbos_queue_options(definition: QueueDefinition, poll_seconds: float) -> dict
     return options
 
 
+def starts_on_enqueue(definition: QueueDefinition) -> bool:
+    """Whether a job of this queue may start as soon as it is enqueued, without waiting for
+    the queue's poll (:mod:`pcm_ops.jobs.dispatcher`): only when no limit of the queue is
+    shared by executors, i.e. it has no deployment-wide (or per-partition) ``concurrency``.
+    DBOS's claim on SQLite counts such a queue's running jobs before it takes the write
+    lock, so only the one poll per process keeps that limit."""
+    return definition.concurrency is None
+
+
 def register_queues(queues: list[OwnedQueue], poll_seconds: float) -> dict[str, Any]:
     """Create or update the queues in DBOS's system database (DBOS must be launched);
     return DBOS's queue objects by name."""
@@ -105,4 +114,5 @@ __all__ = [
     "core_queues",
     "dbos_queue_options",
     "register_queues",
+    "starts_on_enqueue",
 ]

@@ -39,7 +39,7 @@ from pcm_ops.jobs.events import (
     read_events,
     remove_local_listener,
 )
-from pcm_ops.jobs.wakeups import Listener, wakeup_directory
+from pcm_ops.jobs.wakeups import Listener, libpq_dsn, wakeup_directory
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
@@ -201,13 +201,8 @@ class EventHub:
     async def _listen(self) -> None:
         """PostgreSQL: wake a stream as soon as any process publishes to it."""
         import psycopg
-        from sqlalchemy.engine import make_url
 
-        dsn = (
-            make_url(self.settings.effective_database_url)
-            .set(drivername="postgresql")
-            .render_as_string(hide_password=False)
-        )
+        dsn = libpq_dsn(self.settings.effective_database_url)
         backoff = 1.0
         while True:
             try:

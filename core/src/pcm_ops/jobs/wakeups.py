@@ -73,6 +73,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def ensure_registered(registration: Path) -> None:
+    """Write a listener's registration (``<directory>/<port>.<pid>``) if it is missing
+    (cheap: one ``stat``); a failure is logged, the poller covers for it."""
+    if registration.exists():
+        return
+    try:
+        registration.parent.mkdir(mode=0o700, exist_ok=True)
+        registration.touch()
+    except OSError as exc:
+        logger.debug("cannot register for wake-ups in %s: %s", registration.parent, exc)
+
+
+def libpq_dsn(database_url: str) -> str:
+    """``database_url`` (a PostgreSQL URL of SQLAlchemy's) as psycopg connects to it, for
+    the ``LISTEN`` connections of the wake-ups."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def remove_dead_registrations(directory: Path) -> None:
     """Delete the registrations of processes that no longer run."""
     for port, pid in _registrations(directory):
@@ -138,13 +158,8 @@ class Listener:
 
     def ensure_registered(self) -> None:
         """Write this listener's registration if it is missing (cheap: one ``stat``)."""
-        if self._registration is None or self._registration.exists():
-            return
-        try:
-            self.directory.mkdir(mode=0o700, exist_ok=True)
-            self._registration.touch()
-        except OSError as exc:
-            logger.debug("cannot register for event wake-ups in %s: %s", self.directory, exc)
+        if self._registration is not None:
+            ensure_registered(self._registration)
 
     def _remove_dead(self) -> None:
         remove_dead_registrations(self.directory)
@@ -159,4 +174,11 @@ class Listener:
             self._transport = None
 
 
-__all__ = ["Doorbell", "Listener", "remove_dead_registrations", "wakeup_directory"]
+__all__ = [
+    "Doorbell",
+    "Listener",
+    "ensure_registered",
+    "libpq_dsn",
+    "remove_dead_registrations",
+    "wakeup_directory",
+]
